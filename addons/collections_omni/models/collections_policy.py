@@ -1,0 +1,55 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class CollectionsPolicy(models.Model):
+    """How a company chases late payers: ordered stages, each with actions.
+
+    A policy applies to an invoice by precedence: the invoice's own policy,
+    then its partner's, then the first matching segment (partner tags) by
+    sequence, then the company default.
+    """
+
+    _name = "collections.policy"
+    _description = "Collections Policy"
+    _order = "company_id, sequence, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10, help="Order in which segment policies are tried.")
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    is_company_default = fields.Boolean(
+        string="Company Default", help="Applies to every invoice that no other policy claims."
+    )
+    partner_category_ids = fields.Many2many(
+        "res.partner.category",
+        string="Segment (Partner Tags)",
+        help="Customers with any of these tags follow this policy unless their partner or invoice says otherwise.",
+    )
+    stage_ids = fields.One2many("collections.stage", "policy_id", string="Stages", copy=True)
+    stage_count = fields.Integer(compute="_compute_stage_count")
+    note = fields.Html(translate=True)
+
+    _sql_constraints = [
+        (
+            "name_company_uniq",
+            "unique(name, company_id)",
+            "A policy with this name already exists in this company.",
+        ),
+    ]
+
+    @api.depends("stage_ids")
+    def _compute_stage_count(self):
+        for policy in self:
+            policy.stage_count = len(policy.stage_ids)
+
+    @api.constrains("is_company_default", "company_id", "active")
+    def _check_single_company_default(self):
+        for policy in self.filtered(lambda p: p.is_company_default and p.active):
+            if self.search_count(
+                [("company_id", "=", policy.company_id.id), ("is_company_default", "=", True), ("id", "!=", policy.id)]
+            ):
+                raise ValidationError(
+                    _("The company %(company)s already has a default collections policy.", company=policy.company_id.name)
+                )

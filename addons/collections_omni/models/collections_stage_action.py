@@ -1,0 +1,36 @@
+from odoo import fields, models
+
+CHANNELS = [
+    ("email", "Email"),
+    ("sms", "SMS"),
+    ("whatsapp", "WhatsApp"),
+    ("letter", "Printed Letter"),
+    ("call", "Phone Call Task"),
+]
+
+
+class CollectionsStageAction(models.Model):
+    """What a stage does on one channel: the template (translated per
+    language by Odoo) and an optional time of day."""
+
+    _name = "collections.stage.action"
+    _description = "Collections Stage Action"
+    _order = "stage_id, sequence, id"
+
+    sequence = fields.Integer(default=10)
+    stage_id = fields.Many2one("collections.stage", required=True, ondelete="cascade", index=True)
+    policy_id = fields.Many2one(related="stage_id.policy_id", store=True)
+    company_id = fields.Many2one(related="stage_id.company_id", store=True)
+    channel = fields.Selection(CHANNELS, required=True, default="email")
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        string="Template",
+        domain=[("model", "=", "res.partner")],
+        help="Rendered in the customer's language; used by email, SMS, WhatsApp and letters.",
+    )
+    attach_invoices = fields.Boolean(string="Attach Invoice PDFs")
+    time_of_day = fields.Float(
+        string="Send At",
+        help="Hour of the day, in the customer's time zone, before which the message is not sent (0 = any time).",
+    )
+    note = fields.Char(string="Instructions", translate=True, help="For phone-call tasks: what the collector says.")

@@ -1,0 +1,30 @@
+from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    collections_policy_id = fields.Many2one(
+        "collections.policy",
+        string="Collections Policy",
+        company_dependent=True,
+        help="Overrides the segment and company default policies for this customer.",
+    )
+    collections_stage_id = fields.Many2one("collections.stage", string="Collections Stage", readonly=True, copy=False)
+    collections_last_date = fields.Date(string="Last Contact", readonly=True, copy=False)
+    collections_next_date = fields.Date(string="Next Action", copy=False)
+    collections_reminder_count = fields.Integer(string="Reminders Sent", readonly=True, copy=False)
+    collections_user_id = fields.Many2one("res.users", string="Collector", copy=False, help="Responsible collector.")
+    collections_contact_id = fields.Many2one(
+        "res.partner",
+        string="Collections Contact",
+        domain="[('parent_id', '=', id)]",
+        help="Contacted before the company's own address.",
+    )
+    collections_excluded = fields.Boolean(string="Exclude from Collections", copy=False)
+    collections_dispute_hold = fields.Boolean(string="Dispute Hold", copy=False)
+    collections_vulnerable = fields.Boolean(
+        string="Vulnerable Customer", copy=False, help="Never contacted automatically; a collector decides."
+    )
+    collections_do_not_contact = fields.Boolean(string="Do Not Contact", copy=False)
+    collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")

@@ -1,0 +1,86 @@
+"""Demo database content for scripts/run: generated customers and invoices,
+a collections manager, a portal customer and the demo payment provider.
+
+    .venv/bin/python scripts/demo.py -d DB            # load (once)
+    .venv/bin/python scripts/demo.py -d DB --logins   # print the logins
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from odoo_env import environment  # noqa: E402
+
+DEMO_CUSTOMERS = 60
+DEMO_INVOICES = 400
+MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora (Collections manager)"}
+PORTAL = {"login": "cliente", "password": "cliente"}
+
+
+def load(env):
+    import generate_data
+
+    summary = generate_data.generate(env, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES, seed=7)
+    manager = env["res.users"].with_context(no_reset_password=True).create(
+        {
+            **MANAGER,
+            "email": "manager@example.com",
+            "lang": "es_ES",
+            "groups_id": [
+                (4, env.ref("account.group_account_manager").id),
+                (4, env.ref("collections_omni.group_collections_manager").id),
+            ],
+        }
+    )
+    # The portal customer: a generated Spanish-speaking company with open invoices.
+    partner = env["account.move"].search(
+        [("move_type", "=", "out_invoice"), ("payment_state", "=", "not_paid"), ("partner_id.lang", "=", "es_ES")],
+        order="invoice_date_due",
+        limit=1,
+    ).partner_id.commercial_partner_id
+    env["res.users"].with_context(no_reset_password=True).create(
+        {
+            **PORTAL,
+            "name": partner.name,
+            "partner_id": partner.id,
+            "groups_id": [(6, 0, [env.ref("base.group_portal").id])],
+        }
+    )
+    provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
+    if provider:
+        provider.write({"state": "test", "is_published": True})
+    env["ir.config_parameter"].set_param("collections.demo_ready", "1")
+    return summary, manager, partner
+
+
+def print_logins(env):
+    portal_user = env["res.users"].search([("login", "=", PORTAL["login"])])
+    port = os.environ.get("COLLECTIONS_HTTP_PORT", "8069")
+    print(
+        f"""
+  URL:                  http://localhost:{port}/odoo
+  Collections manager:  login {MANAGER["login"]!r}, password {MANAGER["password"]!r}
+  Portal customer:      login {PORTAL["login"]!r}, password {PORTAL["password"]!r}  ({portal_user.partner_id.name})
+  Administrator:        login 'admin', password 'admin'
+"""
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-d", "--database", required=True)
+    parser.add_argument("--logins", action="store_true", help="print the demo logins and exit")
+    args = parser.parse_args()
+    with environment(args.database) as env:
+        if args.logins:
+            print_logins(env)
+        elif env["ir.config_parameter"].get_param("collections.demo_ready") == "1":
+            print("The demo data is already loaded.")
+        else:
+            load(env)
+
+
+if __name__ == "__main__":
+    main()
