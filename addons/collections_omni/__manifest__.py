@@ -17,6 +17,9 @@
     "data": [
         "security/collections_security.xml",
         "security/ir.model.access.csv",
+        "data/mail_template_data.xml",
+        "data/collections_policy_data.xml",
+        "data/ir_cron_data.xml",
         "views/collections_policy_views.xml",
         "views/collections_message_views.xml",
         "views/collections_run_views.xml",

@@ -6,3 +6,4 @@ from . import collections_run
 from . import res_partner
 from . import account_move
 from . import res_company
+from . import mail_mail

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import letter_pdf
+
 from .collections_stage_action import CHANNELS
 
 MESSAGE_STATES = [
@@ -37,7 +39,14 @@ class CollectionsMessage(models.Model):
     recipient_id = fields.Many2one("res.partner", string="Contacted", ondelete="restrict")
     direction = fields.Selection([("outbound", "Outbound"), ("inbound", "Inbound")], required=True, default="outbound")
     channel = fields.Selection(CHANNELS, required=True, index=True)
-    move_ids = fields.Many2many("account.move", string="Invoices", check_company=True)
+    move_ids = fields.Many2many(
+        "account.move",
+        "collections_message_account_move_rel",
+        "message_id",
+        "move_id",
+        string="Invoices",
+        check_company=True,
+    )
     currency_id = fields.Many2one("res.currency", required=True)
     amount_due = fields.Monetary(currency_field="currency_id", help="Net open amount covered, in the message currency.")
     policy_id = fields.Many2one("collections.policy", ondelete="restrict", index=True)
@@ -72,3 +81,184 @@ class CollectionsMessage(models.Model):
         pending = self.filtered(lambda m: m.state in ("planned", "queued"))
         pending.write({"state": "cancelled", "blocked_reason": _("Cancelled by %s", self.env.user.name)})
         return True
+
+    # === DISPATCH === #
+
+    def _still_due(self):
+        """Messages whose invoices are still open right before sending; the
+        others end cancelled with the reason (paid since planning)."""
+        self.env.cr.execute(
+            """
+            SELECT rel.message_id FROM collections_message_account_move_rel rel
+              JOIN account_move m ON m.id = rel.move_id
+             WHERE rel.message_id = ANY(%s) AND m.move_type = 'out_invoice'
+               AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0
+             GROUP BY rel.message_id
+            """,
+            [self.ids],
+        )
+        open_ids = {row[0] for row in self.env.cr.fetchall()}
+        paid = self.filtered(lambda m: m.id not in open_ids)
+        paid.write({"state": "cancelled", "blocked_reason": _("Paid since planning")})
+        return self - paid
+
+    @api.model
+    def _dispatch_planned(self, company=None, limit=500):
+        """Send due planned messages in batches, each channel through its
+        ``_send_<channel>`` method. Returns the number of messages handled."""
+        domain = [
+            ("state", "=", "planned"),
+            ("direction", "=", "outbound"),
+            "|",
+            ("scheduled_at", "=", False),
+            ("scheduled_at", "<=", fields.Datetime.now()),
+        ]
+        if company:
+            domain.append(("company_id", "=", company.id))
+        handled = 0
+        while True:
+            batch = self.search(domain, limit=limit, order="id")
+            if not batch:
+                return handled
+            handled += len(batch)
+            for channel, messages in batch._still_due().grouped("channel").items():
+                sender = getattr(messages, f"_send_{channel}", None)
+                if sender is None:
+                    messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
+                    continue
+                sender()
+
+    @api.model
+    def _cron_dispatch(self):
+        self._dispatch_planned()
+
+    def _render_content(self):
+        """Subject and body from each message's template, in the customer's language."""
+        for template, messages in self.grouped(lambda m: m.action_id.mail_template_id).items():
+            if not template:
+                template = self.env.ref("collections_omni.mail_template_collections_reminder")
+            subjects = template._render_field("subject", messages.ids)
+            bodies = template._render_field("body_html", messages.ids)
+            for message in messages:
+                message.write({"subject": subjects[message.id], "body": bodies[message.id]})
+
+    def _send_email(self):
+        self._render_content()
+        for message in self:
+            template = message.action_id.mail_template_id or self.env.ref(
+                "collections_omni.mail_template_collections_reminder"
+            )
+            recipient = message.recipient_id or message.partner_id
+            if not recipient.email:
+                message.write({"state": "blocked", "blocked_reason": _("No email address")})
+                continue
+            attachment_ids = []
+            if message.action_id.attach_invoices:
+                attachment_ids = message._invoice_pdf_attachments().ids
+            mail_id = template.send_mail(
+                message.id,
+                force_send=False,
+                email_values={
+                    "recipient_ids": [(6, 0, recipient.ids)],
+                    "attachment_ids": [(6, 0, attachment_ids)],
+                    "auto_delete": False,
+                },
+            )
+            message.write({"state": "queued", "mail_id": mail_id})
+
+    def _invoice_pdf_attachments(self):
+        report = self.env.ref("account.account_invoices")
+        attachments = self.env["ir.attachment"]
+        for move in self.move_ids.filtered(lambda m: m.move_type == "out_invoice"):
+            content, _type = report._render_qweb_pdf(report.report_name, move.ids)
+            attachments |= attachments.create(
+                {"name": f"{move.name.replace('/', '_')}.pdf", "raw": content, "mimetype": "application/pdf"}
+            )
+        return attachments
+
+    def _send_letter(self):
+        self._render_content()
+        for message in self:
+            pdf = letter_pdf.render([message._letter_values()])
+            attachment = self.env["ir.attachment"].create(
+                {
+                    "name": _("Collections letter %(customer)s %(date)s.pdf", customer=message.partner_id.name,
+                               date=message.planned_date),
+                    "raw": pdf,
+                    "mimetype": "application/pdf",
+                    "res_model": "collections.message",
+                    "res_id": message.id,
+                }
+            )
+            message.write({"state": "sent", "attachment_id": attachment.id, "sent_at": fields.Datetime.now()})
+
+    def _letter_values(self):
+        """Plain data for tools.letter_pdf: no ORM records cross that line."""
+        self.ensure_one()
+        partner = self.recipient_id or self.partner_id
+        lang = partner.lang or "en_US"
+        moves = self.move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+        return {
+            "company": self.company_id.name,
+            "company_address": self.company_id.partner_id._display_address(without_company=True),
+            "recipient": partner.commercial_partner_id.name,
+            "address": partner._display_address(without_company=True),
+            "date": fields.Date.to_string(self.planned_date),
+            "subject": self.subject or "",
+            "body": self.with_context(lang=lang)._letter_text(),
+            "currency": self.currency_id.name,
+            "labels": {
+                "number": _("Document"),
+                "date": _("Date"),
+                "due": _("Due date"),
+                "open": _("Open amount"),
+                "total": _("Total due"),
+            },
+            "rows": [
+                (
+                    m.name,
+                    fields.Date.to_string(m.invoice_date),
+                    fields.Date.to_string(m.invoice_date_due),
+                    (-1 if m.move_type == "out_refund" else 1) * m.amount_residual,
+                )
+                for m in moves
+            ],
+            "total": self.amount_due,
+        }
+
+    def _letter_text(self):
+        return _(
+            "According to our records the documents below are still open. "
+            "Please pay the amount due, or contact us if you have already paid or disagree with it."
+        )
+
+    def _send_call(self):
+        activity_type = self.env.ref("mail.mail_activity_data_call")
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        for message in self:
+            user = message.partner_id.collections_user_id or self.env.user
+            activity = self.env["mail.activity"].create(
+                {
+                    "activity_type_id": activity_type.id,
+                    "res_model_id": model_id,
+                    "res_id": message.partner_id.id,
+                    "user_id": user.id,
+                    "date_deadline": message.planned_date,
+                    "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
+                    "note": message.action_id.note or False,
+                }
+            )
+            message.write({"state": "sent", "activity_id": activity.id, "sent_at": fields.Datetime.now()})
+
+    def _amount_text(self):
+        self.ensure_one()
+        return self.currency_id.format(self.amount_due)
+
+    def _mark_mail_result(self, failed_mail_ids=()):
+        """Called when Odoo's mail queue has processed our emails."""
+        now = fields.Datetime.now()
+        for message in self:
+            if message.mail_id.id in failed_mail_ids:
+                message.write({"state": "failed", "error": message.mail_id.failure_reason or _("Email failed")})
+            else:
+                message.write({"state": "sent", "sent_at": now})

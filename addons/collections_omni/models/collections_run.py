@@ -1,8 +1,41 @@
+import logging
+import time
+
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+# Advisory-lock namespace of dunning runs (one lock per company).
+RUN_LOCK_NAMESPACE = 0x636F6C6C  # "coll"
+
+# Customers skipped as a whole, by reason: (SQL condition on partner p, reason).
+PARTNER_SKIP_RULES = [
+    ("p.collections_excluded", "excluded"),
+    ("p.collections_do_not_contact", "do_not_contact"),
+    ("p.collections_vulnerable", "vulnerable"),
+    ("p.collections_dispute_hold", "disputed"),
+]
+SKIP_REASON_LABELS = {
+    "excluded": "Excluded from collections",
+    "do_not_contact": "Do not contact",
+    "vulnerable": "Vulnerable customer",
+    "disputed": "Dispute hold",
+    "below_minimum": "Below the stage's minimum amount",
+    "netted": "Credit notes cover the balance",
+    "no_action": "The stage has no action",
+}
 
 
 class CollectionsRun(models.Model):
-    """One dunning run over a company's open receivables on a date."""
+    """One dunning run over a company's open receivables on a date.
+
+    Planning is set-based SQL (see :meth:`_plan_sql`): it resolves each open
+    invoice's policy (invoice > partner > segment > company default), the
+    stage it has reached, groups what a customer owes per currency with
+    credit notes netted, applies the skip rules, and writes one planned
+    ``collections.message`` per customer, currency and stage action.
+    """
 
     _name = "collections.run"
     _description = "Collections Run"
@@ -31,5 +64,256 @@ class CollectionsRun(models.Model):
 
     @api.depends("skip_reasons")
     def _compute_skip_summary(self):
+        labels = {key: _(label) for key, label in SKIP_REASON_LABELS.items()}  # noqa: translation-required
         for run in self:
-            run.skip_summary = "\n".join(f"{reason}: {count}" for reason, count in (run.skip_reasons or {}).items())
+            run.skip_summary = "\n".join(
+                f"{labels.get(reason, reason)}: {count}" for reason, count in (run.skip_reasons or {}).items()
+            )
+
+    # === ACTION METHODS === #
+
+    def action_run(self):
+        """Plan the messages of this run (button on a draft run)."""
+        for run in self.filtered(lambda r: r.state == "draft"):
+            run._execute()
+        return True
+
+    @api.model
+    def action_run_now(self):
+        run = self.create({"company_id": self.env.company.id, "trigger": "manual"})
+        run._execute()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "collections.run",
+            "res_id": run.id,
+            "view_mode": "form",
+        }
+
+    @api.model
+    def _cron_run(self):
+        """Daily: one run per company that has an active policy."""
+        companies = self.env["collections.policy"].search([]).company_id
+        for company in companies:
+            run = self.with_company(company).create({"company_id": company.id, "trigger": "cron"})
+            run._execute()
+            run.env["collections.message"].with_company(company)._dispatch_planned(company)
+
+    # === BUSINESS METHODS === #
+
+    def _execute(self):
+        self.ensure_one()
+        started = time.monotonic()
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", (RUN_LOCK_NAMESPACE, self.company_id.id)
+        )
+        if not self.env.cr.fetchone()[0]:
+            raise UserError(_("A collections run is already in progress for %s; try again later.", self.company_id.name))
+        stats = self._plan_sql(self.company_id, self.date, run_id=self.id)
+        self.env.invalidate_all()
+        self.write(
+            {
+                "state": "done",
+                "duration": time.monotonic() - started,
+                "partners_evaluated": stats["partners"],
+                "invoices_evaluated": stats["invoices"],
+                "messages_planned": stats["planned"],
+                "messages_skipped": sum(stats["skipped"].values()),
+                "skip_reasons": stats["skipped"],
+            }
+        )
+        _logger.info("Collections run %s: %s", self.id, stats)
+        return stats
+
+    @api.model
+    def preview(self, company, date):
+        """What would be sent on ``date``, to whom, by which channel and why;
+        plans inside a savepoint that is rolled back, so nothing is written.
+
+        :return: a list of dicts (partner, channel, stage, currency, amount,
+            invoices) and a ``skipped`` list of (partner, reason)
+        """
+        self.env.flush_all()
+        with self.env.cr.savepoint(flush=False) as savepoint:
+            stats = self._plan_sql(company, date, run_id=None, collect=True)
+            savepoint.rollback()
+        self.env.invalidate_all()
+        return stats
+
+    def _plan_sql(self, company, date, run_id=None, collect=False):
+        """Plan a run in a few set-based statements; returns counters."""
+        cr = self.env.cr
+        skip_cases = "\n".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in PARTNER_SKIP_RULES)
+        # 1. Open receivable documents with their policy and the stage each has reached.
+        cr.execute(
+            f"""
+            CREATE TEMP TABLE collections_open ON COMMIT DROP AS
+            SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.currency_id, m.move_type,
+                   m.invoice_date_due AS due, m.collections_stage_id AS current_stage_id,
+                   CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual,
+                   m.amount_residual_signed AS residual_company,
+                   COALESCE(m.collections_policy_id, (p.collections_policy_id ->> %(company_key)s)::int,
+                            segment.id, default_policy.id) AS policy_id,
+                   CASE {skip_cases} ELSE NULL END AS skip_reason
+              FROM account_move m
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+              LEFT JOIN LATERAL (
+                    SELECT pol.id FROM collections_policy pol
+                      JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
+                      JOIN res_partner_res_partner_category_rel pp
+                        ON pp.category_id = pc.res_partner_category_id AND pp.partner_id = p.id
+                     WHERE pol.company_id = m.company_id AND pol.active
+                  ORDER BY pol.sequence, pol.id LIMIT 1) segment ON TRUE
+              LEFT JOIN collections_policy default_policy
+                ON default_policy.company_id = m.company_id AND default_policy.is_company_default
+               AND default_policy.active
+             WHERE m.company_id = %(company)s AND m.state = 'posted'
+               AND m.move_type IN ('out_invoice', 'out_refund')
+               AND m.payment_state IN ('not_paid', 'partial', 'in_payment')
+               AND m.amount_residual > 0
+               AND m.collections_excluded IS NOT TRUE AND m.collections_disputed IS NOT TRUE
+            """,
+            {"company": company.id, "company_key": str(company.id)},
+        )
+        # 2. For each invoice, the furthest stage it has reached, if it is further than where it stands.
+        cr.execute(
+            """
+            CREATE TEMP TABLE collections_advance ON COMMIT DROP AS
+            SELECT o.move_id, o.partner_id, o.currency_id, reached.id AS stage_id,
+                   reached.offset_days, reached.sequence
+              FROM collections_open o
+              JOIN account_move m ON m.id = o.move_id
+              JOIN LATERAL (
+                    SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
+                     WHERE s.policy_id = o.policy_id
+                       AND s.offset_days <= (%(date)s::date - o.due)
+                       AND COALESCE(s.min_reminder_count, 0) <= COALESCE(m.collections_reminder_count, 0)
+                  ORDER BY s.offset_days DESC, s.sequence DESC, s.id DESC LIMIT 1) reached ON TRUE
+              LEFT JOIN collections_stage cur ON cur.id = o.current_stage_id
+             WHERE o.move_type = 'out_invoice' AND o.skip_reason IS NULL
+               AND (cur.id IS NULL OR cur.policy_id != o.policy_id
+                    OR (reached.offset_days, reached.sequence, reached.id) > (cur.offset_days, cur.sequence, cur.id))
+            """,
+            {"date": date},
+        )
+        # 3. One group per customer and currency: the furthest stage among advancing invoices,
+        #    and what the customer owes in that currency (overdue invoices + advancing ones - credit notes).
+        cr.execute(
+            """
+            CREATE TEMP TABLE collections_group ON COMMIT DROP AS
+            WITH lead_stage AS (
+                SELECT DISTINCT ON (partner_id, currency_id) partner_id, currency_id, stage_id
+                  FROM collections_advance
+              ORDER BY partner_id, currency_id, offset_days DESC, sequence DESC, stage_id DESC
+            )
+            SELECT ls.partner_id, ls.currency_id, ls.stage_id, s.policy_id, COALESCE(s.min_amount, 0) AS min_amount,
+                   array_agg(o.move_id ORDER BY o.due, o.move_id) AS move_ids,
+                   sum(o.residual) AS amount_due, sum(o.residual_company) AS amount_due_company
+              FROM lead_stage ls
+              JOIN collections_stage s ON s.id = ls.stage_id
+              JOIN collections_open o ON o.partner_id = ls.partner_id AND o.currency_id = ls.currency_id
+             WHERE o.move_type = 'out_refund' OR o.due <= %(date)s
+                OR o.move_id IN (SELECT move_id FROM collections_advance)
+          GROUP BY ls.partner_id, ls.currency_id, ls.stage_id, s.policy_id, COALESCE(s.min_amount, 0)
+            """,
+            {"date": date},
+        )
+        cr.execute(
+            """
+            SELECT reason, count(*) FROM (
+                SELECT DISTINCT partner_id, skip_reason AS reason FROM collections_open
+                 WHERE skip_reason IS NOT NULL
+                UNION ALL
+                SELECT partner_id, CASE WHEN amount_due <= 0 THEN 'netted' ELSE 'below_minimum' END
+                  FROM collections_group WHERE amount_due <= 0 OR amount_due_company < min_amount
+                UNION ALL
+                SELECT g.partner_id, 'no_action' FROM collections_group g
+                 WHERE NOT EXISTS (SELECT 1 FROM collections_stage_action a WHERE a.stage_id = g.stage_id)
+            ) skipped GROUP BY reason
+            """
+        )
+        skipped = dict(cr.fetchall())
+        cr.execute(
+            "SELECT count(DISTINCT partner_id), count(*) FROM collections_open"
+        )
+        partners, invoices = cr.fetchone()
+        # 4. The messages: one per group and stage action; the key makes a second run of the day a no-op.
+        cr.execute(
+            """
+            WITH planned AS (
+                INSERT INTO collections_message (
+                    company_id, partner_id, recipient_id, direction, channel, currency_id, amount_due,
+                    policy_id, stage_id, action_id, run_id, subject, state, idempotency_key, planned_date,
+                    scheduled_at, create_uid, write_uid, create_date, write_date)
+                SELECT %(company)s, g.partner_id, COALESCE(p.collections_contact_id, p.id), 'outbound', a.channel,
+                       g.currency_id, g.amount_due, g.policy_id, g.stage_id, a.id, %(run)s, s.name ->> 'en_US',
+                       'planned',
+                       concat_ws('-', 'dun', %(company)s, g.partner_id, g.currency_id, a.id, %(date)s::date),
+                       %(date)s::date,
+                       CASE WHEN a.time_of_day > 0
+                            THEN (%(date)s::date + make_interval(secs => a.time_of_day * 3600))
+                                 AT TIME ZONE COALESCE(NULLIF(p.tz, ''), 'UTC') END,
+                       %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
+                  FROM collections_group g
+                  JOIN collections_stage s ON s.id = g.stage_id
+                  JOIN collections_stage_action a ON a.stage_id = g.stage_id
+                  JOIN res_partner p ON p.id = g.partner_id
+                 WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING id, partner_id, currency_id, stage_id
+            ),
+            links AS (
+                INSERT INTO collections_message_account_move_rel (message_id, move_id)
+                SELECT pl.id, unnest(g.move_ids) FROM planned pl
+                  JOIN collections_group g ON g.partner_id = pl.partner_id AND g.currency_id = pl.currency_id
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM planned), (SELECT count(*) FROM links)
+            """,
+            {"company": company.id, "run": run_id, "date": date, "uid": self.env.uid},
+        )
+        planned, _links = cr.fetchone()
+        # 5. Move invoices and customers to the stage reached (only where a message was planned).
+        cr.execute(
+            """
+            UPDATE account_move m
+               SET collections_stage_id = a.stage_id,
+                   collections_reminder_count = COALESCE(m.collections_reminder_count, 0) + 1,
+                   collections_last_date = %(date)s
+              FROM collections_advance a
+              JOIN collections_group g ON g.partner_id = a.partner_id AND g.currency_id = a.currency_id
+             WHERE m.id = a.move_id AND g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+               AND EXISTS (SELECT 1 FROM collections_stage_action sa WHERE sa.stage_id = g.stage_id)
+            """,
+            {"date": date},
+        )
+        cr.execute(
+            """
+            UPDATE res_partner p
+               SET collections_stage_id = g.stage_id,
+                   collections_reminder_count = COALESCE(p.collections_reminder_count, 0) + 1,
+                   collections_last_date = %(date)s
+              FROM (SELECT DISTINCT ON (partner_id) partner_id, stage_id FROM collections_group
+                     WHERE amount_due > 0 AND amount_due_company >= min_amount
+                  ORDER BY partner_id, amount_due_company DESC) g
+             WHERE p.id = g.partner_id
+            """,
+            {"date": date},
+        )
+        result = {"partners": partners, "invoices": invoices, "planned": planned, "skipped": skipped}
+        if collect:
+            cr.execute(
+                """
+                SELECT g.partner_id, a.channel, g.stage_id, g.currency_id, g.amount_due, g.move_ids
+                  FROM collections_group g JOIN collections_stage_action a ON a.stage_id = g.stage_id
+                 WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+              ORDER BY g.partner_id, a.sequence
+                """
+            )
+            result["lines"] = cr.dictfetchall()
+            cr.execute(
+                "SELECT DISTINCT partner_id, skip_reason FROM collections_open WHERE skip_reason IS NOT NULL"
+            )
+            result["skipped_partners"] = cr.fetchall()
+        cr.execute("DROP TABLE collections_open, collections_advance, collections_group")
+        return result

@@ -25,7 +25,7 @@ class CollectionsStageAction(models.Model):
     mail_template_id = fields.Many2one(
         "mail.template",
         string="Template",
-        domain=[("model", "=", "res.partner")],
+        domain=[("model", "=", "collections.message")],
         help="Rendered in the customer's language; used by email, SMS, WhatsApp and letters.",
     )
     attach_invoices = fields.Boolean(string="Attach Invoice PDFs")

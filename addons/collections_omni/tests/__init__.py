@@ -1,0 +1,3 @@
+from . import test_collections_run
+from . import test_collections_dispatch
+from . import test_collections_security

@@ -1,0 +1,95 @@
+from datetime import date, timedelta
+
+from odoo import Command
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+TODAY = date(2026, 6, 15)
+
+
+class CollectionsCommon(AccountTestInvoicingCommon):
+    """Accounting fixtures plus a three-stage policy on the test company."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
+        # The accounting test user also manages collections.
+        cls.env.user.groups_id += cls.env.ref("collections_omni.group_collections_manager")
+        cls.company = cls.env.company
+        cls.Run = cls.env["collections.run"]
+        cls.template = cls.env.ref("collections_omni.mail_template_collections_reminder")
+        cls.policy = cls._policy(
+            "Test default",
+            [("Before", -3, "email"), ("First", 7, "email"), ("Second", 21, "email+call"), ("Final", 45, "letter")],
+            is_company_default=True,
+        )
+        cls.env["res.lang"]._activate_lang("es_ES")
+        cls.customer = cls._customer("Cliente Uno", lang="es_ES")
+
+    @classmethod
+    def _policy(cls, name, stages, **values):
+        """stages: [(name, offset_days, 'email+call', extra stage values)]"""
+        stage_cmds = []
+        for index, spec in enumerate(stages):
+            stage_name, offset, channels = spec[:3]
+            extra = spec[3] if len(spec) > 3 else {}
+            actions = [
+                Command.create(
+                    {"channel": channel, "mail_template_id": cls.template.id if channel == "email" else False}
+                )
+                for channel in channels.split("+")
+                if channel
+            ]
+            stage_cmds.append(
+                Command.create(
+                    {"name": stage_name, "offset_days": offset, "sequence": index, "action_ids": actions, **extra}
+                )
+            )
+        return cls.env["collections.policy"].create(
+            {"name": name, "company_id": cls.company.id, "stage_ids": stage_cmds, **values}
+        )
+
+    @classmethod
+    def _customer(cls, name, **values):
+        values.setdefault("email", f"{name.lower().replace(' ', '.')}@example.com")
+        return cls.env["res.partner"].create({"name": name, "is_company": True, **values})
+
+    @classmethod
+    def _invoice(cls, partner, amount, days_overdue, currency=None, move_type="out_invoice", post=True):
+        """A posted invoice due ``days_overdue`` days before TODAY."""
+        due = TODAY - timedelta(days=days_overdue)
+        move = cls.env["account.move"].create(
+            {
+                "move_type": move_type,
+                "partner_id": partner.id,
+                "invoice_date": min(due, TODAY),
+                "invoice_date_due": due,
+                "currency_id": (currency or cls.company.currency_id).id,
+                "invoice_line_ids": [
+                    Command.create({"name": "Service", "quantity": 1, "price_unit": amount, "tax_ids": []})
+                ],
+            }
+        )
+        if post:
+            move.action_post()
+        return move
+
+    def _run(self, on=TODAY):
+        run = self.Run.create({"company_id": self.company.id, "date": on})
+        run.action_run()
+        return run
+
+    def _messages(self, partner=None):
+        domain = [("company_id", "=", self.company.id)]
+        if partner:
+            domain.append(("partner_id", "=", partner.id))
+        return self.env["collections.message"].search(domain, order="id")
+
+    def _pay(self, invoice, amount=None):
+        wizard = (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"amount": amount or invoice.amount_residual, "payment_date": TODAY})
+        )
+        wizard._create_payments()

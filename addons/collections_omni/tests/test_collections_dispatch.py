@@ -1,0 +1,88 @@
+import base64
+
+from odoo.tests import tagged
+
+from odoo.addons.mail.tests.common import MockEmail
+
+from .common import CollectionsCommon
+
+
+@tagged("at_install", "-post_install")
+class TestCollectionsDispatch(CollectionsCommon, MockEmail):
+    def _planned(self, days_overdue, channel):
+        invoice = self._invoice(self.customer, 250, days_overdue)
+        self._run()
+        messages = self._messages(self.customer).filtered(lambda m: m.channel == channel)
+        self.assertEqual(messages.state, "planned")
+        return invoice, messages
+
+    def test_email_goes_through_the_mail_queue_and_ends_sent(self):
+        invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(message.state, "queued")
+        mail = message.mail_id
+        self.assertEqual(mail.state, "outgoing")
+        self.assertEqual(mail.recipient_ids, self.customer)
+        self.assertIn(invoice.name, mail.body_html)
+        self.assertIn(invoice.name, message.body)
+        with self.mock_mail_gateway():
+            mail.send(raise_exception=False)
+        self.assertEqual(len(self._mails), 1)
+        self.assertEqual(self._mails[0]["email_to"], [self.customer.email_formatted])
+        self.assertEqual(message.state, "sent")
+        self.assertTrue(message.sent_at)
+
+    def test_email_in_spanish_for_a_spanish_customer(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
+        _invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertIn("documentos siguientes", message.mail_id.body_html)
+
+    def test_failed_email_ends_failed(self):
+        _invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        message.mail_id.write({"state": "exception", "failure_reason": "Mailbox unavailable"})
+        message.mail_id._postprocess_sent_message(success_pids=[], failure_type="mail_smtp")
+        self.assertEqual((message.state, message.error), ("failed", "Mailbox unavailable"))
+
+    def test_customer_without_email_is_blocked_with_reason(self):
+        self.customer.email = False
+        _invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual((message.state, message.blocked_reason), ("blocked", "No email address"))
+
+    def test_invoice_paid_after_planning_is_not_sent(self):
+        invoice, message = self._planned(10, "email")
+        self._pay(invoice)
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual((message.state, message.blocked_reason), ("cancelled", "Paid since planning"))
+        self.assertFalse(message.mail_id)
+
+    def test_letter_is_a_pdf_with_the_statement(self):
+        _invoice, message = self._planned(50, "letter")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(message.state, "sent")
+        pdf = base64.b64decode(message.attachment_id.datas)
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        self.assertEqual(message.attachment_id.mimetype, "application/pdf")
+
+    def test_call_becomes_an_activity_for_the_collector(self):
+        collector = self.env["res.users"].create({"name": "Carla Collector", "login": "carla"})
+        self.customer.collections_user_id = collector
+        _invoice, message = self._planned(25, "call")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(message.state, "sent")
+        self.assertEqual(message.activity_id.user_id, collector)
+        self.assertEqual(message.activity_id.res_id, self.customer.id)
+        self.assertIn("250", message.activity_id.summary)
+
+    def test_channel_without_provider_is_blocked_not_lost(self):
+        policy = self._policy("SMS only", [("Text", 1, "sms")])
+        customer = self._customer("Texted", collections_policy_id=policy.id)
+        self._invoice(customer, 100, 5)
+        self._run()
+        self.env["collections.message"]._dispatch_planned(self.company)
+        message = self._messages(customer)
+        self.assertEqual(message.state, "blocked")
+        self.assertTrue(message.blocked_reason)
