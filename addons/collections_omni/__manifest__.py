@@ -27,4 +27,9 @@
         "views/account_move_views.xml",
         "views/collections_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "collections_omni/static/tests/tours/*.js",
+        ],
+    },
 }

@@ -87,6 +87,7 @@ class CollectionsMessage(models.Model):
     def _still_due(self):
         """Messages whose invoices are still open right before sending; the
         others end cancelled with the reason (paid since planning)."""
+        self.env.flush_all()  # payments registered in this transaction must count
         self.env.cr.execute(
             """
             SELECT rel.message_id FROM collections_message_account_move_rel rel

@@ -1,3 +1,4 @@
 from . import test_collections_run
 from . import test_collections_dispatch
 from . import test_collections_security
+from . import test_collections_ui
