@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from odoo_env import environment  # noqa: E402
+from odoo_env import environment
 
 DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
@@ -23,23 +23,31 @@ def load(env):
     import generate_data
 
     summary = generate_data.generate(env, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES, seed=7)
-    manager = env["res.users"].with_context(no_reset_password=True).create(
-        {
-            **MANAGER,
-            "email": "manager@example.com",
-            "lang": "es_ES",
-            "groups_id": [
-                (4, env.ref("account.group_account_manager").id),
-                (4, env.ref("collections_omni.group_collections_manager").id),
-            ],
-        }
+    manager = (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create(
+            {
+                **MANAGER,
+                "email": "manager@example.com",
+                "lang": "es_ES",
+                "groups_id": [
+                    (4, env.ref("account.group_account_manager").id),
+                    (4, env.ref("collections_omni.group_collections_manager").id),
+                ],
+            }
+        )
     )
     # The portal customer: a generated Spanish-speaking company with open invoices.
-    partner = env["account.move"].search(
-        [("move_type", "=", "out_invoice"), ("payment_state", "=", "not_paid"), ("partner_id.lang", "=", "es_ES")],
-        order="invoice_date_due",
-        limit=1,
-    ).partner_id.commercial_partner_id
+    partner = (
+        env["account.move"]
+        .search(
+            [("move_type", "=", "out_invoice"), ("payment_state", "=", "not_paid"), ("partner_id.lang", "=", "es_ES")],
+            order="invoice_date_due",
+            limit=1,
+        )
+        .partner_id.commercial_partner_id
+    )
     env["res.users"].with_context(no_reset_password=True).create(
         {
             **PORTAL,

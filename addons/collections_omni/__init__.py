@@ -13,7 +13,7 @@ def _parse_addon_manifests_once():
     from odoo import http
 
     if sys.version_info < (3, 12, 3) and http.root:
-        http.root.statics  # noqa: B018  (a cached property: reading it fills the cache)
+        _statics = http.root.statics  # a cached property: reading it fills the cache  # noqa: F841
 
 
 _parse_addon_manifests_once()

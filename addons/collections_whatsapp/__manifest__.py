@@ -1,8 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 {
     "name": "Collections WhatsApp",
-    "summary": "WhatsApp Business Cloud API channel for collections: "
-    "templates, delivery webhooks and inbound chat",
+    "summary": "WhatsApp Business Cloud API channel for collections: templates, delivery webhooks and inbound chat",
     "version": "18.0.1.0.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/collections-omni/collections-omni",

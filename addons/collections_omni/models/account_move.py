@@ -6,14 +6,11 @@ class AccountMove(models.Model):
 
     collections_policy_id = fields.Many2one(
         "collections.policy",
-        string="Collections Policy",
         copy=False,
         check_company=True,
         help="Overrides the customer's policy for this invoice.",
     )
-    collections_stage_id = fields.Many2one(
-        "collections.stage", string="Collections Stage", readonly=True, copy=False, index="btree_not_null"
-    )
+    collections_stage_id = fields.Many2one("collections.stage", readonly=True, copy=False, index="btree_not_null")
     collections_last_date = fields.Date(string="Last Reminder", readonly=True, copy=False)
     collections_reminder_count = fields.Integer(string="Reminders Sent", readonly=True, copy=False)
     collections_excluded = fields.Boolean(string="Exclude from Collections", copy=False)

@@ -2,7 +2,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import letter_pdf
-
 from .collections_stage_action import CHANNELS
 
 MESSAGE_STATES = [
@@ -183,8 +182,11 @@ class CollectionsMessage(models.Model):
             pdf = letter_pdf.render([message._letter_values()])
             attachment = self.env["ir.attachment"].create(
                 {
-                    "name": _("Collections letter %(customer)s %(date)s.pdf", customer=message.partner_id.name,
-                               date=message.planned_date),
+                    "name": _(
+                        "Collections letter %(customer)s %(date)s.pdf",
+                        customer=message.partner_id.name,
+                        date=message.planned_date,
+                    ),
                     "raw": pdf,
                     "mimetype": "application/pdf",
                     "res_model": "collections.message",

@@ -51,5 +51,8 @@ class CollectionsPolicy(models.Model):
                 [("company_id", "=", policy.company_id.id), ("is_company_default", "=", True), ("id", "!=", policy.id)]
             ):
                 raise ValidationError(
-                    _("The company %(company)s already has a default collections policy.", company=policy.company_id.name)
+                    _(
+                        "The company %(company)s already has a default collections policy.",
+                        company=policy.company_id.name,
+                    )
                 )

@@ -64,7 +64,7 @@ class CollectionsRun(models.Model):
 
     @api.depends("skip_reasons")
     def _compute_skip_summary(self):
-        labels = {key: _(label) for key, label in SKIP_REASON_LABELS.items()}  # noqa: translation-required
+        labels = {key: _(label) for key, label in SKIP_REASON_LABELS.items()}  # pylint: disable=translation-required
         for run in self:
             run.skip_summary = "\n".join(
                 f"{labels.get(reason, reason)}: {count}" for reason, count in (run.skip_reasons or {}).items()
@@ -104,11 +104,11 @@ class CollectionsRun(models.Model):
         self.ensure_one()
         started = time.monotonic()
         self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, %s)", (RUN_LOCK_NAMESPACE, self.company_id.id)
-        )
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (RUN_LOCK_NAMESPACE, self.company_id.id))
         if not self.env.cr.fetchone()[0]:
-            raise UserError(_("A collections run is already in progress for %s; try again later.", self.company_id.name))
+            raise UserError(
+                _("A collections run is already in progress for %s; try again later.", self.company_id.name)
+            )
         stats = self._plan_sql(self.company_id, self.date, run_id=self.id)
         self.env.invalidate_all()
         self.write(
@@ -233,9 +233,7 @@ class CollectionsRun(models.Model):
             """
         )
         skipped = dict(cr.fetchall())
-        cr.execute(
-            "SELECT count(DISTINCT partner_id), count(*) FROM collections_open"
-        )
+        cr.execute("SELECT count(DISTINCT partner_id), count(*) FROM collections_open")
         partners, invoices = cr.fetchone()
         # 4. The messages: one per group and stage action; the key makes a second run of the day a no-op.
         cr.execute(
@@ -311,9 +309,7 @@ class CollectionsRun(models.Model):
                 """
             )
             result["lines"] = cr.dictfetchall()
-            cr.execute(
-                "SELECT DISTINCT partner_id, skip_reason FROM collections_open WHERE skip_reason IS NOT NULL"
-            )
+            cr.execute("SELECT DISTINCT partner_id, skip_reason FROM collections_open WHERE skip_reason IS NOT NULL")
             result["skipped_partners"] = cr.fetchall()
         cr.execute("DROP TABLE collections_open, collections_advance, collections_group")
         return result

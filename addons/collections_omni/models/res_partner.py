@@ -6,18 +6,16 @@ class ResPartner(models.Model):
 
     collections_policy_id = fields.Many2one(
         "collections.policy",
-        string="Collections Policy",
         company_dependent=True,
         help="Overrides the segment and company default policies for this customer.",
     )
-    collections_stage_id = fields.Many2one("collections.stage", string="Collections Stage", readonly=True, copy=False)
+    collections_stage_id = fields.Many2one("collections.stage", readonly=True, copy=False)
     collections_last_date = fields.Date(string="Last Contact", readonly=True, copy=False)
     collections_next_date = fields.Date(string="Next Action", copy=False)
     collections_reminder_count = fields.Integer(string="Reminders Sent", readonly=True, copy=False)
     collections_user_id = fields.Many2one("res.users", string="Collector", copy=False, help="Responsible collector.")
     collections_contact_id = fields.Many2one(
         "res.partner",
-        string="Collections Contact",
         domain="[('parent_id', '=', id)]",
         help="Contacted before the company's own address.",
     )

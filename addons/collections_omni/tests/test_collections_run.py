@@ -71,7 +71,9 @@ class TestCollectionsRun(CollectionsCommon):
         invoice_policy = self._policy("Invoice", [("Invoice stage", 1, "email")])
         plain = self._customer("Plain")
         tagged_customer = self._customer("Tagged", category_id=[(6, 0, tag.ids)])
-        own_policy = self._customer("Own policy", category_id=[(6, 0, tag.ids)], collections_policy_id=partner_policy.id)
+        own_policy = self._customer(
+            "Own policy", category_id=[(6, 0, tag.ids)], collections_policy_id=partner_policy.id
+        )
         inv_plain = self._invoice(plain, 100, 10)
         inv_tagged = self._invoice(tagged_customer, 100, 10)
         inv_partner = self._invoice(own_policy, 100, 10)
@@ -117,15 +119,18 @@ class TestCollectionsRun(CollectionsCommon):
 
     # --- skip rules ---------------------------------------------------------
     def test_partner_skip_rules_are_recorded(self):
-        flags = ["collections_excluded", "collections_do_not_contact", "collections_vulnerable", "collections_dispute_hold"]
+        flags = [
+            "collections_excluded",
+            "collections_do_not_contact",
+            "collections_vulnerable",
+            "collections_dispute_hold",
+        ]
         for flag in flags:
             self._invoice(self._customer(f"Skip {flag}", **{flag: True}), 100, 10)
         self._invoice(self.customer, 100, 10)
         run = self._run()
         self.assertEqual(run.messages_planned, 1)
-        self.assertEqual(
-            run.skip_reasons, {"excluded": 1, "do_not_contact": 1, "vulnerable": 1, "disputed": 1}
-        )
+        self.assertEqual(run.skip_reasons, {"excluded": 1, "do_not_contact": 1, "vulnerable": 1, "disputed": 1})
         self.assertIn("Vulnerable customer: 1", run.skip_summary)
 
     def test_excluded_and_disputed_invoices_are_left_out(self):

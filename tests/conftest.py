@@ -1,0 +1,108 @@
+"""End-to-end fixtures: a real Odoo server process on a copy of the test
+database, reached over HTTP and JSON-RPC (odoorpc) like a worker would.
+
+scripts/test sets COLLECTIONS_TEST_TEMPLATE_DB to the database where it just
+installed the addons; without it, a database is installed here (slower).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import odoorpc
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+
+from odoo_env import ODOO_SRC, ROOT
+
+PG_PORT = os.environ.get("COLLECTIONS_PG_PORT", "55432")
+PG_USER = os.environ.get("COLLECTIONS_PG_USER", "odoo")
+VAR_DIR = os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var"))
+ADDONS = "collections_omni,collections_portal,collections_whatsapp"
+PG_ENV = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": PG_PORT, "PGUSER": PG_USER}
+
+
+def odoo_command(*args):
+    return [
+        sys.executable,
+        os.path.join(ODOO_SRC, "odoo-bin"),
+        "-c",
+        os.path.join(ROOT, "odoo.conf"),
+        f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
+        "--db_host=127.0.0.1",
+        f"--db_port={PG_PORT}",
+        f"--db_user={PG_USER}",
+        f"--data-dir={VAR_DIR}/filestore",
+        *args,
+    ]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OdooServer:
+    def __init__(self, db, port, process, log_path):
+        self.db, self.port, self.process, self.log_path = db, port, process, log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def rpc(self, login="admin", password="admin"):
+        client = odoorpc.ODOO("127.0.0.1", port=self.port, timeout=300)
+        client.login(self.db, login, password)
+        return client
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as log_file:
+            return log_file.read()
+
+
+@pytest.fixture(scope="session")
+def odoo_server(tmp_path_factory):
+    db = f"collections_e2e_{uuid.uuid4().hex[:8]}"
+    template = os.environ.get("COLLECTIONS_TEST_TEMPLATE_DB")
+    log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
+    if template:
+        subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
+    else:
+        subprocess.run(
+            odoo_command("-d", db, "-i", ADDONS, "--without-demo=all", "--stop-after-init", "--http-port=0"),
+            check=True,
+            env=PG_ENV,
+        )
+    port = free_port()
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            odoo_command("-d", db, f"--db-filter=^{db}$", f"--http-port={port}", "--max-cron-threads=0"),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=PG_ENV,
+        )
+    server = OdooServer(db, port, process, log_path)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Odoo exited with {process.returncode}:\n{server.log()[-3000:]}")
+            try:
+                if requests.get(f"{server.url}/web/login", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Odoo did not answer in 180 s:\n{server.log()[-3000:]}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
