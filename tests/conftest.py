@@ -16,9 +16,10 @@ import odoorpc
 import pytest
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(_ROOT, "scripts"), _ROOT]
 
-from odoo_env import ODOO_SRC, ROOT
+from odoo_env import ODOO_SRC, ROOT  # noqa: E402
 
 PG_PORT = os.environ.get("COLLECTIONS_PG_PORT", "55432")
 PG_USER = os.environ.get("COLLECTIONS_PG_USER", "odoo")
