@@ -11,7 +11,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from odoo_env import environment
+from odoo_env import environment  # noqa: E402
+
+from odoo import fields  # noqa: E402
 
 DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
@@ -59,6 +61,12 @@ def load(env):
     provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
     if provider:
         provider.write({"state": "test", "is_published": True})
+    # One dunning run so invoices and customers carry stages and the message log has content.
+    run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
+    run._execute()
+    # Sending needs the HTTP server (invoice PDFs are rendered through it): the
+    # dispatch cron sends the planned messages as soon as scripts/run starts Odoo.
+    env.ref("collections_omni.ir_cron_collections_dispatch").nextcall = fields.Datetime.now()
     env["ir.config_parameter"].set_param("collections.demo_ready", "1")
     return summary, manager, partner
 

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 CHANNELS = [
     ("email", "Email"),
@@ -34,3 +34,13 @@ class CollectionsStageAction(models.Model):
         help="Hour of the day, in the customer's time zone, before which the message is not sent (0 = any time).",
     )
     note = fields.Char(string="Instructions", translate=True, help="For phone-call tasks: what the collector says.")
+
+    @api.depends("channel", "time_of_day")
+    def _compute_display_name(self):
+        labels = dict(self._fields["channel"]._description_selection(self.env))
+        for action in self:
+            name = labels.get(action.channel, "")
+            if action.time_of_day:
+                hours, minutes = divmod(round(action.time_of_day * 60), 60)
+                name = f"{name} {hours:02d}:{minutes:02d}"
+            action.display_name = name

@@ -2,3 +2,4 @@ from . import test_collections_run
 from . import test_collections_dispatch
 from . import test_collections_security
 from . import test_collections_ui
+from . import test_collections_i18n
