@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date, formatLang
 
 from ..tools import letter_pdf
 from .collections_stage_action import CHANNELS
@@ -137,8 +138,9 @@ class CollectionsMessage(models.Model):
         for template, messages in self.grouped(lambda m: m.action_id.mail_template_id).items():
             if not template:
                 template = self.env.ref("collections_omni.mail_template_collections_reminder")
-            subjects = template._render_field("subject", messages.ids)
-            bodies = template._render_field("body_html", messages.ids)
+            # compute_lang: in each customer's language, as send_mail does
+            subjects = template._render_field("subject", messages.ids, compute_lang=True)
+            bodies = template._render_field("body_html", messages.ids, compute_lang=True)
             for message in messages:
                 message.write({"subject": subjects[message.id], "body": bodies[message.id]})
 
@@ -200,15 +202,23 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         partner = self.recipient_id or self.partner_id
         lang = partner.lang or "en_US"
+        self = self.with_context(lang=lang)
         moves = self.move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+
+        def date_text(value):
+            return format_date(self.env, value, lang_code=lang) if value else ""
+
+        def amount_text(value):
+            return formatLang(self.env, value)
+
         return {
             "company": self.company_id.name,
             "company_address": self.company_id.partner_id._display_address(without_company=True),
             "recipient": partner.commercial_partner_id.name,
             "address": partner._display_address(without_company=True),
-            "date": fields.Date.to_string(self.planned_date),
+            "date": date_text(self.planned_date),
             "subject": self.subject or "",
-            "body": self.with_context(lang=lang)._letter_text(),
+            "body": self._letter_text(),
             "currency": self.currency_id.name,
             "labels": {
                 "number": _("Document"),
@@ -220,13 +230,13 @@ class CollectionsMessage(models.Model):
             "rows": [
                 (
                     m.name,
-                    fields.Date.to_string(m.invoice_date),
-                    fields.Date.to_string(m.invoice_date_due),
-                    (-1 if m.move_type == "out_refund" else 1) * m.amount_residual,
+                    date_text(m.invoice_date),
+                    date_text(m.invoice_date_due),
+                    amount_text((-1 if m.move_type == "out_refund" else 1) * m.amount_residual),
                 )
                 for m in moves
             ],
-            "total": self.amount_due,
+            "total": amount_text(self.amount_due),
         }
 
     def _letter_text(self):

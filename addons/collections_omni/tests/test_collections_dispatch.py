@@ -67,6 +67,20 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.assertTrue(pdf.startswith(b"%PDF"))
         self.assertEqual(message.attachment_id.mimetype, "application/pdf")
 
+    def test_letter_speaks_the_customer_language(self):
+        self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
+        final = self.policy.stage_ids.filtered(lambda s: s.name == "Final")
+        final.with_context(lang="es_ES").name = "Definitivo"
+        invoice = self._invoice(self.customer, 1234.5, 50)
+        self._run()
+        message = self._messages(self.customer).filtered(lambda m: m.channel == "letter")
+        message._render_content()
+        values = message._letter_values()
+        self.assertEqual(values["rows"][0][2], invoice.invoice_date_due.strftime("%d/%m/%Y"))
+        self.assertEqual(values["total"], "1.234,50")
+        self.assertEqual(values["labels"]["total"], "Total a pagar")
+        self.assertIn("Definitivo", values["subject"])  # the subject is rendered in Spanish too
+
     def test_call_becomes_an_activity_for_the_collector(self):
         collector = self.env["res.users"].create({"name": "Carla Collector", "login": "carla"})
         self.customer.collections_user_id = collector

@@ -20,4 +20,6 @@ class TestCollectionsI18n(TransactionCase):
             translated = {entry.msgid for entry in polib.pofile(po_path) if entry.msgstr}
             terms = {row[4] for row in TranslationModuleReader(self.env.cr, modules=[addon]) if row[4]}
             missing = sorted(terms - translated)
-            self.assertFalse(missing, f"{addon}/i18n/es.po lacks {len(missing)} terms (run scripts/i18n): {missing[:10]}")
+            self.assertFalse(
+                missing, f"{addon}/i18n/es.po lacks {len(missing)} terms (run scripts/i18n): {missing[:10]}"
+            )

@@ -15,10 +15,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 
-def _amount(value):
-    return f"{value:,.2f}"
-
-
 def _lines(text):
     return "<br/>".join(escape(line) for line in (text or "").splitlines() if line.strip())
 
@@ -28,7 +24,8 @@ def render(letters):
 
     :param list letters: dicts with company, company_address, recipient,
         address, date, subject, body, currency, labels (number, date, due,
-        open, total), rows [(number, date, due, open amount)] and total
+        open, total), rows [(number, date, due, open amount)] and total, all
+        as text already formatted in the recipient's language
     """
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
@@ -50,9 +47,9 @@ def render(letters):
             Spacer(1, 6 * mm),
         ]
         data = [[labels["number"], labels["date"], labels["due"], f"{labels['open']} ({letter['currency']})"]]
-        data += [[number, date or "", due or "", _amount(amount)] for number, date, due, amount in letter["rows"]]
-        data.append(["", "", labels["total"], _amount(letter["total"])])
-        table = Table(data, colWidths=[55 * mm, 32 * mm, 32 * mm, 51 * mm], repeatRows=1)
+        data += [list(row) for row in letter["rows"]]
+        data.append(["", "", labels["total"], letter["total"]])
+        table = Table(data, colWidths=[50 * mm, 30 * mm, 40 * mm, 50 * mm], repeatRows=1)
         table.setStyle(
             TableStyle(
                 [
