@@ -4,6 +4,7 @@ from . import collections_stage_action
 from . import collections_message
 from . import collections_run
 from . import res_partner
+from . import collections_move_state
 from . import account_move
 from . import res_company
 from . import mail_mail

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class AccountMove(models.Model):
@@ -10,8 +10,37 @@ class AccountMove(models.Model):
         check_company=True,
         help="Overrides the customer's policy for this invoice.",
     )
-    collections_stage_id = fields.Many2one("collections.stage", readonly=True, copy=False, index="btree_not_null")
-    collections_last_date = fields.Date(string="Last Reminder", readonly=True, copy=False)
-    collections_reminder_count = fields.Integer(string="Reminders Sent", readonly=True, copy=False)
+    collections_state_id = fields.One2many("collections.move.state", "move_id", string="Collections State")
+    collections_stage_id = fields.Many2one(
+        "collections.stage", compute="_compute_collections_state", search="_search_collections_stage_id"
+    )
+    collections_last_date = fields.Date(string="Last Reminder", compute="_compute_collections_state")
+    collections_reminder_count = fields.Integer(
+        string="Reminders Sent", compute="_compute_collections_state", inverse="_inverse_collections_reminder_count"
+    )
     collections_excluded = fields.Boolean(string="Exclude from Collections", copy=False)
     collections_disputed = fields.Boolean(string="Disputed", copy=False)
+
+    @api.depends("collections_state_id.stage_id", "collections_state_id.reminder_count")
+    def _compute_collections_state(self):
+        for move in self:
+            state = move.collections_state_id[:1]
+            move.collections_stage_id = state.stage_id
+            move.collections_last_date = state.last_date
+            move.collections_reminder_count = state.reminder_count
+
+    def _inverse_collections_reminder_count(self):
+        for move in self:
+            if move.collections_state_id:
+                move.collections_state_id.reminder_count = move.collections_reminder_count
+            else:
+                self.env["collections.move.state"].create(
+                    {
+                        "move_id": move.id,
+                        "company_id": move.company_id.id,
+                        "reminder_count": move.collections_reminder_count,
+                    }
+                )
+
+    def _search_collections_stage_id(self, operator, value):
+        return [("collections_state_id.stage_id", operator, value)]

@@ -38,7 +38,7 @@ class CollectionsMessage(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="restrict")
     recipient_id = fields.Many2one("res.partner", string="Contacted", ondelete="restrict")
     direction = fields.Selection([("outbound", "Outbound"), ("inbound", "Inbound")], required=True, default="outbound")
-    channel = fields.Selection(CHANNELS, required=True, index=True)
+    channel = fields.Selection(CHANNELS, required=True)
     move_ids = fields.Many2many(
         "account.move",
         "collections_message_account_move_rel",
@@ -49,8 +49,8 @@ class CollectionsMessage(models.Model):
     )
     currency_id = fields.Many2one("res.currency", required=True)
     amount_due = fields.Monetary(currency_field="currency_id", help="Net open amount covered, in the message currency.")
-    policy_id = fields.Many2one("collections.policy", ondelete="restrict", index=True)
-    stage_id = fields.Many2one("collections.stage", ondelete="restrict", index=True)
+    policy_id = fields.Many2one("collections.policy", ondelete="restrict")
+    stage_id = fields.Many2one("collections.stage", ondelete="restrict")
     action_id = fields.Many2one("collections.stage.action", ondelete="restrict")
     run_id = fields.Many2one("collections.run", ondelete="restrict", index=True)
     subject = fields.Char()
@@ -60,7 +60,7 @@ class CollectionsMessage(models.Model):
     provider_ref = fields.Char(string="Provider ID", index="btree_not_null", copy=False)
     error = fields.Text()
     idempotency_key = fields.Char(required=True, copy=False, readonly=True)
-    planned_date = fields.Date(required=True, default=fields.Date.context_today, index=True)
+    planned_date = fields.Date(required=True, default=fields.Date.context_today)
     scheduled_at = fields.Datetime(help="Not sent before this moment (time of day, contact windows).")
     sent_at = fields.Datetime(readonly=True)
     delivered_at = fields.Datetime(readonly=True)

@@ -149,7 +149,8 @@ class CollectionsRun(models.Model):
             f"""
             CREATE TEMP TABLE collections_open ON COMMIT DROP AS
             SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.currency_id, m.move_type,
-                   m.invoice_date_due AS due, m.collections_stage_id AS current_stage_id,
+                   m.invoice_date_due AS due, st.stage_id AS current_stage_id,
+                   COALESCE(st.reminder_count, 0) AS reminder_count,
                    CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual,
                    m.amount_residual_signed AS residual_company,
                    COALESCE(m.collections_policy_id, (p.collections_policy_id ->> %(company_key)s)::int,
@@ -157,6 +158,7 @@ class CollectionsRun(models.Model):
                    CASE {skip_cases} ELSE NULL END AS skip_reason
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
+              LEFT JOIN collections_move_state st ON st.move_id = m.id
               LEFT JOIN LATERAL (
                     SELECT pol.id FROM collections_policy pol
                       JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
@@ -179,15 +181,14 @@ class CollectionsRun(models.Model):
         cr.execute(
             """
             CREATE TEMP TABLE collections_advance ON COMMIT DROP AS
-            SELECT o.move_id, o.partner_id, o.currency_id, reached.id AS stage_id,
+            SELECT o.move_id, o.partner_id, o.currency_id, o.reminder_count, reached.id AS stage_id,
                    reached.offset_days, reached.sequence
               FROM collections_open o
-              JOIN account_move m ON m.id = o.move_id
               JOIN LATERAL (
                     SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
                      WHERE s.policy_id = o.policy_id
                        AND s.offset_days <= (%(date)s::date - o.due)
-                       AND COALESCE(s.min_reminder_count, 0) <= COALESCE(m.collections_reminder_count, 0)
+                       AND COALESCE(s.min_reminder_count, 0) <= o.reminder_count
                   ORDER BY s.offset_days DESC, s.sequence DESC, s.id DESC LIMIT 1) reached ON TRUE
               LEFT JOIN collections_stage cur ON cur.id = o.current_stage_id
              WHERE o.move_type = 'out_invoice' AND o.skip_reason IS NULL
@@ -274,16 +275,17 @@ class CollectionsRun(models.Model):
         # 5. Move invoices and customers to the stage reached (only where a message was planned).
         cr.execute(
             """
-            UPDATE account_move m
-               SET collections_stage_id = a.stage_id,
-                   collections_reminder_count = COALESCE(m.collections_reminder_count, 0) + 1,
-                   collections_last_date = %(date)s
+            INSERT INTO collections_move_state AS st (move_id, company_id, stage_id, reminder_count, last_date)
+            SELECT a.move_id, %(company)s, a.stage_id, a.reminder_count + 1, %(date)s
               FROM collections_advance a
               JOIN collections_group g ON g.partner_id = a.partner_id AND g.currency_id = a.currency_id
-             WHERE m.id = a.move_id AND g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+             WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
                AND EXISTS (SELECT 1 FROM collections_stage_action sa WHERE sa.stage_id = g.stage_id)
+            ON CONFLICT (move_id) DO UPDATE
+               SET stage_id = EXCLUDED.stage_id, reminder_count = EXCLUDED.reminder_count,
+                   last_date = EXCLUDED.last_date
             """,
-            {"date": date},
+            {"company": company.id, "date": date},
         )
         cr.execute(
             """
