@@ -17,6 +17,7 @@ ADDONS_PATH="$ODOO_SRC/odoo/addons,$ROOT/addons"
 OUR_ADDONS="collections_omni,collections_portal,collections_whatsapp"
 
 export PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER="$PG_USER"
+export COLLECTIONS_REDIS_URL="${COLLECTIONS_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -69,6 +70,9 @@ max_connections = 200
 CONF
     fi
     if ! pg_running; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+            die "port $PG_PORT is taken by another server; set COLLECTIONS_PG_PORT to a free port"
+        fi
         mkdir -p "$VAR_DIR/log"; is_root && chown postgres: "$VAR_DIR/log"
         as_pg_owner "$bindir/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \
             || die "PostgreSQL did not start; see $PG_LOG"
