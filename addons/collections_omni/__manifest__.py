@@ -23,6 +23,7 @@
         "views/collections_policy_views.xml",
         "views/collections_message_views.xml",
         "views/collections_run_views.xml",
+        "views/collections_worklist_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/collections_menus.xml",

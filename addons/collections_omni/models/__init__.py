@@ -8,3 +8,4 @@ from . import collections_move_state
 from . import account_move
 from . import res_company
 from . import mail_mail
+from . import collections_worklist

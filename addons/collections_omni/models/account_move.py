@@ -10,7 +10,7 @@ class AccountMove(models.Model):
         check_company=True,
         help="Overrides the customer's policy for this invoice.",
     )
-    collections_state_id = fields.One2many("collections.move.state", "move_id", string="Collections State")
+    collections_state_id = fields.One2many("collections.move.state", "move_id")
     collections_stage_id = fields.Many2one(
         "collections.stage", compute="_compute_collections_state", search="_search_collections_stage_id"
     )

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import _, fields, models
 
 
 class ResPartner(models.Model):
@@ -26,3 +26,14 @@ class ResPartner(models.Model):
     )
     collections_do_not_contact = fields.Boolean(string="Do Not Contact", copy=False)
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
+
+    def action_collections_log_call(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Log a Call"),
+            "res_model": "collections.call.outcome",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }

@@ -1,0 +1,76 @@
+from odoo import fields, models, tools
+
+
+class CollectionsWorklist(models.Model):
+    """The collector's worklist: one line per customer and company with open
+    receivables, prioritised by what is overdue and for how long.
+
+    A read-only SQL view over posted customer invoices and credit notes, so
+    it is always current and costs one grouped query.
+    """
+
+    _name = "collections.worklist"
+    _description = "Collections Worklist"
+    _auto = False
+    _order = "priority desc, amount_overdue desc"
+    _rec_name = "partner_id"
+
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
+    user_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    stage_id = fields.Many2one("collections.stage", readonly=True)
+    amount_due = fields.Monetary(string="Open Balance", readonly=True, help="In company currency, credits netted.")
+    amount_overdue = fields.Monetary(string="Overdue", readonly=True)
+    days_overdue = fields.Integer(readonly=True, help="Age of the oldest overdue invoice.")
+    invoice_count = fields.Integer(string="Open Invoices", readonly=True)
+    last_date = fields.Date(string="Last Contact", readonly=True)
+    next_date = fields.Date(string="Next Action", readonly=True)
+    disputed = fields.Boolean(readonly=True)
+    vulnerable = fields.Boolean(readonly=True)
+    priority = fields.Float(
+        readonly=True,
+        digits=(16, 0),
+        help="Overdue amount weighted by age: overdue × (1 + days overdue / 30). Higher comes first.",
+    )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            f"""
+            CREATE VIEW {self._table} AS
+            SELECT min(m.id) AS id, p.id AS partner_id, m.company_id,
+                   p.collections_user_id AS user_id, p.collections_stage_id AS stage_id,
+                   sum(m.amount_residual_signed) AS amount_due,
+                   sum(m.amount_residual_signed) FILTER (
+                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE) AS amount_overdue,
+                   COALESCE(max(CURRENT_DATE - m.invoice_date_due) FILTER (
+                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) AS days_overdue,
+                   count(*) FILTER (WHERE m.move_type = 'out_invoice') AS invoice_count,
+                   p.collections_last_date AS last_date, p.collections_next_date AS next_date,
+                   COALESCE(p.collections_dispute_hold, FALSE) AS disputed,
+                   COALESCE(p.collections_vulnerable, FALSE) AS vulnerable,
+                   round(COALESCE(sum(m.amount_residual_signed) FILTER (
+                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0)
+                       * (1 + COALESCE(max(CURRENT_DATE - m.invoice_date_due) FILTER (
+                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) / 30.0)) AS priority
+              FROM account_move m
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+             WHERE m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
+               AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0
+          GROUP BY p.id, m.company_id
+            """
+        )
+
+    def action_open_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": self.partner_id.id,
+            "view_mode": "form",
+        }
+
+    def action_log_call(self):
+        self.ensure_one()
+        return self.partner_id.action_collections_log_call()

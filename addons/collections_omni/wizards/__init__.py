@@ -1,0 +1,1 @@
+from . import collections_call_outcome

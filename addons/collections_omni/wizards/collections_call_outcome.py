@@ -1,0 +1,79 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+OUTCOMES = [
+    ("no_answer", "No answer"),
+    ("promised", "Promised to pay"),
+    ("disputed", "Disputes the debt"),
+    ("paid", "Says it is paid"),
+    ("wrong_number", "Wrong number"),
+    ("callback", "Call back later"),
+]
+
+
+class CollectionsCallOutcome(models.TransientModel):
+    """What came of a collections call: logged as a contact in the audit
+    trail, with its consequence on the customer."""
+
+    _name = "collections.call.outcome"
+    _description = "Collections Call Outcome"
+
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True)
+    outcome = fields.Selection(OUTCOMES, required=True, default="no_answer")
+    note = fields.Text()
+    next_date = fields.Date(
+        string="Follow-up Date", help="Promise date, or when to call back; becomes the customer's next action."
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if self.env.context.get("active_model") == "res.partner" and self.env.context.get("active_id"):
+            values.setdefault("partner_id", self.env.context["active_id"])
+        return values
+
+    def action_confirm(self):
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        if self.outcome in ("promised", "callback") and not self.next_date:
+            raise UserError(_("Give the date the customer promised, or when to call back."))
+        labels = dict(self._fields["outcome"]._description_selection(self.env))
+        message = self.env["collections.message"].create(
+            {
+                "company_id": self.env.company.id,
+                "partner_id": partner.id,
+                "recipient_id": self.partner_id.id,
+                "channel": "call",
+                "direction": "outbound",
+                "currency_id": self.env.company.currency_id.id,
+                "subject": _("Call: %s", labels[self.outcome]),
+                "body": self.note or False,
+                "state": "sent",
+                "sent_at": fields.Datetime.now(),
+                "idempotency_key": f"call-{partner.id}-{fields.Datetime.now().isoformat()}-{self.id}",
+            }
+        )
+        partner_values = {"collections_last_date": fields.Date.context_today(self)}
+        if self.next_date:
+            partner_values["collections_next_date"] = self.next_date
+        if self.outcome == "disputed":
+            partner_values["collections_dispute_hold"] = True
+        partner.write(partner_values)
+        # The call task the dunning run created for this customer is done.
+        activities = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("activity_type_id", "=", self.env.ref("mail.mail_activity_data_call").id),
+            ]
+        )
+        if activities:
+            activities.action_feedback(feedback=f"{labels[self.outcome]}. {self.note or ''}".strip())
+        if self.outcome == "callback":
+            partner.activity_schedule(
+                "mail.mail_activity_data_call",
+                date_deadline=self.next_date,
+                summary=_("Collections call back"),
+                user_id=partner.collections_user_id.id or self.env.user.id,
+            )
+        return {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}
