@@ -24,6 +24,7 @@
         "views/collections_message_views.xml",
         "views/collections_run_views.xml",
         "views/collections_worklist_views.xml",
+        "views/collections_run_preview_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/collections_menus.xml",

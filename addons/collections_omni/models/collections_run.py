@@ -64,7 +64,9 @@ class CollectionsRun(models.Model):
 
     @api.depends("skip_reasons")
     def _compute_skip_summary(self):
-        labels = {key: _(label) for key, label in SKIP_REASON_LABELS.items()}  # pylint: disable=translation-required
+        # Translated through the selection that shows the same reasons in the preview.
+        reason_field = self.env["collections.run.preview.skip"]._fields["reason"]
+        labels = dict(reason_field._description_selection(self.env))
         for run in self:
             run.skip_summary = "\n".join(
                 f"{labels.get(reason, reason)}: {count}" for reason, count in (run.skip_reasons or {}).items()

@@ -209,3 +209,14 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertFalse(self._messages())
         self.assertFalse(invoice.collections_stage_id)
         self.assertEqual(invoice.collections_reminder_count, 0)
+
+    def test_preview_screen_lists_what_would_be_sent_and_skipped(self):
+        self._invoice(self.customer, 100, 25)
+        vulnerable = self._customer("Fragile", collections_vulnerable=True)
+        self._invoice(vulnerable, 100, 25)
+        preview = self.env["collections.run.preview"].create({"date": TODAY})
+        preview.action_compute()
+        self.assertEqual(sorted(preview.line_ids.mapped("channel")), ["call", "email"])
+        self.assertEqual(preview.line_ids.partner_id, self.customer)
+        self.assertEqual((preview.skipped_ids.partner_id, preview.skipped_ids.reason), (vulnerable, "vulnerable"))
+        self.assertFalse(self._messages())

@@ -1,1 +1,2 @@
 from . import collections_call_outcome
+from . import collections_run_preview
