@@ -197,6 +197,21 @@ class CollectionsMessage(models.Model):
             )
             message.write({"state": "sent", "attachment_id": attachment.id, "sent_at": fields.Datetime.now()})
 
+    def action_print_letters(self):
+        """One PDF with the selected letters, each on its own pages, to print in a batch."""
+        letters = self.filtered(lambda m: m.channel == "letter" and m.state not in ("planned", "cancelled", "blocked"))
+        if not letters:
+            raise UserError(_("Select letters that were sent to print them."))
+        pdf = letter_pdf.render([letter._letter_values() for letter in letters])
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": _("Collections letters %s.pdf", fields.Date.context_today(self)),
+                "raw": pdf,
+                "mimetype": "application/pdf",
+            }
+        )
+        return {"type": "ir.actions.act_url", "url": f"/web/content/{attachment.id}?download=true", "target": "self"}
+
     def _letter_values(self):
         """Plain data for tools.letter_pdf: no ORM records cross that line."""
         self.ensure_one()

@@ -1,4 +1,7 @@
 import base64
+import io
+
+from PyPDF2 import PdfFileReader
 
 from odoo.tests import tagged
 
@@ -66,6 +69,18 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         pdf = base64.b64decode(message.attachment_id.datas)
         self.assertTrue(pdf.startswith(b"%PDF"))
         self.assertEqual(message.attachment_id.mimetype, "application/pdf")
+
+    def test_letters_print_in_one_batch(self):
+        for name in ("Uno", "Dos", "Tres"):
+            self._invoice(self._customer(f"Carta {name}"), 500, 50)
+        self._run()
+        self.env["collections.message"]._dispatch_planned(self.company)
+        letters = self._messages().filtered(lambda m: m.channel == "letter")
+        self.assertEqual(len(letters), 3)
+        action = letters.action_print_letters()
+        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        pdf = base64.b64decode(attachment.datas)
+        self.assertEqual(len(PdfFileReader(io.BytesIO(pdf)).pages), 3, "a page per letter")
 
     def test_letter_speaks_the_customer_language(self):
         self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
