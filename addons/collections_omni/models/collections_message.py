@@ -1,3 +1,5 @@
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
@@ -68,6 +70,7 @@ class CollectionsMessage(models.Model):
     mail_id = fields.Many2one("mail.mail", string="Email", readonly=True, ondelete="set null")
     activity_id = fields.Many2one("mail.activity", string="Call Task", readonly=True, ondelete="set null")
     attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True, ondelete="set null")
+    fee_move_id = fields.Many2one("account.move", string="Fee Invoice", readonly=True, ondelete="set null")
 
     _sql_constraints = [
         ("idempotency_key_uniq", "unique(idempotency_key)", "A message with this idempotency key already exists."),
@@ -122,12 +125,71 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            for channel, messages in batch._still_due().grouped("channel").items():
+            due = batch._still_due()
+            due._post_stage_fees()
+            for channel, messages in due.grouped("channel").items():
                 sender = getattr(messages, f"_send_{channel}", None)
                 if sender is None:
                     messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
                     continue
                 sender()
+
+    def _post_stage_fees(self):
+        """Post the dunning fee (and late interest) of a stage as a real
+        customer invoice with the fee product's taxes, once per customer,
+        currency and stage: on the message of the stage's first action."""
+        for message in self.filtered(lambda m: m.stage_id.fee_product_id and not m.fee_move_id):
+            stage = message.stage_id
+            if message.action_id != stage.action_ids.sorted(lambda a: (a.sequence, a.id))[:1]:
+                continue
+            lines = []
+            if stage.fee_amount:
+                fee = stage.currency_id._convert(
+                    stage.fee_amount, message.currency_id, message.company_id, message.planned_date
+                )
+                lines.append({"name": stage.fee_product_id.display_name, "price_unit": fee})
+            interest = message._late_interest()
+            if interest:
+                lines.append(
+                    {
+                        "name": _("Late interest (%(rate)s%% a year)", rate=stage.interest_rate),
+                        "price_unit": interest,
+                    }
+                )
+            if not lines:
+                continue
+            fee_move = (
+                self.env["account.move"]
+                .with_company(message.company_id)
+                .create(
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": message.partner_id.id,
+                        "currency_id": message.currency_id.id,
+                        "invoice_date": message.planned_date,
+                        "invoice_origin": stage.display_name,
+                        "invoice_line_ids": [
+                            fields.Command.create({"product_id": stage.fee_product_id.id, "quantity": 1, **line})
+                            for line in lines
+                        ],
+                    }
+                )
+            )
+            fee_move.action_post()
+            message.fee_move_id = fee_move
+
+    def _late_interest(self):
+        """Simple yearly interest on each overdue invoice's open amount, for the days it is late."""
+        self.ensure_one()
+        rate = self.stage_id.interest_rate
+        if not rate:
+            return 0.0
+        total = 0.0
+        for move in self.move_ids.filtered(lambda m: m.move_type == "out_invoice" and m.invoice_date_due):
+            days = (self.planned_date - move.invoice_date_due).days
+            if days > 0:
+                total += move.amount_residual * rate / 100 * days / 365
+        return self.currency_id.round(total)
 
     @api.model
     def _cron_dispatch(self):
@@ -195,7 +257,8 @@ class CollectionsMessage(models.Model):
                     "res_id": message.id,
                 }
             )
-            message.write({"state": "sent", "attachment_id": attachment.id, "sent_at": fields.Datetime.now()})
+            message.attachment_id = attachment
+            message._mark_sent()
 
     def action_print_letters(self):
         """One PDF with the selected letters, each on its own pages, to print in a batch."""
@@ -276,7 +339,8 @@ class CollectionsMessage(models.Model):
                     "note": message.action_id.note or False,
                 }
             )
-            message.write({"state": "sent", "activity_id": activity.id, "sent_at": fields.Datetime.now()})
+            message.activity_id = activity
+            message._mark_sent()
 
     def _amount_text(self):
         self.ensure_one()
@@ -284,9 +348,21 @@ class CollectionsMessage(models.Model):
 
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""
-        now = fields.Datetime.now()
         for message in self:
             if message.mail_id.id in failed_mail_ids:
                 message.write({"state": "failed", "error": message.mail_id.failure_reason or _("Email failed")})
             else:
-                message.write({"state": "sent", "sent_at": now})
+                message._mark_sent()
+
+    def _mark_sent(self):
+        """Sent: stamped, and shown on the customer's chatter as the contact timeline."""
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        for message in self:
+            message.write({"state": "sent", "sent_at": fields.Datetime.now()})
+            body = Markup("<p>%s</p>") % _(
+                "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
+                channel=channels.get(message.channel, message.channel),
+                subject=message.subject or message.stage_id.name or "",
+                amount=message._amount_text(),
+            )
+            message.partner_id.sudo().message_post(body=body, subtype_xmlid="mail.mt_note")

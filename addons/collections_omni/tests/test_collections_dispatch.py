@@ -70,6 +70,40 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.assertTrue(pdf.startswith(b"%PDF"))
         self.assertEqual(message.attachment_id.mimetype, "application/pdf")
 
+    def test_stage_fee_and_interest_are_posted_once(self):
+        fee_product = self.env["product.product"].create(
+            {"name": "Dunning fee", "type": "service", "taxes_id": [(6, 0, self.tax_sale_a.ids)]}
+        )
+        second = self.policy.stage_ids.filtered(lambda s: s.name == "Second")  # email + call
+        second.write({"fee_product_id": fee_product.id, "fee_amount": 15, "interest_rate": 10})
+        invoice = self._invoice(self.customer, 3650, 25)
+        self._run()
+        self.env["collections.message"]._dispatch_planned(self.company)
+        messages = self._messages(self.customer)
+        fee_move = messages.fee_move_id
+        self.assertEqual(len(fee_move), 1, "one fee for the stage, not one per action")
+        self.assertEqual(fee_move.state, "posted")
+        self.assertEqual(fee_move.partner_id, self.customer)
+        fee_line, interest_line = fee_move.invoice_line_ids.sorted("id")
+        self.assertEqual((fee_line.product_id, fee_line.price_unit), (fee_product, 15))
+        self.assertEqual(fee_line.tax_ids, self.tax_sale_a, "the fee product's taxes apply")
+        # 3650 * 10% * 25 days / 365 = 25.00
+        self.assertAlmostEqual(interest_line.price_unit, 25.0)
+        self.assertAlmostEqual(fee_move.amount_untaxed, 40.0)
+        self.assertGreater(fee_move.amount_tax, 0)
+        self.assertNotIn(fee_move, invoice)
+        # Dispatching again posts nothing new.
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(self.env["account.move"].search_count([("invoice_origin", "=", second.display_name)]), 1)
+
+    def test_sent_contacts_show_on_the_customer_timeline(self):
+        _invoice, message = self._planned(50, "letter")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        notes = self.customer.message_ids.filtered(
+            lambda m: "Collections" in (m.body or "") or "cobranza" in (m.body or "")
+        )
+        self.assertTrue(notes, "the letter is on the customer's chatter")
+
     def test_letters_print_in_one_batch(self):
         for name in ("Uno", "Dos", "Tres"):
             self._invoice(self._customer(f"Carta {name}"), 500, 50)
