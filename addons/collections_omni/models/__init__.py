@@ -9,3 +9,4 @@ from . import account_move
 from . import res_company
 from . import mail_mail
 from . import collections_worklist
+from . import account_partial_reconcile

@@ -103,6 +103,7 @@ class CollectionsMessage(models.Model):
         )
         open_ids = {row[0] for row in self.env.cr.fetchall()}
         paid = self.filtered(lambda m: m.id not in open_ids)
+        paid.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
         paid.write({"state": "cancelled", "blocked_reason": _("Paid since planning")})
         return self - paid
 

@@ -7,7 +7,7 @@ from odoo.tests import tagged
 
 from odoo.addons.mail.tests.common import MockEmail
 
-from .common import CollectionsCommon
+from .common import TODAY, CollectionsCommon
 
 
 @tagged("at_install", "-post_install")
@@ -61,6 +61,27 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.env["collections.message"]._dispatch_planned(self.company)
         self.assertEqual((message.state, message.blocked_reason), ("cancelled", "Paid since planning"))
         self.assertFalse(message.mail_id)
+
+    def test_payment_cancels_pending_messages_at_once(self):
+        invoice, message = self._planned(10, "email")
+        other = self._invoice(self._customer("Still owes"), 100, 10)
+        self._run(TODAY)  # plans the other customer too
+        self._pay(invoice)
+        self.assertEqual((message.state, message.blocked_reason), ("cancelled", "Paid since planning"))
+        self.assertEqual(self._messages(other.partner_id).state, "planned", "other customers are untouched")
+
+    def test_payment_stops_a_queued_email(self):
+        invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(message.mail_id.state, "outgoing")
+        self._pay(invoice)
+        self.assertEqual(message.state, "cancelled")
+        self.assertEqual(message.mail_id.state, "cancel")
+
+    def test_partial_payment_keeps_the_reminder(self):
+        invoice, message = self._planned(10, "email")
+        self._pay(invoice, 40)
+        self.assertEqual(message.state, "planned")
 
     def test_letter_is_a_pdf_with_the_statement(self):
         _invoice, message = self._planned(50, "letter")
