@@ -276,7 +276,7 @@ def measure_ours(args):
             f"--seed={args.seed}",
             f"--repeat={args.repeat}",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=True,
     )

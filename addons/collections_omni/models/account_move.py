@@ -15,6 +15,7 @@ class AccountMove(models.Model):
         "collections.stage", compute="_compute_collections_state", search="_search_collections_stage_id"
     )
     collections_last_date = fields.Date(string="Last Reminder", compute="_compute_collections_state")
+    collections_next_date = fields.Date(string="Next Reminder", compute="_compute_collections_state")
     collections_reminder_count = fields.Integer(
         string="Reminders Sent", compute="_compute_collections_state", inverse="_inverse_collections_reminder_count"
     )
@@ -27,6 +28,7 @@ class AccountMove(models.Model):
             state = move.collections_state_id[:1]
             move.collections_stage_id = state.stage_id
             move.collections_last_date = state.last_date
+            move.collections_next_date = state.next_date
             move.collections_reminder_count = state.reminder_count
 
     def _inverse_collections_reminder_count(self):

@@ -19,6 +19,7 @@ class CollectionsMoveState(models.Model):
     stage_id = fields.Many2one("collections.stage", ondelete="set null", index="btree_not_null")
     reminder_count = fields.Integer()
     last_date = fields.Date()
+    next_date = fields.Date(help="When the invoice reaches its policy's next stage.")
 
     _sql_constraints = [
         ("move_uniq", "unique(move_id)", "An invoice has one collections state."),

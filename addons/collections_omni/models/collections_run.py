@@ -184,7 +184,9 @@ class CollectionsRun(models.Model):
             """
             CREATE TEMP TABLE collections_advance ON COMMIT DROP AS
             SELECT o.move_id, o.partner_id, o.currency_id, o.reminder_count, reached.id AS stage_id,
-                   reached.offset_days, reached.sequence
+                   reached.offset_days, reached.sequence,
+                   o.due + (SELECT min(nxt.offset_days) FROM collections_stage nxt
+                             WHERE nxt.policy_id = o.policy_id AND nxt.offset_days > reached.offset_days) AS next_date
               FROM collections_open o
               JOIN LATERAL (
                     SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
@@ -277,15 +279,16 @@ class CollectionsRun(models.Model):
         # 5. Move invoices and customers to the stage reached (only where a message was planned).
         cr.execute(
             """
-            INSERT INTO collections_move_state AS st (move_id, company_id, stage_id, reminder_count, last_date)
-            SELECT a.move_id, %(company)s, a.stage_id, a.reminder_count + 1, %(date)s
+            INSERT INTO collections_move_state AS st
+                   (move_id, company_id, stage_id, reminder_count, last_date, next_date)
+            SELECT a.move_id, %(company)s, a.stage_id, a.reminder_count + 1, %(date)s, a.next_date
               FROM collections_advance a
               JOIN collections_group g ON g.partner_id = a.partner_id AND g.currency_id = a.currency_id
              WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
                AND EXISTS (SELECT 1 FROM collections_stage_action sa WHERE sa.stage_id = g.stage_id)
             ON CONFLICT (move_id) DO UPDATE
                SET stage_id = EXCLUDED.stage_id, reminder_count = EXCLUDED.reminder_count,
-                   last_date = EXCLUDED.last_date
+                   last_date = EXCLUDED.last_date, next_date = EXCLUDED.next_date
             """,
             {"company": company.id, "date": date},
         )

@@ -22,6 +22,8 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertEqual(message.move_ids, invoice)
         self.assertEqual(self.customer.collections_stage_id.name, "First")
         self.assertEqual(self.customer.collections_last_date, TODAY)
+        self.assertEqual(invoice.collections_last_date, TODAY)
+        self.assertEqual(invoice.collections_next_date, invoice.invoice_date_due + timedelta(days=21))
 
     def test_friendly_reminder_before_due(self):
         invoice = self._invoice(self.customer, 100, days_overdue=-2)  # due in two days
