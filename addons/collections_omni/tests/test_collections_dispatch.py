@@ -35,6 +35,14 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.assertEqual(message.state, "sent")
         self.assertTrue(message.sent_at)
 
+    def test_invoice_pdfs_attached_on_demand(self):
+        self.policy.stage_ids.filtered(lambda s: s.name == "First").action_ids.attach_invoices = True
+        invoice, message = self._planned(10, "email")
+        self.env["collections.message"]._dispatch_planned(self.company)
+        attachments = message.mail_id.attachment_ids
+        self.assertEqual(attachments.mapped("name"), [f"{invoice.name.replace('/', '_')}.pdf"])
+        self.assertTrue(attachments.raw)
+
     def test_email_in_spanish_for_a_spanish_customer(self):
         self.env["res.lang"]._activate_lang("es_ES")
         self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
