@@ -232,8 +232,6 @@ def measure_oca(oca_db, repeat, communications):
     odoo, registry = open_registry(oca_db)
     timings, comm_timings, result = [], [], {}
     for _ in range(repeat):
-        # Rolled-back repetitions leave dead rows (credit lines, their chatter): vacuum, so each starts alike.
-        psql(oca_db, "VACUUM ANALYZE credit_control_line, mail_message, mail_followers")
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             run = env["credit.control.run"].create({"date": BENCH_TODAY})

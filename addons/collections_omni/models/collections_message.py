@@ -1,11 +1,17 @@
+import datetime as dt
+from collections import defaultdict
+
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
+from odoo.tools.translate import LazyTranslate
 
-from ..tools import letter_pdf
+from ..tools import contact_rules, letter_pdf
 from .collections_stage_action import CHANNELS
+
+_lt = LazyTranslate(__name__)
 
 MESSAGE_STATES = [
     ("planned", "Planned"),
@@ -18,6 +24,18 @@ MESSAGE_STATES = [
     ("blocked", "Blocked"),
     ("cancelled", "Cancelled"),
 ]
+# Advisory-lock namespace for contact decisions (one lock per customer).
+CONTACT_LOCK_NAMESPACE = 0x636F6E74  # "cont"
+# How far back contact history matters to any rule.
+CONTACT_HISTORY_DAYS = 60
+REASON_LABELS = {
+    "holiday": _lt("public holiday"),
+    "outside_hours": _lt("outside the allowed hours"),
+    "min_gap": _lt("too soon after the last contact"),
+    "after_conversation": _lt("too soon after a conversation"),
+    "frequency": _lt("contact limit reached"),
+    "channels": _lt("too many channels in the window"),
+}
 # States a message never leaves: the engine only appends after them.
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
 
@@ -71,6 +89,10 @@ class CollectionsMessage(models.Model):
     activity_id = fields.Many2one("mail.activity", string="Call Task", readonly=True, ondelete="set null")
     attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True, ondelete="set null")
     fee_move_id = fields.Many2one("account.move", string="Fee Invoice", readonly=True, ondelete="set null")
+    attempted_at = fields.Datetime(
+        string="Contacted At", readonly=True, help="When the contact rules let it go out: it counts from then on."
+    )
+    conversation = fields.Boolean(help="A call that reached the person.")
 
     _sql_constraints = [
         ("idempotency_key_uniq", "unique(idempotency_key)", "A message with this idempotency key already exists."),
@@ -126,7 +148,7 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            due = batch._still_due()
+            due = batch._still_due()._apply_contact_rules()
             due._post_stage_fees()
             for channel, messages in due.grouped("channel").items():
                 sender = getattr(messages, f"_send_{channel}", None)
@@ -134,6 +156,71 @@ class CollectionsMessage(models.Model):
                     messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
                     continue
                 sender()
+
+    def _apply_contact_rules(self):
+        """Right before sending, under a lock per customer (so parallel
+        dispatchers never exceed a window): the messages the contact rules
+        allow now. The others wait, planned, until their next allowed moment,
+        or end blocked with the rule when there is none within the horizon."""
+        if not self:
+            return self
+        cr = self.env.cr
+        partners = self.partner_id
+        for partner_id in sorted(partners.ids):  # always the same order: no deadlock between dispatchers
+            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (CONTACT_LOCK_NAMESPACE, partner_id))
+        self.flush_model()
+        now = fields.Datetime.now()
+        cr.execute(
+            """
+            SELECT partner_id, attempted_at, channel, conversation FROM collections_message
+             WHERE partner_id = ANY(%s) AND attempted_at > %s
+               AND state NOT IN ('failed', 'cancelled', 'blocked')
+            """,
+            [partners.ids, now - dt.timedelta(days=CONTACT_HISTORY_DAYS)],
+        )
+        history = defaultdict(list)
+        for partner_id, attempted_at, channel, conversation in cr.fetchall():
+            history[partner_id].append(
+                contact_rules.Contact(
+                    attempted_at.replace(tzinfo=dt.timezone.utc),
+                    channel,
+                    effective=channel != "call" or bool(conversation),
+                    conversation=bool(conversation),
+                )
+            )
+        RuleSet = self.env["collections.contact.rule.set"]
+        rule_sets = RuleSet._for_partners(partners)
+        now = now.replace(tzinfo=dt.timezone.utc)
+        allowed = self.browse()
+        for message in self.sorted("id"):
+            partner = message.partner_id
+            rule_set = rule_sets[partner]
+            if rule_set:
+                rules = rule_set._to_rules()
+                tz = RuleSet._partner_timezone(partner)
+                holidays = (
+                    RuleSet._holidays(partner.country_id, {now.year, now.year + 1})
+                    if rules.no_holidays
+                    else frozenset()
+                )
+                decision = contact_rules.check(rules, history[partner.id], now, message.channel, tz, holidays)
+                if not decision.allowed:
+                    later = contact_rules.next_allowed(rules, history[partner.id], now, message.channel, tz, holidays)
+                    reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=str(REASON_LABELS[decision.reason]))
+                    if later:
+                        message.write(
+                            {
+                                "scheduled_at": later.astimezone(dt.timezone.utc).replace(tzinfo=None),
+                                "blocked_reason": reason,
+                            }
+                        )
+                    else:
+                        message.write({"state": "blocked", "blocked_reason": reason})
+                    continue
+            history[partner.id].append(contact_rules.Contact(now, message.channel, effective=message.channel != "call"))
+            message.write({"attempted_at": now.replace(tzinfo=None), "blocked_reason": False})
+            allowed |= message
+        return allowed
 
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real

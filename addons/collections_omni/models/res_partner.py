@@ -25,6 +25,11 @@ class ResPartner(models.Model):
         string="Vulnerable Customer", copy=False, help="Never contacted automatically; a collector decides."
     )
     collections_do_not_contact = fields.Boolean(string="Do Not Contact", copy=False)
+    collections_rule_set_id = fields.Many2one(
+        "collections.contact.rule.set",
+        string="Contact Rules",
+        help="Overrides the rules of the customer's country and the company default.",
+    )
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
 
     def action_collections_log_call(self):

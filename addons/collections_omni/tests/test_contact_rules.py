@@ -28,7 +28,8 @@ def brute_force_violations(rules, history, tz, holidays):
     for index, contact in enumerate(ordered):
         local = contact.at.astimezone(zone)
         minute = local.hour * 60 + local.minute
-        if rules.windows and not any(w.weekday == local.weekday() and w.start <= minute < w.end for w in rules.windows):
+        windows = [w for w in rules.windows if w.channel in (ANY_CHANNEL, contact.channel)]
+        if windows and not any(w.weekday == local.weekday() and w.start <= minute < w.end for w in windows):
             problems.append(("hours", contact))
         if rules.no_holidays and local.date() in holidays:
             problems.append(("holiday", contact))
@@ -69,7 +70,8 @@ def rule_sets(draw):
         start = draw(st.integers(0, 20)) * 60
         end = draw(st.integers(start // 60 + 1, 24)) * 60
         days = draw(st.sets(st.integers(0, 6), min_size=1))
-        windows = tuple(Window(day, start, end) for day in sorted(days))
+        channel = draw(st.sampled_from([ANY_CHANNEL, "call", "sms"]))
+        windows = tuple(Window(day, start, end, channel) for day in sorted(days))
     return RuleSet(
         limits=limits,
         max_channels=tuple([(draw(st.integers(1, 2)), 7)]) if draw(st.booleans()) else (),

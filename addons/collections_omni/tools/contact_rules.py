@@ -21,11 +21,14 @@ UTC = dt.timezone.utc
 @dataclass(frozen=True)
 class Window:
     """Contact allowed on ``weekday`` (0 = Monday) from ``start`` to ``end``
-    minutes after local midnight (``end`` excluded)."""
+    minutes after local midnight (``end`` excluded), on ``channel`` (or all).
+    A channel with no window of its own (and no window for all channels) may
+    be used at any hour."""
 
     weekday: int
     start: int
     end: int
+    channel: str = ANY_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ def check(rules, history, at, channel, tz="UTC", holidays=frozenset()):
 
     if rules.no_holidays and local.date() in holidays:
         return Decision(False, "holiday", _next_local_midnight(local, zone), "no_holidays")
-    if rules.windows and not _in_windows(rules.windows, local):
-        return Decision(False, "outside_hours", _next_window_start(rules.windows, local, zone), "windows")
+    windows = [w for w in rules.windows if w.channel in (ANY_CHANNEL, channel)]
+    if windows and not _in_windows(windows, local):
+        return Decision(False, "outside_hours", _next_window_start(windows, local, zone), "windows")
 
     if rules.min_gap_hours and past:
         last = max(c.at for c in past)

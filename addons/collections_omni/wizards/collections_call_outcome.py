@@ -11,6 +11,10 @@ OUTCOMES = [
 ]
 
 
+# Outcomes where the call reached the person (a "telephone conversation").
+CONVERSATIONS = ("promised", "disputed", "paid", "callback")
+
+
 class CollectionsCallOutcome(models.TransientModel):
     """What came of a collections call: logged as a contact in the audit
     trail, with its consequence on the customer."""
@@ -50,6 +54,8 @@ class CollectionsCallOutcome(models.TransientModel):
                 "body": self.note or False,
                 "state": "sent",
                 "sent_at": fields.Datetime.now(),
+                "attempted_at": fields.Datetime.now(),
+                "conversation": self.outcome in CONVERSATIONS,
                 "idempotency_key": f"call-{partner.id}-{fields.Datetime.now().isoformat()}-{self.id}",
             }
         )

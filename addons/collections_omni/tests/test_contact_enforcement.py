@@ -1,0 +1,99 @@
+"""Contact rules enforced by the dispatcher, with the shipped presets."""
+
+import datetime as dt
+
+from odoo.tests import freeze_time, tagged
+
+from ..tools import contact_rules
+from .common import TODAY, CollectionsCommon
+
+UTC = dt.timezone.utc
+
+
+@tagged("at_install", "-post_install")
+class TestContactEnforcement(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.RuleSet = cls.env["collections.contact.rule.set"].with_context(active_test=False)
+        cls.reg_f = cls.env.ref("collections_omni.contact_rules_us_reg_f")
+        cls.ley_2300 = cls.env.ref("collections_omni.contact_rules_co_ley_2300")
+        (cls.reg_f | cls.ley_2300).active = True
+
+    def _dispatch(self):
+        self.env["collections.message"]._dispatch_planned(self.company)
+
+    def test_us_customer_is_not_contacted_at_night_and_waits_until_eight(self):
+        customer = self._customer("Night Owl Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        self._invoice(customer, 500, 10)
+        self._run()
+        message = self._messages(customer)
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York (EDT)
+            self._dispatch()
+        self.assertEqual(message.state, "planned")
+        self.assertEqual(message.scheduled_at, dt.datetime(2026, 6, 16, 12, 0))  # 08:00 EDT
+        self.assertIn("Regulation F", message.blocked_reason)
+        with freeze_time("2026-06-16 12:00:30"):
+            self._dispatch()
+        self.assertEqual(message.state, "queued")
+        self.assertFalse(message.blocked_reason)
+        self.assertEqual(message.attempted_at, dt.datetime(2026, 6, 16, 12, 0, 30))
+
+    def test_colombia_once_a_day_and_never_on_sunday_or_holidays(self):
+        customer = self._customer("Café del Valle S.A.S.", country_id=self.env.ref("base.co").id)
+        self._invoice(customer, 800, 25)  # stage Second: an email and a call
+        self._run()
+        email, call = self._messages(customer).sorted(lambda m: m.channel != "email")
+        with freeze_time("2026-06-13 15:00:00"):  # Saturday 10:00 in Bogotá
+            self._dispatch()
+        self.assertEqual((email.state, call.state), ("queued", "planned"))
+        # One channel a week: the call waits until a week after the email, still in Saturday hours.
+        self.assertEqual(call.scheduled_at, dt.datetime(2026, 6, 20, 15, 0, 1))
+
+    def test_colombia_sunday_and_holidays_are_closed(self):
+        customer = self._customer("Textiles Andinos S.A.S.", country_id=self.env.ref("base.co").id)
+        self._invoice(customer, 800, 10)  # stage First: one email
+        self._run()
+        email = self._messages(customer)
+        with freeze_time("2026-06-13 21:00:00"):  # Saturday 16:00 in Bogotá, after 15:00
+            self._dispatch()
+        # Sunday 14 June is closed and Monday 15 June is a public holiday (Sagrado Corazón):
+        # Tuesday 07:00 in Bogotá is 12:00 UTC.
+        self.assertEqual((email.state, email.scheduled_at), ("planned", dt.datetime(2026, 6, 16, 12, 0)))
+
+    def test_shipped_reg_f_preset_worked_example(self):
+        """Seven calls in seven days are allowed, the eighth is not; nor a call
+        within seven days after a conversation."""
+        rules = self.reg_f._to_rules()
+        monday = dt.datetime(2026, 6, 15, 14, 0, tzinfo=UTC)  # 10:00 in New York
+        calls = [contact_rules.Contact(monday + dt.timedelta(hours=h), "call", effective=False) for h in range(7)]
+        eighth = monday + dt.timedelta(days=6)
+        self.assertEqual(contact_rules.check(rules, calls, eighth, "call", "America/New_York").reason, "frequency")
+        self.assertTrue(contact_rules.check(rules, calls, eighth, "email", "America/New_York").allowed)
+        talk = [contact_rules.Contact(monday, "call", conversation=True)]
+        later = monday + dt.timedelta(days=6, hours=1)
+        self.assertEqual(
+            contact_rules.check(rules, talk, later, "call", "America/New_York").reason, "after_conversation"
+        )
+        self.assertTrue(
+            contact_rules.check(rules, talk, monday + dt.timedelta(days=7), "call", "America/New_York").allowed
+        )
+
+    def test_shipped_presets_cite_their_source(self):
+        presets = self.RuleSet.search([])
+        self.assertGreaterEqual(len(presets), 6)
+        for preset in presets:
+            self.assertTrue(preset.source, preset.name)
+        self.assertEqual(self.ley_2300._to_rules().max_channels, ((1, 7),))
+
+    def test_customer_rule_set_overrides_country(self):
+        own = self.RuleSet.create({"name": "Own rules", "min_gap_hours": 48})
+        customer = self._customer("Overridden", country_id=self.env.ref("base.us").id, collections_rule_set_id=own.id)
+        self.assertEqual(self.RuleSet._for_partners(customer)[customer], own)
+        plain = self._customer("Plain US", country_id=self.env.ref("base.us").id)
+        self.assertEqual(self.RuleSet._for_partners(plain)[plain], self.reg_f)
+
+    def test_time_zone_from_country_when_the_customer_has_none(self):
+        customer = self._customer("No tz", country_id=self.env.ref("base.mx").id, tz=False)
+        self.assertEqual(self.RuleSet._partner_timezone(customer), "America/Mexico_City")
+        self.assertEqual(TODAY.year, 2026)
