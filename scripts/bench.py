@@ -7,7 +7,9 @@ repetition plans the same messages.
 """
 
 import argparse
+import contextlib
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -31,30 +33,49 @@ def database_exists(name):
     return out.stdout.strip() == "1"
 
 
+def odoo_cli(db, *args):
+    return [
+        sys.executable,
+        os.path.join(ODOO_SRC, "odoo-bin"),
+        "-c",
+        os.path.join(ROOT, "odoo.conf"),
+        f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
+        "--db_host=127.0.0.1",
+        f"--db_port={os.environ.get('COLLECTIONS_PG_PORT', '55432')}",
+        f"--db_user={os.environ.get('COLLECTIONS_PG_USER', 'odoo')}",
+        "-d",
+        db,
+        *args,
+        "--stop-after-init",
+        "--log-level=warn",
+        "--http-port=0",
+    ]
+
+
+def addons_hash():
+    digest = hashlib.sha1()
+    for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, "addons", "collections_omni"))):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            with open(os.path.join(folder, name), "rb") as handle:
+                digest.update(name.encode() + handle.read())
+    return digest.hexdigest()[:16]
+
+
 def ensure_database(db, customers, invoices, seed):
-    if not database_exists(db):
+    """The bench database of this size, created once, upgraded when the addon changed."""
+    stamp = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), f"{db}.addons-hash")
+    current = addons_hash()
+    if database_exists(db):
+        with contextlib.suppress(FileNotFoundError), open(stamp) as handle:
+            if handle.read().strip() == current:
+                current = None
+        if current:
+            print(f"bench: upgrading collections_omni in {db}", file=sys.stderr)
+            subprocess.run(odoo_cli(db, "-u", "collections_omni"), check=True)
+    else:
         print(f"bench: creating {db} with collections_omni (about a minute)", file=sys.stderr)
-        subprocess.run(
-            [
-                sys.executable,
-                os.path.join(ODOO_SRC, "odoo-bin"),
-                "-c",
-                os.path.join(ROOT, "odoo.conf"),
-                f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
-                "--db_host=127.0.0.1",
-                f"--db_port={os.environ.get('COLLECTIONS_PG_PORT', '55432')}",
-                f"--db_user={os.environ.get('COLLECTIONS_PG_USER', 'odoo')}",
-                "-d",
-                db,
-                "-i",
-                "collections_omni",
-                "--without-demo=all",
-                "--stop-after-init",
-                "--log-level=warn",
-                "--http-port=0",
-            ],
-            check=True,
-        )
+        subprocess.run(odoo_cli(db, "-i", "collections_omni", "--without-demo=all"), check=True)
     subprocess.run(
         [
             sys.executable,
@@ -74,6 +95,9 @@ def ensure_database(db, customers, invoices, seed):
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    if current:
+        with open(stamp, "w") as handle:
+            handle.write(current)
 
 
 def bench_dunning(args):
@@ -119,7 +143,14 @@ def main():
     dunning.add_argument("--invoices", type=int, default=100000)
     dunning.add_argument("--seed", type=int, default=1)
     dunning.add_argument("--repeat", type=int, default=3)
+    dunning.add_argument(
+        "--compare-oca", action="store_true", help="also measure OCA's account_credit_control (scripts/bench_oca.py)"
+    )
     args = parser.parse_args()
+    if getattr(args, "compare_oca", False):
+        # Replaces this process before any Odoo connection, so the bench database can serve as a template.
+        script = os.path.join(ROOT, "scripts", "bench_oca.py")
+        os.execv(sys.executable, [sys.executable, script, *[a for a in sys.argv[2:] if a != "--compare-oca"]])
     {"dunning": bench_dunning}[args.bench](args)
 
 

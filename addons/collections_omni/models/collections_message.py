@@ -170,24 +170,7 @@ class CollectionsMessage(models.Model):
             cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (CONTACT_LOCK_NAMESPACE, partner_id))
         self.flush_model()
         now = fields.Datetime.now()
-        cr.execute(
-            """
-            SELECT partner_id, attempted_at, channel, conversation FROM collections_message
-             WHERE partner_id = ANY(%s) AND attempted_at > %s
-               AND state NOT IN ('failed', 'cancelled', 'blocked')
-            """,
-            [partners.ids, now - dt.timedelta(days=CONTACT_HISTORY_DAYS)],
-        )
-        history = defaultdict(list)
-        for partner_id, attempted_at, channel, conversation in cr.fetchall():
-            history[partner_id].append(
-                contact_rules.Contact(
-                    attempted_at.replace(tzinfo=dt.timezone.utc),
-                    channel,
-                    effective=channel != "call" or bool(conversation),
-                    conversation=bool(conversation),
-                )
-            )
+        history = self._contact_history(partners, now)
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_partners(partners)
         now = now.replace(tzinfo=dt.timezone.utc)
@@ -221,6 +204,49 @@ class CollectionsMessage(models.Model):
             message.write({"attempted_at": now.replace(tzinfo=None), "blocked_reason": False})
             allowed |= message
         return allowed
+
+    @api.model
+    def _contact_history(self, partners, now):
+        """Contacts that count for the rules, per customer: {partner id: [Contact]}."""
+        self.env.cr.execute(
+            """
+            SELECT partner_id, attempted_at, channel, conversation FROM collections_message
+             WHERE partner_id = ANY(%s) AND attempted_at > %s
+               AND state NOT IN ('failed', 'cancelled', 'blocked')
+            """,
+            [partners.ids, now - dt.timedelta(days=CONTACT_HISTORY_DAYS)],
+        )
+        history = defaultdict(list)
+        for partner_id, attempted_at, channel, conversation in self.env.cr.fetchall():
+            history[partner_id].append(
+                contact_rules.Contact(
+                    attempted_at.replace(tzinfo=dt.timezone.utc),
+                    channel,
+                    effective=channel != "call" or bool(conversation),
+                    conversation=bool(conversation),
+                )
+            )
+        return history
+
+    @api.model
+    def _next_contact_for(self, partner, channel):
+        """(naive UTC datetime or False, reason) for the partner form."""
+        RuleSet = self.env["collections.contact.rule.set"]
+        rule_set = RuleSet._for_partners(partner)[partner]
+        if not rule_set:
+            return fields.Datetime.now(), False
+        now = fields.Datetime.now()
+        history = self._contact_history(partner, now)[partner.id]
+        rules = rule_set._to_rules()
+        tz = RuleSet._partner_timezone(partner)
+        aware = now.replace(tzinfo=dt.timezone.utc)
+        holidays = RuleSet._holidays(partner.country_id, {now.year, now.year + 1}) if rules.no_holidays else frozenset()
+        decision = contact_rules.check(rules, history, aware, channel, tz, holidays)
+        if decision.allowed:
+            return now, _("%(rules)s: allowed now", rules=rule_set.name)
+        later = contact_rules.next_allowed(rules, history, aware, channel, tz, holidays)
+        reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=str(REASON_LABELS[decision.reason]))
+        return (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
 
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real
@@ -296,6 +322,7 @@ class CollectionsMessage(models.Model):
 
     def _send_email(self):
         self._render_content()
+        rule_sets = self.env["collections.contact.rule.set"]._for_partners(self.partner_id)
         for message in self:
             template = message.action_id.mail_template_id or self.env.ref(
                 "collections_omni.mail_template_collections_reminder"
@@ -307,15 +334,17 @@ class CollectionsMessage(models.Model):
             attachment_ids = []
             if message.action_id.attach_invoices:
                 attachment_ids = message._invoice_pdf_attachments().ids
-            mail_id = template.send_mail(
-                message.id,
-                force_send=False,
-                email_values={
-                    "recipient_ids": [(6, 0, recipient.ids)],
-                    "attachment_ids": [(6, 0, attachment_ids)],
-                    "auto_delete": False,
-                },
-            )
+            email_values = {
+                "recipient_ids": [(6, 0, recipient.ids)],
+                "attachment_ids": [(6, 0, attachment_ids)],
+                "auto_delete": False,
+            }
+            opt_out = rule_sets[message.partner_id].with_context(lang=recipient.lang).opt_out_text
+            if opt_out:
+                # The rules require a way to opt out in every electronic message.
+                message.body = Markup("%s<p style='font-size: 12px; color: #666;'>%s</p>") % (message.body, opt_out)
+                email_values["body_html"] = message.body
+            mail_id = template.send_mail(message.id, force_send=False, email_values=email_values)
             message.write({"state": "queued", "mail_id": mail_id})
 
     def _invoice_pdf_attachments(self):

@@ -30,6 +30,10 @@ class ResPartner(models.Model):
         string="Contact Rules",
         help="Overrides the rules of the customer's country and the company default.",
     )
+    collections_next_contact = fields.Datetime(
+        string="Next Contact Allowed", compute="_compute_collections_next_contact"
+    )
+    collections_next_contact_reason = fields.Char(string="Why", compute="_compute_collections_next_contact")
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
 
     def action_collections_log_call(self):
@@ -42,3 +46,11 @@ class ResPartner(models.Model):
             "target": "new",
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
+
+    def _compute_collections_next_contact(self):
+        """When the contact rules next allow a call (the strictest channel), and why not now."""
+        messages = self.env["collections.message"]
+        for partner in self:
+            moment, reason = messages._next_contact_for(partner.commercial_partner_id, "call")
+            partner.collections_next_contact = moment
+            partner.collections_next_contact_reason = reason

@@ -97,3 +97,20 @@ class TestContactEnforcement(CollectionsCommon):
         customer = self._customer("No tz", country_id=self.env.ref("base.mx").id, tz=False)
         self.assertEqual(self.RuleSet._partner_timezone(customer), "America/Mexico_City")
         self.assertEqual(TODAY.year, 2026)
+
+    def test_opt_out_text_in_every_email(self):
+        customer = self._customer("Opt Out Corp", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        self._invoice(customer, 500, 10)
+        self._run()
+        message = self._messages(customer)
+        with freeze_time("2026-06-16 15:00:00"):  # 11:00 in New York
+            self._dispatch()
+        self.assertEqual(message.state, "queued")
+        self.assertIn("reply STOP", message.mail_id.body_html)
+
+    def test_customer_shows_when_the_next_contact_is_allowed(self):
+        customer = self._customer("Night Call Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York
+            customer.invalidate_recordset(["collections_next_contact", "collections_next_contact_reason"])
+            self.assertEqual(customer.collections_next_contact, dt.datetime(2026, 6, 16, 12, 0))
+            self.assertIn("outside the allowed hours", customer.collections_next_contact_reason)
