@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from odoo_env import ODOO_SRC, ROOT, configure  # noqa: E402
+from odoo_env import ROOT, configure, odoo_command  # noqa: E402
 
 BENCH_TODAY = datetime.date(2026, 6, 30)  # data and runs anchored to one date: results comparable across days
 
@@ -34,22 +34,7 @@ def database_exists(name):
 
 
 def odoo_cli(db, *args):
-    return [
-        sys.executable,
-        os.path.join(ODOO_SRC, "odoo-bin"),
-        "-c",
-        os.path.join(ROOT, "odoo.conf"),
-        f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
-        "--db_host=127.0.0.1",
-        f"--db_port={os.environ.get('COLLECTIONS_PG_PORT', '55432')}",
-        f"--db_user={os.environ.get('COLLECTIONS_PG_USER', 'odoo')}",
-        "-d",
-        db,
-        *args,
-        "--stop-after-init",
-        "--log-level=warn",
-        "--http-port=0",
-    ]
+    return odoo_command("-d", db, *args, "--stop-after-init", "--log-level=warn", "--http-port=0")
 
 
 def addons_hash():

@@ -37,7 +37,7 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench import BENCH_TODAY, database_exists, ensure_database  # noqa: E402
-from odoo_env import ODOO_SRC, ROOT, configure  # noqa: E402
+from odoo_env import ODOO_SRC, ROOT, configure, odoo_command  # noqa: E402
 
 OCA_ADDON = "account_credit_control"
 OCA_VERSION = "18.0.2.0.2.6"  # newest 18.0 release on PyPI when written; --oca-version to try another
@@ -126,23 +126,9 @@ def fetch_oca(version):
 
 def odoo_cli(db, *args):
     subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ODOO_SRC, "odoo-bin"),
-            "-c",
-            os.path.join(ROOT, "odoo.conf"),
-            f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons,{OCA_ADDONS}",
-            "--db_host=127.0.0.1",
-            f"--db_port={os.environ['PGPORT']}",
-            f"--db_user={os.environ['PGUSER']}",
-            f"--data-dir={VAR_DIR}/filestore",
-            "-d",
-            db,
-            "--stop-after-init",
-            "--log-level=warn",
-            "--http-port=0",
-            *args,
-        ],
+        odoo_command(
+            "-d", db, "--stop-after-init", "--log-level=warn", "--http-port=0", *args, extra_addons=[OCA_ADDONS]
+        ),
         check=True,
     )
 

@@ -16,24 +16,31 @@ ODOO_SRC = os.environ.get("ODOO_SRC") or os.path.join(
 )
 
 
+def server_args(extra_addons=()):
+    """The options of scripts/lib.sh's odoo_cmd: config file, addons path,
+    the project's database cluster and data folder."""
+    var_dir = os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var"))
+    return [
+        "-c",
+        os.path.join(ROOT, "odoo.conf"),
+        "--addons-path=" + ",".join([f"{ODOO_SRC}/odoo/addons", f"{ROOT}/addons", *extra_addons]),
+        "--db_host=127.0.0.1",
+        f"--db_port={os.environ.get('COLLECTIONS_PG_PORT', '55432')}",
+        f"--db_user={os.environ.get('COLLECTIONS_PG_USER', 'odoo')}",
+        f"--data-dir={var_dir}/filestore",
+    ]
+
+
+def odoo_command(*args, extra_addons=()):
+    """An odoo-bin command line for a subprocess."""
+    return [sys.executable, os.path.join(ODOO_SRC, "odoo-bin"), *server_args(extra_addons), *args]
+
+
 def configure(db_name):
-    """Load odoo.conf with the same overrides as scripts/lib.sh's odoo_cmd."""
+    """Load odoo.conf with the same options as the scripts, in this process."""
     import odoo
 
-    odoo.tools.config.parse_config(
-        [
-            "-c",
-            os.path.join(ROOT, "odoo.conf"),
-            f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
-            "--db_host=127.0.0.1",
-            f"--db_port={os.environ.get('COLLECTIONS_PG_PORT', '55432')}",
-            f"--db_user={os.environ.get('COLLECTIONS_PG_USER', 'odoo')}",
-            f"--data-dir={os.environ.get('COLLECTIONS_VAR_DIR', os.path.join(ROOT, '.var'))}/filestore",
-            "--log-level=warn",
-            "-d",
-            db_name,
-        ]
-    )
+    odoo.tools.config.parse_config([*server_args(), "--log-level=warn", "-d", db_name])
     return odoo
 
 

@@ -19,28 +19,13 @@ import requests
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(_ROOT, "scripts"), _ROOT]
 
-from odoo_env import ODOO_SRC, ROOT  # noqa: E402
+from odoo_env import ROOT, odoo_command  # noqa: E402
 
 PG_PORT = os.environ.get("COLLECTIONS_PG_PORT", "55432")
 PG_USER = os.environ.get("COLLECTIONS_PG_USER", "odoo")
 VAR_DIR = os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var"))
 ADDONS = "collections_omni,collections_portal,collections_whatsapp"
 PG_ENV = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": PG_PORT, "PGUSER": PG_USER}
-
-
-def odoo_command(*args):
-    return [
-        sys.executable,
-        os.path.join(ODOO_SRC, "odoo-bin"),
-        "-c",
-        os.path.join(ROOT, "odoo.conf"),
-        f"--addons-path={ODOO_SRC}/odoo/addons,{ROOT}/addons",
-        "--db_host=127.0.0.1",
-        f"--db_port={PG_PORT}",
-        f"--db_user={PG_USER}",
-        f"--data-dir={VAR_DIR}/filestore",
-        *args,
-    ]
 
 
 def free_port():
