@@ -56,9 +56,17 @@ class CollectionsContactRuleSet(models.Model):
     effective_only = fields.Boolean(
         string="Count Effective Contacts Only", help="Only contacts that reached the person count towards limits."
     )
+    consent_channel_ids = fields.Char(
+        string="Channels Needing Consent",
+        help="Comma-separated channels (email, sms, whatsapp, letter, call) used only after the customer opted in.",
+    )
     opt_out_text = fields.Char(
         string="Opt-out Text", translate=True, help="Appended to every electronic message under these rules."
     )
+
+    def _needs_consent(self, channel):
+        self.ensure_one()
+        return channel in {c.strip() for c in (self.consent_channel_ids or "").split(",")}
 
     def _to_rules(self):
         """The plain-Python rules of this record, for the engine."""

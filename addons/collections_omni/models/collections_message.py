@@ -173,11 +173,24 @@ class CollectionsMessage(models.Model):
         history = self._contact_history(partners, now)
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_partners(partners)
+        consent = self.env["collections.consent"]._status_by_partner(partners)
         now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
         for message in self.sorted("id"):
             partner = message.partner_id
             rule_set = rule_sets[partner]
+            status = consent.get((partner.id, message.channel))
+            if status == "opt_out":
+                message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
+                continue
+            if rule_set and rule_set._needs_consent(message.channel) and status != "opt_in":
+                message.write(
+                    {
+                        "state": "blocked",
+                        "blocked_reason": _("%(rules)s: no consent for this channel", rules=rule_set.name),
+                    }
+                )
+                continue
             if rule_set:
                 rules = rule_set._to_rules()
                 tz = RuleSet._partner_timezone(partner)

@@ -114,3 +114,36 @@ class TestContactEnforcement(CollectionsCommon):
             customer.invalidate_recordset(["collections_next_contact", "collections_next_contact_reason"])
             self.assertEqual(customer.collections_next_contact, dt.datetime(2026, 6, 16, 12, 0))
             self.assertIn("outside the allowed hours", customer.collections_next_contact_reason)
+
+    def test_opt_out_blocks_the_channel_and_the_newest_entry_wins(self):
+        Consent = self.env["collections.consent"]
+        self._invoice(self.customer, 500, 25)  # an email and a call
+        self._run()
+        Consent._record(self.customer, "email", "opt_in", "contract")
+        Consent.create(
+            {
+                "partner_id": self.customer.id,
+                "channel": "email",
+                "status": "opt_out",
+                "source": "reply",
+                "date": "2030-01-01 00:00:00",
+            }
+        )
+        self._dispatch()
+        by_channel = {m.channel: m for m in self._messages(self.customer)}
+        self.assertEqual(by_channel["email"].state, "blocked")
+        self.assertIn("opted out", by_channel["email"].blocked_reason)
+        self.assertEqual(by_channel["call"].state, "sent", "other channels are not affected")
+
+    def test_rule_set_requiring_consent(self):
+        rules = self.RuleSet.create({"name": "Authorised channels only", "consent_channel_ids": "email, sms"})
+        without = self._customer("No consent", collections_rule_set_id=rules.id)
+        with_consent = self._customer("Consented", collections_rule_set_id=rules.id)
+        self.env["collections.consent"]._record(with_consent, "email", "opt_in", "portal")
+        for customer in without | with_consent:
+            self._invoice(customer, 300, 10)
+        self._run()
+        self._dispatch()
+        self.assertEqual(self._messages(without).state, "blocked")
+        self.assertIn("no consent", self._messages(without).blocked_reason)
+        self.assertEqual(self._messages(with_consent).state, "queued")
