@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from odoo.exceptions import UserError
 from odoo.tests import freeze_time, tagged
 
 from ..tools import contact_rules
@@ -147,3 +148,23 @@ class TestContactEnforcement(CollectionsCommon):
         self.assertEqual(self._messages(without).state, "blocked")
         self.assertIn("no consent", self._messages(without).blocked_reason)
         self.assertEqual(self._messages(with_consent).state, "queued")
+
+    def test_manual_call_against_the_rules_needs_a_reason_and_is_logged(self):
+        customer = self._customer("Late Night LLC", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York
+            wizard = self.env["collections.call.outcome"].create({"partner_id": customer.id, "outcome": "no_answer"})
+            self.assertIn("outside the allowed hours", wizard.rule_warning)
+            with self.assertRaises(UserError):
+                wizard.action_confirm()
+            wizard.exception_reason = "The customer asked to be called at this hour"
+            wizard.action_confirm()
+        logged = self._messages(customer)
+        self.assertEqual(logged.rule_exception, "The customer asked to be called at this hour")
+
+    def test_manual_call_within_the_rules_needs_no_reason(self):
+        customer = self._customer("Day Time LLC", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        with freeze_time("2026-06-16 15:00:00"):  # 11:00 in New York
+            wizard = self.env["collections.call.outcome"].create({"partner_id": customer.id, "outcome": "no_answer"})
+            self.assertFalse(wizard.rule_warning)
+            wizard.action_confirm()
+        self.assertFalse(self._messages(customer).rule_exception)

@@ -25,6 +25,10 @@ class CollectionsCallOutcome(models.TransientModel):
     partner_id = fields.Many2one("res.partner", string="Customer", required=True)
     outcome = fields.Selection(OUTCOMES, required=True, default="no_answer")
     note = fields.Text()
+    rule_warning = fields.Char(compute="_compute_rule_warning", string="Contact Rules")
+    exception_reason = fields.Char(
+        string="Reason for the Exception", help="Required when this call breaks the customer's contact rules."
+    )
     next_date = fields.Date(
         string="Follow-up Date", help="Promise date, or when to call back; becomes the customer's next action."
     )
@@ -36,9 +40,21 @@ class CollectionsCallOutcome(models.TransientModel):
             values.setdefault("partner_id", self.env.context["active_id"])
         return values
 
+    @api.depends("partner_id")
+    def _compute_rule_warning(self):
+        for wizard in self:
+            partner = wizard.partner_id.commercial_partner_id
+            moment, reason = self.env["collections.message"]._next_contact_for(partner, "call") if partner else (0, "")
+            allowed_now = moment and moment <= fields.Datetime.now()
+            wizard.rule_warning = False if allowed_now else reason
+
     def action_confirm(self):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
+        if self.rule_warning and not self.exception_reason:
+            raise UserError(
+                _("This call breaks the contact rules (%s): give the reason for the exception.", self.rule_warning)
+            )
         if self.outcome in ("promised", "callback") and not self.next_date:
             raise UserError(_("Give the date the customer promised, or when to call back."))
         labels = dict(self._fields["outcome"]._description_selection(self.env))
@@ -56,6 +72,7 @@ class CollectionsCallOutcome(models.TransientModel):
                 "sent_at": fields.Datetime.now(),
                 "attempted_at": fields.Datetime.now(),
                 "conversation": self.outcome in CONVERSATIONS,
+                "rule_exception": self.rule_warning and self.exception_reason or False,
                 "idempotency_key": f"call-{partner.id}-{fields.Datetime.now().isoformat()}-{self.id}",
             }
         )
