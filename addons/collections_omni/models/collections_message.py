@@ -93,9 +93,7 @@ class CollectionsMessage(models.Model):
         string="Contacted At", readonly=True, help="When the contact rules let it go out: it counts from then on."
     )
     conversation = fields.Boolean(help="A call that reached the person.")
-    rule_exception = fields.Char(
-        string="Rule Exception", readonly=True, help="Why a manual contact went ahead against the contact rules."
-    )
+    rule_exception = fields.Char(readonly=True, help="Why a manual contact went ahead against the contact rules.")
 
     _sql_constraints = [
         ("idempotency_key_uniq", "unique(idempotency_key)", "A message with this idempotency key already exists."),
