@@ -27,6 +27,7 @@
         "views/collections_worklist_views.xml",
         "views/collections_run_preview_views.xml",
         "views/collections_contact_rule_set_views.xml",
+        "views/collections_compliance_report_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/collections_menus.xml",

@@ -5,6 +5,7 @@ from . import collections_contact_rule_set
 from . import collections_contact_limit
 from . import collections_contact_window
 from . import collections_consent
+from . import collections_contact_refusal
 from . import collections_message
 from . import collections_run
 from . import res_partner

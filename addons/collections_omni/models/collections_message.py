@@ -6,12 +6,9 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
-from odoo.tools.translate import LazyTranslate
 
 from ..tools import contact_rules, letter_pdf
 from .collections_stage_action import CHANNELS
-
-_lt = LazyTranslate(__name__)
 
 MESSAGE_STATES = [
     ("planned", "Planned"),
@@ -28,14 +25,6 @@ MESSAGE_STATES = [
 CONTACT_LOCK_NAMESPACE = 0x636F6E74  # "cont"
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
-REASON_LABELS = {
-    "holiday": _lt("public holiday"),
-    "outside_hours": _lt("outside the allowed hours"),
-    "min_gap": _lt("too soon after the last contact"),
-    "after_conversation": _lt("too soon after a conversation"),
-    "frequency": _lt("contact limit reached"),
-    "channels": _lt("too many channels in the window"),
-}
 # States a message never leaves: the engine only appends after them.
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
 
@@ -175,14 +164,32 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_partners(partners)
         consent = self.env["collections.consent"]._status_by_partner(partners)
+        naive_now = now
         now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
+        refusals = []
+
+        def refuse(message, reason, rule_set, retry_at=None):
+            refusals.append(
+                {
+                    "message_id": message.id,
+                    "partner_id": message.partner_id.id,
+                    "company_id": message.company_id.id,
+                    "channel": message.channel,
+                    "rule_set_id": rule_set.id,
+                    "reason": reason,
+                    "refused_at": naive_now,
+                    "retry_at": retry_at,
+                }
+            )
+
         for message in self.sorted("id"):
             partner = message.partner_id
             rule_set = rule_sets[partner]
             status = consent.get((partner.id, message.channel))
             if status == "opt_out":
                 message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
+                refuse(message, "opt_out", rule_set)
                 continue
             if rule_set and rule_set._needs_consent(message.channel) and status != "opt_in":
                 message.write(
@@ -191,6 +198,7 @@ class CollectionsMessage(models.Model):
                         "blocked_reason": _("%(rules)s: no consent for this channel", rules=rule_set.name),
                     }
                 )
+                refuse(message, "no_consent", rule_set)
                 continue
             if rule_set:
                 rules = rule_set._to_rules()
@@ -203,21 +211,26 @@ class CollectionsMessage(models.Model):
                 decision = contact_rules.check(rules, history[partner.id], now, message.channel, tz, holidays)
                 if not decision.allowed:
                     later = contact_rules.next_allowed(rules, history[partner.id], now, message.channel, tz, holidays)
-                    reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=str(REASON_LABELS[decision.reason]))
+                    reason = _(
+                        "%(rules)s: %(reason)s", rules=rule_set.name, reason=self._refusal_label(decision.reason)
+                    )
+                    later = later and later.astimezone(dt.timezone.utc).replace(tzinfo=None)
                     if later:
-                        message.write(
-                            {
-                                "scheduled_at": later.astimezone(dt.timezone.utc).replace(tzinfo=None),
-                                "blocked_reason": reason,
-                            }
-                        )
+                        message.write({"scheduled_at": later, "blocked_reason": reason})
                     else:
                         message.write({"state": "blocked", "blocked_reason": reason})
+                    refuse(message, decision.reason, rule_set, later)
                     continue
             history[partner.id].append(contact_rules.Contact(now, message.channel, effective=message.channel != "call"))
-            message.write({"attempted_at": now.replace(tzinfo=None), "blocked_reason": False})
+            message.write({"attempted_at": naive_now, "blocked_reason": False})
             allowed |= message
+        self.env["collections.contact.refusal"].sudo().create(refusals)
         return allowed
+
+    @api.model
+    def _refusal_label(self, reason):
+        field = self.env["collections.contact.refusal"]._fields["reason"]
+        return dict(field._description_selection(self.env))[reason]
 
     @api.model
     def _contact_history(self, partners, now):
@@ -259,7 +272,7 @@ class CollectionsMessage(models.Model):
         if decision.allowed:
             return now, _("%(rules)s: allowed now", rules=rule_set.name)
         later = contact_rules.next_allowed(rules, history, aware, channel, tz, holidays)
-        reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=str(REASON_LABELS[decision.reason]))
+        reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=self._refusal_label(decision.reason))
         return (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
 
     def _post_stage_fees(self):

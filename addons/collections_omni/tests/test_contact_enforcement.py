@@ -114,7 +114,7 @@ class TestContactEnforcement(CollectionsCommon):
         with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York
             customer.invalidate_recordset(["collections_next_contact", "collections_next_contact_reason"])
             self.assertEqual(customer.collections_next_contact, dt.datetime(2026, 6, 16, 12, 0))
-            self.assertIn("outside the allowed hours", customer.collections_next_contact_reason)
+            self.assertIn("Outside the allowed hours", customer.collections_next_contact_reason)
 
     def test_opt_out_blocks_the_channel_and_the_newest_entry_wins(self):
         Consent = self.env["collections.consent"]
@@ -153,7 +153,7 @@ class TestContactEnforcement(CollectionsCommon):
         customer = self._customer("Late Night LLC", country_id=self.env.ref("base.us").id, tz="America/New_York")
         with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York
             wizard = self.env["collections.call.outcome"].create({"partner_id": customer.id, "outcome": "no_answer"})
-            self.assertIn("outside the allowed hours", wizard.rule_warning)
+            self.assertIn("Outside the allowed hours", wizard.rule_warning)
             with self.assertRaises(UserError):
                 wizard.action_confirm()
             wizard.exception_reason = "The customer asked to be called at this hour"
@@ -168,3 +168,43 @@ class TestContactEnforcement(CollectionsCommon):
             self.assertFalse(wizard.rule_warning)
             wizard.action_confirm()
         self.assertFalse(self._messages(customer).rule_exception)
+
+    def test_every_refusal_is_kept(self):
+        customer = self._customer("Refused Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        self._invoice(customer, 500, 10)
+        self._run()
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York
+            self._dispatch()
+        refusal = self.env["collections.contact.refusal"].search([("partner_id", "=", customer.id)])
+        self.assertEqual((refusal.reason, refusal.rule_set_id), ("outside_hours", self.reg_f))
+        self.assertEqual(refusal.retry_at, dt.datetime(2026, 6, 16, 12, 0))
+
+    def test_compliance_report_for_an_auditor(self):
+        customer = self._customer("Audited Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        self._invoice(customer, 500, 25)  # an email and a call
+        self._run()
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York: both refused, moved to 08:00
+            self._dispatch()
+        with freeze_time("2026-06-16 12:30:00"):
+            self._dispatch()
+        with freeze_time("2026-06-17 12:00:00"):
+            self.env["collections.consent"]._record(customer, "email", "opt_out", "reply")
+        report = self.env["collections.compliance.report"].create(
+            {"date_from": "2026-06-01", "date_to": "2026-06-30", "company_id": self.company.id}
+        )
+        data = report._report_data()
+        self.assertEqual(
+            sorted(row for row in data["contacts"] if row[0] == "Audited Inc"),
+            [("Audited Inc", "Email", 1), ("Audited Inc", "Phone Call Task", 1)],
+        )
+        self.assertIn(
+            ("United States: Regulation F (12 CFR 1006)", "Outside the allowed hours", "Email", 1), data["refusals"]
+        )
+        self.assertEqual(data["opt_outs"][0][:2], ("Audited Inc", "Email"))
+        self.assertEqual(data["opt_outs"][0][4], 0, "no contact after the opt-out")
+        csv_action = report.action_csv()
+        csv_file = self.env["ir.attachment"].browse(int(csv_action["url"].split("/")[3].split("?")[0]))
+        self.assertIn(b"Audited Inc", csv_file.raw)
+        pdf_action = report.action_pdf()
+        pdf_file = self.env["ir.attachment"].browse(int(pdf_action["url"].split("/")[3].split("?")[0]))
+        self.assertTrue(pdf_file.raw.startswith(b"%PDF"))

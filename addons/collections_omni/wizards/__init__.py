@@ -1,2 +1,3 @@
 from . import collections_call_outcome
 from . import collections_run_preview
+from . import collections_compliance_report
