@@ -21,8 +21,6 @@ MESSAGE_STATES = [
     ("blocked", "Blocked"),
     ("cancelled", "Cancelled"),
 ]
-# Advisory-lock namespace for contact decisions (one lock per customer).
-CONTACT_LOCK_NAMESPACE = 0x636F6E74  # "cont"
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
 # States a message never leaves: the engine only appends after them.
@@ -92,6 +90,20 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
+    def action_send_now(self):
+        """Send the selected planned messages now, through the same checks as
+        the scheduled dispatch (still due, contact rules, fees)."""
+        planned = self.filtered(lambda m: m.state == "planned" and m.direction == "outbound")
+        due = planned._still_due()._apply_contact_rules()
+        due._post_stage_fees()
+        for channel, messages in due.grouped("channel").items():
+            sender = getattr(messages, f"_send_{channel}", None)
+            if sender is None:
+                messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
+            else:
+                sender()
+        return True
+
     def action_cancel(self):
         pending = self.filtered(lambda m: m.state in ("planned", "queued"))
         pending.write({"state": "cancelled", "blocked_reason": _("Cancelled by %s", self.env.user.name)})
@@ -138,17 +150,10 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            due = batch._still_due()._apply_contact_rules()
-            due._post_stage_fees()
-            for channel, messages in due.grouped("channel").items():
-                sender = getattr(messages, f"_send_{channel}", None)
-                if sender is None:
-                    messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
-                    continue
-                sender()
+            batch.action_send_now()
 
     def _apply_contact_rules(self):
-        """Right before sending, under a lock per customer (so parallel
+        """Right before sending, with each customer's row locked (so parallel
         dispatchers never exceed a window): the messages the contact rules
         allow now. The others wait, planned, until their next allowed moment,
         or end blocked with the rule when there is none within the horizon."""
@@ -156,8 +161,16 @@ class CollectionsMessage(models.Model):
             return self
         cr = self.env.cr
         partners = self.partner_id
-        for partner_id in sorted(partners.ids):  # always the same order: no deadlock between dispatchers
-            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (CONTACT_LOCK_NAMESPACE, partner_id))
+        # Odoo runs in REPEATABLE READ: a lock alone would let a dispatcher whose snapshot
+        # predates another's commit decide on stale history. Bumping a version on each
+        # customer's row makes such a dispatcher fail with a serialization error (and be
+        # retried on fresh data); locking in id order keeps dispatchers from deadlocking.
+        cr.execute("SELECT id FROM res_partner WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [partners.ids])
+        cr.execute(
+            """UPDATE res_partner SET collections_contact_version = COALESCE(collections_contact_version, 0) + 1
+                WHERE id = ANY(%s)""",
+            [partners.ids],
+        )
         self.flush_model()
         now = fields.Datetime.now()
         history = self._contact_history(partners, now)

@@ -34,6 +34,9 @@ class ResPartner(models.Model):
         string="Next Contact Allowed", compute="_compute_collections_next_contact"
     )
     collections_next_contact_reason = fields.Char(string="Why", compute="_compute_collections_next_contact")
+    collections_contact_version = fields.Integer(
+        copy=False, readonly=True, help="Bumped by every contact decision: concurrent dispatchers conflict on it."
+    )
     collections_consent_ids = fields.One2many("collections.consent", "partner_id", string="Consent")
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
 
