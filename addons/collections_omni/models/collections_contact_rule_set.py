@@ -26,7 +26,7 @@ class CollectionsContactRuleSet(models.Model):
     """How often, when and how a customer may be contacted: data, not code.
 
     A customer follows its own rule set, else the first one (by sequence)
-    for its country, else its company's default. The rules themselves are
+    for one of its tags, else for its country, else its company's default. The rules themselves are
     judged by ``tools/contact_rules.py`` at the moment of sending.
     """
 
@@ -42,6 +42,11 @@ class CollectionsContactRuleSet(models.Model):
         string="Default", help="Applies to customers that no other rule set claims (per company, or everywhere)."
     )
     country_ids = fields.Many2many("res.country", string="Countries", help="Applies to customers in these countries.")
+    partner_category_ids = fields.Many2many(
+        "res.partner.category",
+        string="Segment (Partner Tags)",
+        help="Applies to customers with any of these tags, before the country's rules.",
+    )
     source = fields.Text(translate=True, help="The law or policy these rules come from.")
     limit_ids = fields.One2many("collections.contact.limit", "rule_set_id", string="Frequency Limits", copy=True)
     window_ids = fields.One2many("collections.contact.window", "rule_set_id", string="Allowed Hours", copy=True)
@@ -97,9 +102,10 @@ class CollectionsContactRuleSet(models.Model):
                 continue
             company = partner.company_id or self.env.company
             candidates = rule_sets.filtered(lambda r, c=company: not r.company_id or r.company_id == c)
+            by_segment = candidates.filtered(lambda r, p=partner: r.partner_category_ids & p.category_id)
             by_country = candidates.filtered(lambda r, p=partner: p.country_id and p.country_id in r.country_ids)
             defaults = candidates.filtered("is_company_default").sorted(lambda r: (not r.company_id, r.sequence))
-            result[partner] = by_country[:1] or defaults[:1]
+            result[partner] = by_segment[:1] or by_country[:1] or defaults[:1]
         return result
 
     @api.model

@@ -1,6 +1,7 @@
 """Contact rules enforced by the dispatcher, with the shipped presets."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from odoo.exceptions import UserError
 from odoo.tests import freeze_time, tagged
@@ -208,3 +209,38 @@ class TestContactEnforcement(CollectionsCommon):
         pdf_action = report.action_pdf()
         pdf_file = self.env["ir.attachment"].browse(int(pdf_action["url"].split("/")[3].split("?")[0]))
         self.assertTrue(pdf_file.raw.startswith(b"%PDF"))
+
+    def test_segment_rules_come_before_the_country(self):
+        tag = self.env["res.partner.category"].create({"name": "Consumers"})
+        segment = self.RuleSet.create({"name": "Consumer rules", "partner_category_ids": [(6, 0, tag.ids)]})
+        customer = self._customer("Tagged US", country_id=self.env.ref("base.us").id, category_id=[(6, 0, tag.ids)])
+        self.assertEqual(self.RuleSet._for_partners(customer)[customer], segment)
+
+    def _preset_check(self, xmlid, local_time, tz, channel="email", history=()):
+        rules = self.env.ref(xmlid)._to_rules()
+        at = dt.datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+        holidays = self.RuleSet._holidays(self.env.ref(xmlid).country_ids[:1], {at.year})
+        return contact_rules.check(rules, list(history), at, channel, tz, holidays)
+
+    def test_mexico_preset_07_to_22_in_the_debtor_time_zone(self):
+        xmlid = "collections_omni.contact_rules_mx_condusef"
+        self.assertTrue(self._preset_check(xmlid, "2026-06-14 21:59", "America/Mexico_City").allowed)  # a Sunday
+        self.assertEqual(self._preset_check(xmlid, "2026-06-14 22:00", "America/Mexico_City").reason, "outside_hours")
+        self.assertEqual(self._preset_check(xmlid, "2026-06-15 06:59", "America/Tijuana").reason, "outside_hours")
+
+    def test_peru_preset_weekdays_07_to_20_no_holidays(self):
+        xmlid = "collections_omni.contact_rules_pe_ley_29571"
+        self.assertTrue(self._preset_check(xmlid, "2026-06-16 19:59", "America/Lima").allowed)
+        self.assertEqual(self._preset_check(xmlid, "2026-06-16 20:00", "America/Lima").reason, "outside_hours")
+        self.assertEqual(self._preset_check(xmlid, "2026-06-13 10:00", "America/Lima").reason, "outside_hours")  # Sat
+        self.assertEqual(self._preset_check(xmlid, "2026-06-29 10:00", "America/Lima").reason, "holiday")  # San Pedro
+
+    def test_ecuador_preset_once_a_day_weekdays_07_to_20(self):
+        xmlid = "collections_omni.contact_rules_ec_lodc"
+        morning = dt.datetime(2026, 6, 16, 9, 0, tzinfo=ZoneInfo("America/Guayaquil"))
+        earlier = [contact_rules.Contact(morning.astimezone(UTC), "sms")]
+        self.assertEqual(
+            self._preset_check(xmlid, "2026-06-16 15:00", "America/Guayaquil", "email", earlier).reason, "frequency"
+        )
+        self.assertTrue(self._preset_check(xmlid, "2026-06-17 09:00", "America/Guayaquil", "email", earlier).allowed)
+        self.assertEqual(self._preset_check(xmlid, "2026-06-20 10:00", "America/Guayaquil").reason, "outside_hours")
