@@ -16,6 +16,13 @@ PARTNER_SKIP_RULES = [
     ("p.collections_vulnerable", "vulnerable"),
     ("p.collections_dispute_hold", "disputed"),
 ]
+SEGMENT_JOIN = """LEFT JOIN LATERAL (
+                    SELECT pol.id FROM collections_policy pol
+                      JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
+                      JOIN res_partner_res_partner_category_rel pp
+                        ON pp.category_id = pc.res_partner_category_id AND pp.partner_id = p.id
+                     WHERE pol.company_id = m.company_id AND pol.active
+                  ORDER BY pol.sequence, pol.id LIMIT 1) segment ON TRUE"""
 SKIP_REASON_LABELS = {
     "excluded": "Excluded from collections",
     "do_not_contact": "Do not contact",
@@ -146,6 +153,14 @@ class CollectionsRun(models.Model):
         """Plan a run in a few set-based statements; returns counters."""
         cr = self.env.cr
         skip_cases = "\n".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in PARTNER_SKIP_RULES)
+        # The segment look-up runs per invoice: skip it when no policy of the company has a segment.
+        cr.execute(
+            """SELECT 1 FROM collections_policy pol
+                 JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
+                WHERE pol.company_id = %s AND pol.active LIMIT 1""",
+            [company.id],
+        )
+        segment_join = SEGMENT_JOIN if cr.fetchone() else "LEFT JOIN (SELECT NULL::int AS id) segment ON TRUE"
         # 1. Open receivable documents with their policy and the stage each has reached.
         cr.execute(
             f"""
@@ -161,13 +176,7 @@ class CollectionsRun(models.Model):
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
               LEFT JOIN collections_move_state st ON st.move_id = m.id
-              LEFT JOIN LATERAL (
-                    SELECT pol.id FROM collections_policy pol
-                      JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
-                      JOIN res_partner_res_partner_category_rel pp
-                        ON pp.category_id = pc.res_partner_category_id AND pp.partner_id = p.id
-                     WHERE pol.company_id = m.company_id AND pol.active
-                  ORDER BY pol.sequence, pol.id LIMIT 1) segment ON TRUE
+              {segment_join}
               LEFT JOIN collections_policy default_policy
                 ON default_policy.company_id = m.company_id AND default_policy.is_company_default
                AND default_policy.active
