@@ -131,11 +131,12 @@ def main():
     dunning.add_argument(
         "--compare-oca", action="store_true", help="also measure OCA's account_credit_control (scripts/bench_oca.py)"
     )
-    args = parser.parse_args()
-    if getattr(args, "compare_oca", False):
-        # Replaces this process before any Odoo connection, so the bench database can serve as a template.
+    if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
+        # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo
+        # connection is opened, so the bench database can serve as a template.
         script = os.path.join(ROOT, "scripts", "bench_oca.py")
         os.execv(sys.executable, [sys.executable, script, *[a for a in sys.argv[2:] if a != "--compare-oca"]])
+    args = parser.parse_args()
     {"dunning": bench_dunning}[args.bench](args)
 
 

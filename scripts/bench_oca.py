@@ -36,7 +36,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench import BENCH_TODAY, database_exists, ensure_database  # noqa: E402
+from bench import BENCH_TODAY, addons_hash, database_exists, ensure_database  # noqa: E402
 from odoo_env import ODOO_SRC, ROOT, configure, odoo_command  # noqa: E402
 
 OCA_ADDON = "account_credit_control"
@@ -190,12 +190,15 @@ def _wait_template_idle(template, timeout=30):
 
 def ensure_oca_database(base_db, oca_db, versions, recreate):
     datagen = psql(base_db, "select value from ir_config_parameter where key = 'collections.datagen'")
-    marker = json.dumps({"oca": versions, "levels": LEVELS, "datagen": datagen}, sort_keys=True)
+    # Our addon's code is part of the marker: the copy is rebuilt from the (upgraded) bench database when it changes.
+    marker = json.dumps(
+        {"oca": versions, "levels": LEVELS, "datagen": datagen, "collections_omni": addons_hash()}, sort_keys=True
+    )
     if database_exists(oca_db) and not recreate:
         found = psql(oca_db, f"select value from ir_config_parameter where key = '{MARKER_KEY}'")
         if found == marker:
             return
-        log(f"{oca_db} was made from other data or another OCA version: recreating it")
+        log(f"{oca_db} was made from other data, another OCA version or older collections code: recreating it")
     subprocess.run(["dropdb", "--if-exists", oca_db], check=True)
     _wait_template_idle(base_db)
     log(f"creating {oca_db} from {base_db} and installing {OCA_ADDON}")
