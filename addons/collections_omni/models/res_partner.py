@@ -11,7 +11,7 @@ class ResPartner(models.Model):
     )
     collections_stage_id = fields.Many2one("collections.stage", readonly=True, copy=False)
     collections_last_date = fields.Date(string="Last Contact", readonly=True, copy=False)
-    collections_next_date = fields.Date(string="Next Action", copy=False)
+    collections_next_date = fields.Date(string="Next Collections Action", copy=False)
     collections_reminder_count = fields.Integer(string="Reminders Sent", readonly=True, copy=False)
     collections_user_id = fields.Many2one("res.users", string="Collector", copy=False, help="Responsible collector.")
     collections_contact_id = fields.Many2one(
