@@ -11,7 +11,6 @@ from . import collections_run
 from . import res_partner
 from . import collections_move_state
 from . import account_move
-from . import res_company
 from . import mail_mail
 from . import collections_worklist
 from . import account_partial_reconcile

@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 
 from ..tools import contact_rules, letter_pdf
+from .collections_run import OPEN_RECEIVABLE_SQL
 from .collections_stage_action import CHANNELS
 
 MESSAGE_STATES = [
@@ -116,11 +117,10 @@ class CollectionsMessage(models.Model):
         others end cancelled with the reason (paid since planning)."""
         self.env.flush_all()  # payments registered in this transaction must count
         self.env.cr.execute(
-            """
+            f"""
             SELECT rel.message_id FROM collections_message_account_move_rel rel
               JOIN account_move m ON m.id = rel.move_id
-             WHERE rel.message_id = ANY(%s) AND m.move_type = 'out_invoice'
-               AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0
+             WHERE rel.message_id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
              GROUP BY rel.message_id
             """,
             [self.ids],
@@ -177,8 +177,7 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_partners(partners)
         consent = self.env["collections.consent"]._status_by_partner(partners)
-        naive_now = now
-        now = now.replace(tzinfo=dt.timezone.utc)
+        aware_now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
         refusals = []
 
@@ -191,7 +190,7 @@ class CollectionsMessage(models.Model):
                     "channel": message.channel,
                     "rule_set_id": rule_set.id,
                     "reason": reason,
-                    "refused_at": naive_now,
+                    "refused_at": now,
                     "retry_at": retry_at,
                 }
             )
@@ -214,28 +213,20 @@ class CollectionsMessage(models.Model):
                 refuse(message, "no_consent", rule_set)
                 continue
             if rule_set:
-                rules = rule_set._to_rules()
-                tz = RuleSet._partner_timezone(partner)
-                holidays = (
-                    RuleSet._holidays(partner.country_id, {now.year, now.year + 1})
-                    if rules.no_holidays
-                    else frozenset()
+                decision, later, reason = self._decide_contact(
+                    rule_set, partner, history[partner.id], aware_now, message.channel
                 )
-                decision = contact_rules.check(rules, history[partner.id], now, message.channel, tz, holidays)
                 if not decision.allowed:
-                    later = contact_rules.next_allowed(rules, history[partner.id], now, message.channel, tz, holidays)
-                    reason = _(
-                        "%(rules)s: %(reason)s", rules=rule_set.name, reason=self._refusal_label(decision.reason)
-                    )
-                    later = later and later.astimezone(dt.timezone.utc).replace(tzinfo=None)
                     if later:
                         message.write({"scheduled_at": later, "blocked_reason": reason})
                     else:
                         message.write({"state": "blocked", "blocked_reason": reason})
                     refuse(message, decision.reason, rule_set, later)
                     continue
-            history[partner.id].append(contact_rules.Contact(now, message.channel, effective=message.channel != "call"))
-            message.write({"attempted_at": naive_now, "blocked_reason": False})
+            history[partner.id].append(
+                contact_rules.Contact(aware_now, message.channel, effective=message.channel != "call")
+            )
+            message.write({"attempted_at": now, "blocked_reason": False})
             allowed |= message
         self.env["collections.contact.refusal"].sudo().create(refusals)
         return allowed
@@ -269,24 +260,35 @@ class CollectionsMessage(models.Model):
         return history
 
     @api.model
-    def _next_contact_for(self, partner, channel):
-        """(naive UTC datetime or False, reason) for the partner form."""
+    def _decide_contact(self, rule_set, partner, history, now, channel):
+        """The rules' word on contacting ``partner`` on ``channel`` at ``now`` (aware, UTC).
+
+        :return: (Decision, next allowed moment as naive UTC or False, reason text)
+        """
         RuleSet = self.env["collections.contact.rule.set"]
-        rule_set = RuleSet._for_partners(partner)[partner]
-        if not rule_set:
-            return fields.Datetime.now(), False
-        now = fields.Datetime.now()
-        history = self._contact_history(partner, now)[partner.id]
         rules = rule_set._to_rules()
         tz = RuleSet._partner_timezone(partner)
-        aware = now.replace(tzinfo=dt.timezone.utc)
-        holidays = RuleSet._holidays(partner.country_id, {now.year, now.year + 1}) if rules.no_holidays else frozenset()
-        decision = contact_rules.check(rules, history, aware, channel, tz, holidays)
+        years = {now.year, now.year + 1}
+        holidays = RuleSet._holidays(partner.country_id, years) if rules.no_holidays else frozenset()
+        decision = contact_rules.check(rules, history, now, channel, tz, holidays)
         if decision.allowed:
-            return now, _("%(rules)s: allowed now", rules=rule_set.name)
-        later = contact_rules.next_allowed(rules, history, aware, channel, tz, holidays)
+            return decision, False, _("%(rules)s: allowed now", rules=rule_set.name)
+        later = contact_rules.next_allowed(rules, history, now, channel, tz, holidays)
         reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=self._refusal_label(decision.reason))
-        return (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
+        return decision, (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
+
+    @api.model
+    def _next_contact_for(self, partner, channel):
+        """(naive UTC datetime or False, reason) for the partner form."""
+        rule_set = self.env["collections.contact.rule.set"]._for_partners(partner)[partner]
+        now = fields.Datetime.now()
+        if not rule_set:
+            return now, False
+        history = self._contact_history(partner, now)[partner.id]
+        decision, later, reason = self._decide_contact(
+            rule_set, partner, history, now.replace(tzinfo=dt.timezone.utc), channel
+        )
+        return (now if decision.allowed else later), reason
 
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real
@@ -349,11 +351,13 @@ class CollectionsMessage(models.Model):
     def _cron_dispatch(self):
         self._dispatch_planned()
 
+    def _template(self):
+        self.ensure_one()
+        return self.action_id.mail_template_id or self.env.ref("collections_omni.mail_template_collections_reminder")
+
     def _render_content(self):
         """Subject and body from each message's template, in the customer's language."""
-        for template, messages in self.grouped(lambda m: m.action_id.mail_template_id).items():
-            if not template:
-                template = self.env.ref("collections_omni.mail_template_collections_reminder")
+        for template, messages in self.grouped(lambda m: m._template()).items():
             # compute_lang: in each customer's language, as send_mail does
             subjects = template._render_field("subject", messages.ids, compute_lang=True)
             bodies = template._render_field("body_html", messages.ids, compute_lang=True)
@@ -364,9 +368,7 @@ class CollectionsMessage(models.Model):
         self._render_content()
         rule_sets = self.env["collections.contact.rule.set"]._for_partners(self.partner_id)
         for message in self:
-            template = message.action_id.mail_template_id or self.env.ref(
-                "collections_omni.mail_template_collections_reminder"
-            )
+            template = message._template()
             recipient = message.recipient_id or message.partner_id
             if not recipient.email:
                 message.write({"state": "blocked", "blocked_reason": _("No email address")})

@@ -16,6 +16,10 @@ PARTNER_SKIP_RULES = [
     ("p.collections_vulnerable", "vulnerable"),
     ("p.collections_dispute_hold", "disputed"),
 ]
+# An open customer document (alias m for account_move): the one definition that
+# planning, sending and the worklist share.
+OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
+               AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0"""
 SEGMENT_JOIN = """LEFT JOIN LATERAL (
                     SELECT pol.id FROM collections_policy pol
                       JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
@@ -180,10 +184,7 @@ class CollectionsRun(models.Model):
               LEFT JOIN collections_policy default_policy
                 ON default_policy.company_id = m.company_id AND default_policy.is_company_default
                AND default_policy.active
-             WHERE m.company_id = %(company)s AND m.state = 'posted'
-               AND m.move_type IN ('out_invoice', 'out_refund')
-               AND m.payment_state IN ('not_paid', 'partial', 'in_payment')
-               AND m.amount_residual > 0
+             WHERE m.company_id = %(company)s AND {OPEN_RECEIVABLE_SQL}
                AND m.collections_excluded IS NOT TRUE AND m.collections_disputed IS NOT TRUE
             """,
             {"company": company.id, "company_key": str(company.id)},

@@ -1,5 +1,7 @@
 from odoo import fields, models, tools
 
+from .collections_run import OPEN_RECEIVABLE_SQL
+
 
 class CollectionsWorklist(models.Model):
     """The collector's worklist: one line per customer and company with open
@@ -56,8 +58,7 @@ class CollectionsWorklist(models.Model):
                        WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) / 30.0)) AS priority
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
-             WHERE m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
-               AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0
+             WHERE {OPEN_RECEIVABLE_SQL}
           GROUP BY p.id, m.company_id
             """
         )
