@@ -1,4 +1,5 @@
 from odoo import fields, models, tools
+from odoo.tools import SQL
 
 from .collections_run import OPEN_RECEIVABLE_SQL
 
@@ -39,8 +40,9 @@ class CollectionsWorklist(models.Model):
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
-            f"""
-            CREATE VIEW {self._table} AS
+            SQL(
+                """
+            CREATE VIEW %s AS
             SELECT min(m.id) AS id, p.id AS partner_id, m.company_id,
                    p.collections_user_id AS user_id, p.collections_stage_id AS stage_id,
                    sum(m.amount_residual_signed) AS amount_due,
@@ -58,9 +60,12 @@ class CollectionsWorklist(models.Model):
                        WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) / 30.0)) AS priority
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
-             WHERE {OPEN_RECEIVABLE_SQL}
+             WHERE %s
           GROUP BY p.id, m.company_id
-            """
+            """,
+                SQL.identifier(self._table),
+                SQL(OPEN_RECEIVABLE_SQL),
+            )
         )
 
     def action_open_partner(self):
