@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from .collections_stage_action import CHANNELS
 
@@ -29,6 +29,40 @@ class CollectionsConsent(models.Model):
     date = fields.Datetime(required=True, default=fields.Datetime.now)
     note = fields.Char()
     user_id = fields.Many2one("res.users", string="Recorded By", default=lambda self: self.env.user)
+    honoured_at = fields.Datetime(
+        readonly=True, help="When the engine stopped the customer's pending messages on this channel."
+    )
+    stopped_message_count = fields.Integer(string="Pending Messages Stopped", readonly=True)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        entries = super().create(vals_list)
+        entries.filtered(lambda entry: entry.status == "opt_out")._stop_pending_messages()
+        return entries
+
+    def _stop_pending_messages(self):
+        """An opt-out is honoured at once, not at the next send: the customer's
+        planned messages on the channel end blocked, and emails still waiting
+        in Odoo's mail queue are cancelled."""
+        Message = self.env["collections.message"].sudo()
+        reason = _("The customer opted out of this channel")
+        for entry in self:
+            pending = Message.search(
+                [
+                    ("partner_id", "=", entry.partner_id.id),
+                    ("channel", "=", entry.channel),
+                    ("direction", "=", "outbound"),
+                    "|",
+                    ("state", "=", "planned"),
+                    "&",
+                    ("state", "=", "queued"),
+                    ("mail_id.state", "=", "outgoing"),
+                ]
+            )
+            pending.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
+            pending.write({"state": "blocked", "blocked_reason": reason})
+            # The ledger is append-only for collectors: the engine stamps its own columns.
+            entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(pending)})
 
     @api.model
     def _record(self, partner, channel, status, source, address=False, note=False):

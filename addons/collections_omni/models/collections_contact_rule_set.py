@@ -25,9 +25,10 @@ RULE_CHANNELS = [(contact_rules.ANY_CHANNEL, "All channels"), *CHANNELS]
 class CollectionsContactRuleSet(models.Model):
     """How often, when and how a customer may be contacted: data, not code.
 
-    A customer follows its own rule set, else the first one (by sequence)
-    for one of its tags, else for its country, else its company's default. The rules themselves are
-    judged by ``tools/contact_rules.py`` at the moment of sending.
+    A customer follows its own rule set, else its policy's, else the first
+    one (by sequence) for one of its tags, else for its country, else its
+    company's default. The rules themselves are judged by
+    ``tools/contact_rules.py`` at the moment of sending.
     """
 
     _name = "collections.contact.rule.set"
@@ -107,6 +108,18 @@ class CollectionsContactRuleSet(models.Model):
             defaults = candidates.filtered("is_company_default").sorted(lambda r: (not r.company_id, r.sequence))
             result[partner] = by_segment[:1] or by_country[:1] or defaults[:1]
         return result
+
+    @api.model
+    def _for_messages(self, messages):
+        """The rule set each message goes out under: {message: rule set (maybe empty)}.
+        A policy's rule set comes after the customer's own and before segment, country and default."""
+        by_partner = self._for_partners(messages.partner_id)
+        return {
+            message: message.partner_id.collections_rule_set_id
+            or message.policy_id.contact_rule_set_id
+            or by_partner[message.partner_id]
+            for message in messages
+        }
 
     @api.model
     def _partner_timezone(self, partner):

@@ -175,7 +175,7 @@ class CollectionsMessage(models.Model):
         now = fields.Datetime.now()
         history = self._contact_history(partners, now)
         RuleSet = self.env["collections.contact.rule.set"]
-        rule_sets = RuleSet._for_partners(partners)
+        rule_sets = RuleSet._for_messages(self)
         consent = self.env["collections.consent"]._status_by_partner(partners)
         aware_now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
@@ -197,7 +197,7 @@ class CollectionsMessage(models.Model):
 
         for message in self.sorted("id"):
             partner = message.partner_id
-            rule_set = rule_sets[partner]
+            rule_set = rule_sets[message]
             status = consent.get((partner.id, message.channel))
             if status == "opt_out":
                 message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
@@ -366,7 +366,7 @@ class CollectionsMessage(models.Model):
 
     def _send_email(self):
         self._render_content()
-        rule_sets = self.env["collections.contact.rule.set"]._for_partners(self.partner_id)
+        rule_sets = self.env["collections.contact.rule.set"]._for_messages(self)
         for message in self:
             template = message._template()
             recipient = message.recipient_id or message.partner_id
@@ -381,7 +381,7 @@ class CollectionsMessage(models.Model):
                 "attachment_ids": [(6, 0, attachment_ids)],
                 "auto_delete": False,
             }
-            opt_out = rule_sets[message.partner_id].with_context(lang=recipient.lang).opt_out_text
+            opt_out = rule_sets[message].with_context(lang=recipient.lang).opt_out_text
             if opt_out:
                 # The rules require a way to opt out in every electronic message.
                 message.body = Markup("%s<p style='font-size: 12px; color: #666;'>%s</p>") % (message.body, opt_out)

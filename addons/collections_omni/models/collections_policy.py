@@ -27,6 +27,12 @@ class CollectionsPolicy(models.Model):
         string="Segment (Partner Tags)",
         help="Customers with any of these tags follow this policy unless their partner or invoice says otherwise.",
     )
+    contact_rule_set_id = fields.Many2one(
+        "collections.contact.rule.set",
+        string="Contact Rules",
+        help="Contact rules for this policy's messages, unless the customer has its own. "
+        "Empty: by segment, country or company default.",
+    )
     stage_ids = fields.One2many("collections.stage", "policy_id", string="Stages", copy=True)
     stage_count = fields.Integer(compute="_compute_stage_count")
     note = fields.Html(translate=True)

@@ -137,6 +137,44 @@ class TestContactEnforcement(CollectionsCommon):
         self.assertIn("opted out", by_channel["email"].blocked_reason)
         self.assertEqual(by_channel["call"].state, "sent", "other channels are not affected")
 
+    def test_opt_out_stops_pending_messages_at_once(self):
+        self._invoice(self.customer, 500, 25)  # an email and a call
+        self._run()
+        by_channel = {m.channel: m for m in self._messages(self.customer)}
+        with freeze_time("2026-06-15 10:00:00"):
+            entry = self.env["collections.consent"]._record(self.customer, "email", "opt_out", "unsubscribe")
+        self.assertEqual(by_channel["email"].state, "blocked", "blocked before any dispatch")
+        self.assertIn("opted out", by_channel["email"].blocked_reason)
+        self.assertEqual(by_channel["call"].state, "planned")
+        self.assertEqual((entry.stopped_message_count, entry.honoured_at), (1, dt.datetime(2026, 6, 15, 10, 0)))
+
+    def test_opt_out_cancels_an_email_still_in_the_mail_queue(self):
+        self._invoice(self.customer, 500, 10)
+        self._run()
+        self._dispatch()
+        message = self._messages(self.customer)
+        self.assertEqual((message.state, message.mail_id.state), ("queued", "outgoing"))
+        self.env["collections.consent"]._record(self.customer, "email", "opt_out", "reply")
+        self.assertEqual((message.state, message.mail_id.state), ("blocked", "cancel"))
+
+    def test_policy_rules_come_after_the_customers_own_and_before_the_country(self):
+        customer = self._customer("Policy Rules Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        own = self._customer("Own Rules Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        own.collections_rule_set_id = self.RuleSet.create({"name": "Own rules"})
+        strict = self.RuleSet.create(
+            {"name": "Policy rules", "limit_ids": [(0, 0, {"count": 1, "days": 30, "channel": "any"})]}
+        )
+        self.policy.contact_rule_set_id = strict
+        for partner in customer | own:
+            self._invoice(partner, 500, 10)
+        self._run()
+        rule_sets = self.RuleSet._for_messages(self._messages(customer) | self._messages(own))
+        self.assertEqual(rule_sets[self._messages(customer)], strict)
+        self.assertEqual(rule_sets[self._messages(own)], own.collections_rule_set_id)
+        with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York: Regulation F would wait until 08:00
+            self._dispatch()
+        self.assertEqual(self._messages(customer).state, "queued", "the policy's rules have no quiet hours")
+
     def test_rule_set_requiring_consent(self):
         rules = self.RuleSet.create({"name": "Authorised channels only", "consent_channel_ids": "email, sms"})
         without = self._customer("No consent", collections_rule_set_id=rules.id)
@@ -188,6 +226,7 @@ class TestContactEnforcement(CollectionsCommon):
             self._dispatch()
         with freeze_time("2026-06-16 12:30:00"):
             self._dispatch()
+        self._messages(customer).mail_id.state = "sent"  # Odoo's mail queue sent the email
         with freeze_time("2026-06-17 12:00:00"):
             self.env["collections.consent"]._record(customer, "email", "opt_out", "reply")
         report = self.env["collections.compliance.report"].create(
@@ -202,7 +241,9 @@ class TestContactEnforcement(CollectionsCommon):
             ("United States: Regulation F (12 CFR 1006)", "Outside the allowed hours", "Email", 1), data["refusals"]
         )
         self.assertEqual(data["opt_outs"][0][:2], ("Audited Inc", "Email"))
-        self.assertEqual(data["opt_outs"][0][4], 0, "no contact after the opt-out")
+        self.assertEqual(
+            data["opt_outs"][0][4:], (0, "0.0 s", 0), "nothing pending, honoured at once, no contact after"
+        )
         csv_action = report.action_csv()
         csv_file = self.env["ir.attachment"].browse(int(csv_action["url"].split("/")[3].split("?")[0]))
         self.assertIn(b"Audited Inc", csv_file.raw)

@@ -49,10 +49,12 @@ class CollectionsComplianceReport(models.TransientModel):
             [self.env.lang or "en_US", self.company_id.id, start, end],
         )
         refusals = cr.fetchall()
-        # An opt-out is honoured when no contact on that channel followed it.
+        # An opt-out is honoured when no contact on that channel followed it; how fast is the
+        # time until the engine stopped the customer's pending messages.
         cr.execute(
             """
-            SELECT p.name, c.channel, c.date, c.source,
+            SELECT p.name, c.channel, c.date, c.source, COALESCE(c.stopped_message_count, 0),
+                   EXTRACT(EPOCH FROM c.honoured_at - c.date),
                    (SELECT count(*) FROM collections_message m
                      WHERE m.partner_id = c.partner_id AND m.channel = c.channel AND m.attempted_at > c.date
                        AND m.state NOT IN ('failed', 'cancelled', 'blocked') AND m.rule_exception IS NULL)
@@ -76,10 +78,28 @@ class CollectionsComplianceReport(models.TransientModel):
                 for rules, reason, channel, count in refusals
             ],
             "opt_outs": [
-                (name, labels["channel"][channel], fields.Datetime.to_string(date), labels["source"][source], after)
-                for name, channel, date, source, after in opt_outs
+                (
+                    name,
+                    labels["channel"][channel],
+                    fields.Datetime.to_string(date),
+                    labels["source"][source],
+                    stopped,
+                    self._duration_text(seconds),
+                    after,
+                )
+                for name, channel, date, source, stopped, seconds, after in opt_outs
             ],
         }
+
+    def _duration_text(self, seconds):
+        if seconds is None:
+            return _("not recorded")
+        seconds = max(float(seconds), 0.0)
+        if seconds < 60:
+            return _("%(seconds)s s", seconds=round(seconds, 1))
+        if seconds < 3600:
+            return _("%(minutes)s min", minutes=round(seconds / 60, 1))
+        return _("%(hours)s h", hours=round(seconds / 3600, 1))
 
     def _download(self, name, content, mimetype):
         attachment = self.env["ir.attachment"].create({"name": name, "raw": content, "mimetype": mimetype})
@@ -92,13 +112,23 @@ class CollectionsComplianceReport(models.TransientModel):
         data = self._report_data()
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow([_("Section"), _("Customer or rules"), _("Channel or reason"), _("Detail"), _("Count")])
+        writer.writerow(
+            [
+                _("Section"),
+                _("Customer or rules"),
+                _("Channel or reason"),
+                _("Detail"),
+                _("Count"),
+                _("Pending messages stopped"),
+                _("Honoured within"),
+            ]
+        )
         for name, channel, count in data["contacts"]:
             writer.writerow([_("Contacts"), name, channel, "", count])
         for rules, reason, channel, count in data["refusals"]:
             writer.writerow([_("Refused attempts"), rules, reason, channel, count])
-        for name, channel, date, source, after in data["opt_outs"]:
-            writer.writerow([_("Opt-outs"), name, channel, f"{date} ({source})", after])
+        for name, channel, date, source, stopped, honoured_within, after in data["opt_outs"]:
+            writer.writerow([_("Opt-outs"), name, channel, f"{date} ({source})", after, stopped, honoured_within])
         return self._download(self._file_name("csv"), buffer.getvalue().encode(), "text/csv")
 
     def action_pdf(self):
@@ -127,8 +157,16 @@ class CollectionsComplianceReport(models.TransientModel):
                 ),
                 (
                     _("Opt-outs"),
-                    [_("Customer"), _("Channel"), _("Date"), _("Source"), _("Contacts after it")],
-                    [[*map(str, row[:4]), str(row[4]) if row[4] else honoured] for row in data["opt_outs"]],
+                    [
+                        _("Customer"),
+                        _("Channel"),
+                        _("Date"),
+                        _("Source"),
+                        _("Pending stopped"),
+                        _("Honoured within"),
+                        _("Contacts after it"),
+                    ],
+                    [[*map(str, row[:6]), str(row[6]) if row[6] else honoured] for row in data["opt_outs"]],
                     _("No opt-out in the period."),
                 ),
             ],
