@@ -31,6 +31,7 @@
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/collections_menus.xml",
+        "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {
         "web.assets_tests": [

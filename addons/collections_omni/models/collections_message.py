@@ -6,6 +6,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
+from odoo.tools.misc import hmac
 
 from ..tools import contact_rules, letter_pdf
 from .collections_run import OPEN_RECEIVABLE_SQL
@@ -290,6 +291,45 @@ class CollectionsMessage(models.Model):
         )
         return (now if decision.allowed else later), reason
 
+    # === OPT-OUT === #
+
+    def _unsubscribe_token(self):
+        self.ensure_one()
+        return hmac(self.env(su=True), "collections-unsubscribe", self.id)
+
+    def _unsubscribe_url(self):
+        """The link in every collections email that opts the customer out of emails."""
+        self.ensure_one()
+        base_url = self.company_id.get_base_url()
+        return f"{base_url}/collections/unsubscribe/{self.id}/{self._unsubscribe_token()}"
+
+    def _email_opt_out_footer(self, rule_set, recipient):
+        """Every collections email carries a way out, whatever its template:
+        the rule set's opt-out text, if any, and the unsubscribe link."""
+        self.ensure_one()
+        self = self.with_context(lang=recipient.lang)
+        footer = Markup("<p style='font-size: 12px; color: #666;'>")
+        if rule_set.opt_out_text:
+            footer += Markup("%s<br/>") % rule_set.with_context(lang=recipient.lang).opt_out_text
+        link_text = _("Stop receiving payment reminders by email")
+        return footer + Markup("<a href='%s' style='color: #666;'>%s</a></p>") % (self._unsubscribe_url(), link_text)
+
+    def _unsubscribe(self):
+        """Record the customer's opt-out from the channel this message came on (once)."""
+        self.ensure_one()
+        Consent = self.env["collections.consent"].sudo()
+        partner = self.partner_id.commercial_partner_id
+        if Consent._status_by_partner(partner).get((partner.id, self.channel)) != "opt_out":
+            recipient = self.recipient_id or self.partner_id
+            Consent._record(
+                partner,
+                self.channel,
+                "opt_out",
+                "unsubscribe",
+                address=recipient.email if self.channel == "email" else False,
+                note=_("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
+            )
+
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real
         customer invoice with the fee product's taxes, once per customer,
@@ -381,11 +421,15 @@ class CollectionsMessage(models.Model):
                 "attachment_ids": [(6, 0, attachment_ids)],
                 "auto_delete": False,
             }
-            opt_out = rule_sets[message].with_context(lang=recipient.lang).opt_out_text
-            if opt_out:
-                # The rules require a way to opt out in every electronic message.
-                message.body = Markup("%s<p style='font-size: 12px; color: #666;'>%s</p>") % (message.body, opt_out)
-                email_values["body_html"] = message.body
+            message.body = message.body + message._email_opt_out_footer(rule_sets[message], recipient)
+            email_values["body_html"] = message.body
+            # RFC 8058: mail clients show their own unsubscribe button and POST to the link.
+            email_values["headers"] = repr(
+                {
+                    "List-Unsubscribe": f"<{message._unsubscribe_url()}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                }
+            )
             mail_id = template.send_mail(message.id, force_send=False, email_values=email_values)
             message.write({"state": "queued", "mail_id": mail_id})
 

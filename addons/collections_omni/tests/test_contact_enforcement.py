@@ -109,6 +109,8 @@ class TestContactEnforcement(CollectionsCommon):
             self._dispatch()
         self.assertEqual(message.state, "queued")
         self.assertIn("reply STOP", message.mail_id.body_html)
+        self.assertIn(message._unsubscribe_url(), message.mail_id.body_html, "and a working unsubscribe link")
+        self.assertIn(message._unsubscribe_url(), message.mail_id.headers, "List-Unsubscribe for mail clients")
 
     def test_customer_shows_when_the_next_contact_is_allowed(self):
         customer = self._customer("Night Call Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
