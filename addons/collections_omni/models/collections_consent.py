@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from .collections_stage_action import CHANNELS
 
@@ -14,8 +15,8 @@ CONSENT_SOURCES = [
 
 class CollectionsConsent(models.Model):
     """The consent ledger: every opt-in and opt-out of a customer for a
-    channel (and, optionally, one address or number), append-only. The
-    newest entry for a channel decides."""
+    channel (and, optionally, one address or number), and every preference
+    (channel and hours), append-only. The newest entry decides."""
 
     _name = "collections.consent"
     _description = "Collections Consent"
@@ -24,7 +25,11 @@ class CollectionsConsent(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="cascade")
     channel = fields.Selection(CHANNELS, required=True)
     address = fields.Char(string="Address or Number", help="Empty: every address of the customer on this channel.")
-    status = fields.Selection([("opt_in", "Opt-in"), ("opt_out", "Opt-out")], required=True)
+    status = fields.Selection(
+        [("opt_in", "Opt-in"), ("opt_out", "Opt-out"), ("preference", "Preferred channel")], required=True
+    )
+    hour_from = fields.Float(string="Preferred From", help="Preferred hours, in the customer's time zone.")
+    hour_to = fields.Float(string="Preferred To")
     source = fields.Selection(CONSENT_SOURCES, required=True, default="collector")
     date = fields.Datetime(required=True, default=fields.Datetime.now)
     note = fields.Char()
@@ -33,6 +38,16 @@ class CollectionsConsent(models.Model):
         readonly=True, help="When the engine stopped the customer's pending messages on this channel."
     )
     stopped_message_count = fields.Integer(string="Pending Messages Stopped", readonly=True)
+
+    @api.constrains("status", "hour_from", "hour_to")
+    def _check_preferred_hours(self):
+        for entry in self:
+            if not (0 <= entry.hour_from <= 24 and 0 <= entry.hour_to <= 24):
+                raise ValidationError(_("Preferred hours are between 00:00 and 24:00."))
+            if (entry.hour_from or entry.hour_to) and entry.hour_from >= entry.hour_to:
+                raise ValidationError(_("The preferred hours must end after they start."))
+            if (entry.hour_from or entry.hour_to) and entry.status != "preference":
+                raise ValidationError(_("Only a preference has preferred hours."))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -65,8 +80,8 @@ class CollectionsConsent(models.Model):
             entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(pending)})
 
     @api.model
-    def _record(self, partner, channel, status, source, address=False, note=False):
-        """Record a consent change (for replies, the portal and unsubscribe links)."""
+    def _record(self, partner, channel, status, source, address=False, note=False, hour_from=0.0, hour_to=0.0):
+        """Record a consent change or preference (for replies, the portal and unsubscribe links)."""
         return self.sudo().create(
             {
                 "partner_id": partner.commercial_partner_id.id,
@@ -75,6 +90,8 @@ class CollectionsConsent(models.Model):
                 "status": status,
                 "source": source,
                 "note": note,
+                "hour_from": hour_from,
+                "hour_to": hour_to,
             }
         )
 
@@ -85,9 +102,26 @@ class CollectionsConsent(models.Model):
         self.env.cr.execute(
             """
             SELECT DISTINCT ON (partner_id, channel) partner_id, channel, status
-              FROM collections_consent WHERE partner_id = ANY(%s)
+              FROM collections_consent WHERE partner_id = ANY(%s) AND status != 'preference'
           ORDER BY partner_id, channel, date DESC, id DESC
             """,
             [partners.commercial_partner_id.ids],
         )
         return {(partner_id, channel): status for partner_id, channel, status in self.env.cr.fetchall()}
+
+    @api.model
+    def _preferences_by_partner(self, partners):
+        """{partner id: (preferred channel, (start, end) minutes or None)}, from the newest preference."""
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT ON (partner_id) partner_id, channel, COALESCE(hour_from, 0), COALESCE(hour_to, 0)
+              FROM collections_consent WHERE partner_id = ANY(%s) AND status = 'preference'
+          ORDER BY partner_id, date DESC, id DESC
+            """,
+            [partners.commercial_partner_id.ids],
+        )
+        return {
+            partner_id: (channel, (round(start * 60), round(end * 60)) if end > start else None)
+            for partner_id, channel, start, end in self.env.cr.fetchall()
+        }

@@ -11,6 +11,7 @@ REFUSAL_REASONS = [
     ("channels", "Too many channels in the window"),
     ("opt_out", "Opted out"),
     ("no_consent", "No consent for the channel"),
+    ("preferred_hours", "Outside the customer's preferred hours"),
 ]
 
 

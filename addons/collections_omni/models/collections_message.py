@@ -177,7 +177,9 @@ class CollectionsMessage(models.Model):
         history = self._contact_history(partners, now)
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_messages(self)
-        consent = self.env["collections.consent"]._status_by_partner(partners)
+        Consent = self.env["collections.consent"]
+        consent = Consent._status_by_partner(partners)
+        preferences = Consent._preferences_by_partner(partners)
         aware_now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
         refusals = []
@@ -213,9 +215,10 @@ class CollectionsMessage(models.Model):
                 )
                 refuse(message, "no_consent", rule_set)
                 continue
-            if rule_set:
+            preferred_hours = preferences.get(partner.id, (None, None))[1]
+            if rule_set or preferred_hours:
                 decision, later, reason = self._decide_contact(
-                    rule_set, partner, history[partner.id], aware_now, message.channel
+                    rule_set, partner, history[partner.id], aware_now, message.channel, preferred_hours
                 )
                 if not decision.allowed:
                     if later:
@@ -261,21 +264,36 @@ class CollectionsMessage(models.Model):
         return history
 
     @api.model
-    def _decide_contact(self, rule_set, partner, history, now, channel):
+    def _decide_contact(self, rule_set, partner, history, now, channel, preferred_hours=None):
         """The rules' word on contacting ``partner`` on ``channel`` at ``now`` (aware, UTC).
+        The customer's preferred hours, if any, postpone a contact the rules allow to the
+        next moment both allow; they never make a contact impossible.
 
         :return: (Decision, next allowed moment as naive UTC or False, reason text)
         """
         RuleSet = self.env["collections.contact.rule.set"]
-        rules = rule_set._to_rules()
+        rules = rule_set._to_rules() if rule_set else contact_rules.RuleSet()
         tz = RuleSet._partner_timezone(partner)
         years = {now.year, now.year + 1}
         holidays = RuleSet._holidays(partner.country_id, years) if rules.no_holidays else frozenset()
         decision = contact_rules.check(rules, history, now, channel, tz, holidays)
+        preferred = (
+            contact_rules.next_preferred(rules, history, now, channel, preferred_hours, tz, holidays)
+            if preferred_hours
+            else None
+        )
+        if decision.allowed and preferred in (None, now):
+            return decision, False, _("%(rules)s: allowed now", rules=rule_set.name or _("No rules"))
         if decision.allowed:
-            return decision, False, _("%(rules)s: allowed now", rules=rule_set.name)
-        later = contact_rules.next_allowed(rules, history, now, channel, tz, holidays)
-        reason = _("%(rules)s: %(reason)s", rules=rule_set.name, reason=self._refusal_label(decision.reason))
+            decision = contact_rules.Decision(False, "preferred_hours", preferred, "preferred_hours")
+            later = preferred
+        else:
+            later = preferred or contact_rules.next_allowed(rules, history, now, channel, tz, holidays)
+        reason = _(
+            "%(rules)s: %(reason)s",
+            rules=rule_set.name or _("Customer preference"),
+            reason=self._refusal_label(decision.reason),
+        )
         return decision, (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
 
     @api.model

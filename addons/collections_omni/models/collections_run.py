@@ -258,7 +258,11 @@ class CollectionsRun(models.Model):
                     company_id, partner_id, recipient_id, direction, channel, currency_id, amount_due,
                     policy_id, stage_id, action_id, run_id, subject, state, idempotency_key, planned_date,
                     scheduled_at, create_uid, write_uid, create_date, write_date)
-                SELECT %(company)s, g.partner_id, COALESCE(p.collections_contact_id, p.id), 'outbound', a.channel,
+                SELECT %(company)s, g.partner_id, COALESCE(p.collections_contact_id, p.id), 'outbound',
+                       CASE WHEN a.use_preferred_channel AND pref.channel IS NOT NULL
+                             AND NOT EXISTS (SELECT 1 FROM collections_stage_action other
+                                              WHERE other.stage_id = a.stage_id AND other.channel = pref.channel)
+                            THEN pref.channel ELSE a.channel END,
                        g.currency_id, g.amount_due, g.policy_id, g.stage_id, a.id, %(run)s, s.name ->> 'en_US',
                        'planned',
                        concat_ws('-', 'dun', %(company)s, g.partner_id, g.currency_id, a.id, %(date)s::date),
@@ -271,6 +275,10 @@ class CollectionsRun(models.Model):
                   JOIN collections_stage s ON s.id = g.stage_id
                   JOIN collections_stage_action a ON a.stage_id = g.stage_id
                   JOIN res_partner p ON p.id = g.partner_id
+                  LEFT JOIN LATERAL (
+                        SELECT c.channel FROM collections_consent c
+                         WHERE c.partner_id = g.partner_id AND c.status = 'preference'
+                      ORDER BY c.date DESC, c.id DESC LIMIT 1) pref ON a.use_preferred_channel
                  WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
                 ON CONFLICT (idempotency_key) DO NOTHING
                 RETURNING id, partner_id, currency_id, stage_id

@@ -28,6 +28,11 @@ class CollectionsStageAction(models.Model):
         domain=[("model", "=", "collections.message")],
         help="Rendered in the customer's language; used by email, SMS, WhatsApp and letters.",
     )
+    use_preferred_channel = fields.Boolean(
+        string="Customer's Preferred Channel",
+        help="Sent on the channel the customer prefers (consent ledger), unless another action "
+        "of the stage already uses it.",
+    )
     attach_invoices = fields.Boolean(string="Attach Invoice PDFs")
     time_of_day = fields.Float(
         string="Send At",

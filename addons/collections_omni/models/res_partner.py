@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from .collections_stage_action import CHANNELS
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -37,6 +39,10 @@ class ResPartner(models.Model):
     collections_contact_version = fields.Integer(
         copy=False, readonly=True, help="Bumped by every contact decision: concurrent dispatchers conflict on it."
     )
+    collections_preferred_channel = fields.Selection(
+        CHANNELS, string="Preferred Channel", compute="_compute_collections_preference"
+    )
+    collections_preferred_hours = fields.Char(string="Preferred Hours", compute="_compute_collections_preference")
     collections_consent_ids = fields.One2many("collections.consent", "partner_id", string="Consent")
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
 
@@ -50,6 +56,16 @@ class ResPartner(models.Model):
             "target": "new",
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
+
+    def _compute_collections_preference(self):
+        """The newest preference in the consent ledger."""
+        preferences = self.env["collections.consent"]._preferences_by_partner(self)
+        for partner in self:
+            channel, hours = preferences.get(partner.commercial_partner_id.id, (False, None))
+            partner.collections_preferred_channel = channel
+            partner.collections_preferred_hours = (
+                "{:02d}:{:02d}-{:02d}:{:02d}".format(*divmod(hours[0], 60), *divmod(hours[1], 60)) if hours else False
+            )
 
     def _compute_collections_next_contact(self):
         """When the contact rules next allow a call (the strictest channel), and why not now."""

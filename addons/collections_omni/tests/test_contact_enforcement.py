@@ -3,7 +3,7 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import freeze_time, tagged
 
 from ..tools import contact_rules
@@ -176,6 +176,58 @@ class TestContactEnforcement(CollectionsCommon):
         with freeze_time("2026-06-16 07:00:00"):  # 03:00 in New York: Regulation F would wait until 08:00
             self._dispatch()
         self.assertEqual(self._messages(customer).state, "queued", "the policy's rules have no quiet hours")
+
+    def test_preferred_hours_postpone_within_what_the_rules_allow(self):
+        customer = self._customer("Horario Preferido S.L.", country_id=self.env.ref("base.es").id, tz="Europe/Madrid")
+        self.env["collections.consent"]._record(customer, "email", "preference", "portal", hour_from=18, hour_to=20)
+        self.assertEqual(
+            (customer.collections_preferred_channel, customer.collections_preferred_hours), ("email", "18:00-20:00")
+        )
+        self._invoice(customer, 500, 10)
+        self._run()
+        message = self._messages(customer)
+        with freeze_time("2026-06-16 08:00:00"):  # 10:00 in Madrid
+            self._dispatch()
+        self.assertEqual((message.state, message.scheduled_at), ("planned", dt.datetime(2026, 6, 16, 16, 0)))
+        self.assertIn("preferred hours", message.blocked_reason)
+        refusal = self.env["collections.contact.refusal"].search([("message_id", "=", message.id)])
+        self.assertEqual(refusal.reason, "preferred_hours")
+        with freeze_time("2026-06-16 16:00:30"):
+            self._dispatch()
+        self.assertEqual(message.state, "queued")
+
+    def test_preferred_hours_never_make_a_contact_impossible(self):
+        customer = self._customer("Night Preference Inc", country_id=self.env.ref("base.us").id, tz="America/New_York")
+        # Regulation F allows 08:00-21:00 only: a 22:00-23:00 preference cannot be honoured.
+        self.env["collections.consent"]._record(customer, "email", "preference", "portal", hour_from=22, hour_to=23)
+        self._invoice(customer, 500, 10)
+        self._run()
+        with freeze_time("2026-06-16 15:00:00"):  # 11:00 in New York
+            self._dispatch()
+        self.assertEqual(self._messages(customer).state, "queued")
+
+    def test_preferred_channel_replaces_the_action_channel_when_asked(self):
+        first_email = self.policy.stage_ids.filtered(lambda s: s.name == "First").action_ids
+        first_email.use_preferred_channel = True
+        prefers_letters = self._customer("Prefers Letters Ltd")
+        Consent = self.env["collections.consent"]
+        Consent._record(prefers_letters, "letter", "preference", "collector")
+        no_preference = self._customer("No Preference Ltd")
+        for customer in prefers_letters | no_preference:
+            self._invoice(customer, 400, 10)
+        self._run()
+        self.assertEqual(self._messages(prefers_letters).channel, "letter")
+        self.assertEqual(self._messages(no_preference).channel, "email")
+
+    def test_a_preference_is_not_a_consent(self):
+        Consent = self.env["collections.consent"]
+        Consent._record(self.customer, "email", "opt_out", "reply")
+        Consent._record(self.customer, "email", "preference", "portal", hour_from=9, hour_to=12)
+        self.assertEqual(Consent._status_by_partner(self.customer)[(self.customer.id, "email")], "opt_out")
+        with self.assertRaises(ValidationError):
+            Consent._record(self.customer, "sms", "preference", "portal", hour_from=12, hour_to=9)
+        with self.assertRaises(ValidationError):
+            Consent._record(self.customer, "sms", "opt_in", "portal", hour_from=9, hour_to=12)
 
     def test_rule_set_requiring_consent(self):
         rules = self.RuleSet.create({"name": "Authorised channels only", "consent_channel_ids": "email, sms"})

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from odoo.tests import BaseCase, tagged
 
-from ..tools.contact_rules import ANY_CHANNEL, Contact, Limit, RuleSet, Window, check, next_allowed
+from ..tools.contact_rules import ANY_CHANNEL, Contact, Limit, RuleSet, Window, check, next_allowed, next_preferred
 
 UTC = dt.timezone.utc
 BASE = dt.datetime(2026, 3, 1, tzinfo=UTC)  # spans the US (Mar 8) and EU (Mar 29) spring-forward changes
@@ -123,6 +123,39 @@ class TestContactRules(BaseCase):
             self.assertTrue(check(rules, history, moment, "call", tz).allowed)
             if moment > at + dt.timedelta(minutes=1):
                 self.assertFalse(check(rules, history, at, "call", tz).allowed)
+
+    @settings(
+        max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(
+        rules=rule_sets(),
+        tries=attempts,
+        tz=st.sampled_from(ZONES),
+        minutes=st.integers(0, 40 * 24 * 60),
+        start_hour=st.integers(0, 22),
+        hours=st.integers(1, 10),
+    )
+    def test_preferred_moment_is_allowed_and_preferred(self, rules, tries, tz, minutes, start_hour, hours):
+        """A customer's preferred hours only ever postpone a contact to a moment the rules allow."""
+        history = [Contact(BASE + dt.timedelta(minutes=m), c, e, v and c == "call") for m, c, e, v in tries]
+        history = [c for c in history if not brute_force_violations(rules, [c], tz, set())]
+        at = BASE + dt.timedelta(minutes=minutes)
+        preferred = (start_hour * 60, min(24, start_hour + hours) * 60)
+        moment = next_preferred(rules, history, at, "sms", preferred, tz)
+        if moment is not None:
+            self.assertGreaterEqual(moment, at)
+            self.assertTrue(check(rules, history, moment, "sms", tz).allowed)
+            local = moment.astimezone(ZoneInfo(tz))
+            self.assertTrue(preferred[0] <= local.hour * 60 + local.minute < preferred[1])
+
+    def test_preferred_hours_inside_the_legal_window(self):
+        """Allowed 08:00-21:00, preferred 18:00-20:00 in Madrid: a 10:00 attempt waits until 18:00."""
+        rules = RuleSet(windows=tuple(Window(day, 8 * 60, 21 * 60) for day in range(7)))
+        at = dt.datetime(2026, 6, 16, 8, 0, tzinfo=UTC)  # 10:00 in Madrid (CEST)
+        moment = next_preferred(rules, [], at, "sms", (18 * 60, 20 * 60), "Europe/Madrid")
+        self.assertEqual(moment, dt.datetime(2026, 6, 16, 16, 0, tzinfo=UTC))
+        # Preferred hours the law never allows: no preferred moment (the caller keeps the legal one).
+        self.assertIsNone(next_preferred(rules, [], at, "sms", (22 * 60, 23 * 60), "Europe/Madrid"))
 
     def test_local_hours_across_daylight_saving(self):
         """08:00-21:00 local in New York: 12:30 UTC is 07:30 before the change

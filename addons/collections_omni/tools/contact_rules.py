@@ -149,6 +149,33 @@ def next_allowed(rules, history, at, channel, tz="UTC", holidays=frozenset(), ho
     return None
 
 
+def next_preferred(rules, history, at, channel, preferred, tz="UTC", holidays=frozenset(), horizon_days=14):
+    """The earliest moment at or after ``at`` that the rules allow *and* that
+    falls within the customer's preferred hours ``preferred`` = (start, end)
+    minutes after local midnight, every day; ``None`` if there is none within
+    the horizon (a preference never makes a contact impossible: the caller
+    then falls back to :func:`next_allowed`)."""
+    zone = ZoneInfo(tz)
+    preferred_windows = tuple(Window(day, preferred[0], preferred[1]) for day in range(7))
+    limit = at + dt.timedelta(days=horizon_days)
+    candidate = at
+    for _attempt in range(1000):
+        if candidate > limit:
+            return None
+        decision = check(rules, history, candidate, channel, tz, holidays)
+        if not decision.allowed:
+            later = next_allowed(rules, history, candidate, channel, tz, holidays, horizon_days)
+            if later is None:
+                return None
+            candidate = later
+            continue
+        local = candidate.astimezone(zone)
+        if _in_windows(preferred_windows, local):
+            return candidate
+        candidate = _next_window_start(preferred_windows, local, zone)
+    return None
+
+
 def violations(rules, history, tz="UTC", holidays=frozenset()):
     """Every contact in ``history`` that the rules would have forbidden, given
     the contacts before it: an audit of what actually happened."""
