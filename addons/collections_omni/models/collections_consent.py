@@ -23,10 +23,10 @@ class CollectionsConsent(models.Model):
     _order = "date desc, id desc"
 
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="cascade")
-    channel = fields.Selection(CHANNELS, required=True)
+    channel = fields.Selection(CHANNELS, help="Empty only on a preference: no preferred channel.")
     address = fields.Char(string="Address or Number", help="Empty: every address of the customer on this channel.")
     status = fields.Selection(
-        [("opt_in", "Opt-in"), ("opt_out", "Opt-out"), ("preference", "Preferred channel")], required=True
+        [("opt_in", "Opt-in"), ("opt_out", "Opt-out"), ("preference", "Preference")], required=True
     )
     hour_from = fields.Float(string="Preferred From", help="Preferred hours, in the customer's time zone.")
     hour_to = fields.Float(string="Preferred To")
@@ -48,6 +48,8 @@ class CollectionsConsent(models.Model):
                 raise ValidationError(_("The preferred hours must end after they start."))
             if (entry.hour_from or entry.hour_to) and entry.status != "preference":
                 raise ValidationError(_("Only a preference has preferred hours."))
+            if not entry.channel and entry.status != "preference":
+                raise ValidationError(_("An opt-in or opt-out is for a channel."))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -122,6 +124,6 @@ class CollectionsConsent(models.Model):
             [partners.commercial_partner_id.ids],
         )
         return {
-            partner_id: (channel, (round(start * 60), round(end * 60)) if end > start else None)
+            partner_id: (channel or False, (round(start * 60), round(end * 60)) if end > start else None)
             for partner_id, channel, start, end in self.env.cr.fetchall()
         }
