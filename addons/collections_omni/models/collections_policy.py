@@ -1,13 +1,14 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools.safe_eval import safe_eval
 
 
 class CollectionsPolicy(models.Model):
     """How a company chases late payers: ordered stages, each with actions.
 
     A policy applies to an invoice by precedence: the invoice's own policy,
-    then its partner's, then the first matching segment (partner tags) by
-    sequence, then the company default.
+    then its partner's, then the first matching segment (partner tags or a
+    customer domain) by sequence, then the company default.
     """
 
     _name = "collections.policy"
@@ -26,6 +27,10 @@ class CollectionsPolicy(models.Model):
         "res.partner.category",
         string="Segment (Partner Tags)",
         help="Customers with any of these tags follow this policy unless their partner or invoice says otherwise.",
+    )
+    partner_domain = fields.Char(
+        string="Segment (Customers)",
+        help="Customers matching this filter follow this policy, like those with its tags.",
     )
     contact_rule_set_id = fields.Many2one(
         "collections.contact.rule.set",
@@ -49,6 +54,22 @@ class CollectionsPolicy(models.Model):
     def _compute_stage_count(self):
         for policy in self:
             policy.stage_count = len(policy.stage_ids)
+
+    def _segment_domain(self):
+        """The customer filter as a domain list, or an empty list."""
+        self.ensure_one()
+        return safe_eval(self.partner_domain) if self.partner_domain else []
+
+    @api.constrains("partner_domain")
+    def _check_partner_domain(self):
+        for policy in self.filtered("partner_domain"):
+            try:
+                domain = policy._segment_domain()
+                self.env["res.partner"]._search(domain)
+            except Exception as error:
+                raise ValidationError(
+                    _("The customer filter of %(policy)s is not valid: %(error)s", policy=policy.name, error=error)
+                ) from error
 
     @api.constrains("is_company_default", "company_id", "active")
     def _check_single_company_default(self):

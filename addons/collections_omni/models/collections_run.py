@@ -3,6 +3,7 @@ import time
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -20,13 +21,6 @@ PARTNER_SKIP_RULES = [
 # planning, sending and the worklist share.
 OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
                AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0"""
-SEGMENT_JOIN = """LEFT JOIN LATERAL (
-                    SELECT pol.id FROM collections_policy pol
-                      JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
-                      JOIN res_partner_res_partner_category_rel pp
-                        ON pp.category_id = pc.res_partner_category_id AND pp.partner_id = p.id
-                     WHERE pol.company_id = m.company_id AND pol.active
-                  ORDER BY pol.sequence, pol.id LIMIT 1) segment ON TRUE"""
 SKIP_REASON_LABELS = {
     "excluded": "Excluded from collections",
     "do_not_contact": "Do not contact",
@@ -153,18 +147,54 @@ class CollectionsRun(models.Model):
         self.env.invalidate_all()
         return stats
 
+    def _segment_join(self, company):
+        """The segment policy of each customer, as a join on ``p`` giving ``segment.id``:
+        the first policy by sequence whose partner tags or domain the customer matches.
+        Each domain is one SQL sub-select (Odoo's own ``_search``), never a loop over customers."""
+        cr = self.env.cr
+        policies = self.env["collections.policy"].search(
+            [
+                ("company_id", "=", company.id),
+                "|",
+                ("partner_category_ids", "!=", False),
+                ("partner_domain", "not in", (False, "", "[]")),
+            ]
+        )
+        if not policies:
+            return "LEFT JOIN (SELECT NULL::int AS id) segment ON TRUE"
+        cr.execute("CREATE TEMP TABLE collections_segment_match (partner_id int, policy_id int) ON COMMIT DROP")
+        Partner = self.env["res.partner"].with_company(company)
+        for policy in policies:
+            if policy.partner_category_ids:
+                cr.execute(
+                    """INSERT INTO collections_segment_match
+                       SELECT DISTINCT partner_id, %s FROM res_partner_res_partner_category_rel
+                        WHERE category_id = ANY(%s)""",
+                    [policy.id, policy.partner_category_ids.ids],
+                )
+            domain = policy._segment_domain()
+            if domain:
+                query = Partner._search(domain)
+                cr.execute(
+                    SQL("INSERT INTO collections_segment_match SELECT id, %s FROM (%s) q", policy.id, query.subselect())
+                )
+        cr.execute(
+            """
+            CREATE TEMP TABLE collections_segment ON COMMIT DROP AS
+            SELECT DISTINCT ON (sm.partner_id) sm.partner_id, sm.policy_id AS id
+              FROM collections_segment_match sm JOIN collections_policy pol ON pol.id = sm.policy_id
+          ORDER BY sm.partner_id, pol.sequence, pol.id;
+            CREATE UNIQUE INDEX ON collections_segment (partner_id);
+            ANALYZE collections_segment;
+            """
+        )
+        return "LEFT JOIN collections_segment segment ON segment.partner_id = p.id"
+
     def _plan_sql(self, company, date, run_id=None, collect=False):
         """Plan a run in a few set-based statements; returns counters."""
         cr = self.env.cr
         skip_cases = "\n".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in PARTNER_SKIP_RULES)
-        # The segment look-up runs per invoice: skip it when no policy of the company has a segment.
-        cr.execute(
-            """SELECT 1 FROM collections_policy pol
-                 JOIN collections_policy_res_partner_category_rel pc ON pc.collections_policy_id = pol.id
-                WHERE pol.company_id = %s AND pol.active LIMIT 1""",
-            [company.id],
-        )
-        segment_join = SEGMENT_JOIN if cr.fetchone() else "LEFT JOIN (SELECT NULL::int AS id) segment ON TRUE"
+        segment_join = self._segment_join(company)
         # 1. Open receivable documents with their policy and the stage each has reached.
         cr.execute(
             f"""

@@ -3,7 +3,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import sql_db
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import TODAY, CollectionsCommon
@@ -87,6 +87,33 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertEqual(inv_tagged.collections_stage_id.policy_id, segment)
         self.assertEqual(inv_partner.collections_stage_id.policy_id, partner_policy)
         self.assertEqual(inv_override.collections_stage_id.policy_id, invoice_policy)
+
+    def test_segment_by_customer_domain_in_sequence_with_tags(self):
+        tag = self.env["res.partner.category"].create({"name": "Public sector"})
+        us_policy = self._policy(
+            "US customers", [("US stage", 1, "email")], partner_domain="[('country_id.code', '=', 'US')]", sequence=5
+        )
+        tag_policy = self._policy(
+            "Public sector", [("Public stage", 1, "email")], partner_category_ids=[(6, 0, tag.ids)]
+        )
+        us_customer = self._customer("Acme US", country_id=self.env.ref("base.us").id)
+        us_tagged = self._customer("US Agency", country_id=self.env.ref("base.us").id, category_id=[(6, 0, tag.ids)])
+        es_tagged = self._customer("Ayuntamiento", country_id=self.env.ref("base.es").id, category_id=[(6, 0, tag.ids)])
+        es_plain = self._customer("Tienda", country_id=self.env.ref("base.es").id)
+        invoices = {
+            partner: self._invoice(partner, 100, 10) for partner in (us_customer, us_tagged, es_tagged, es_plain)
+        }
+        self._run()
+        self.assertEqual(invoices[us_customer].collections_stage_id.policy_id, us_policy)
+        self.assertEqual(invoices[us_tagged].collections_stage_id.policy_id, us_policy, "sequence 5 before 10")
+        self.assertEqual(invoices[es_tagged].collections_stage_id.policy_id, tag_policy)
+        self.assertEqual(invoices[es_plain].collections_stage_id.policy_id, self.policy)
+
+    def test_an_invalid_customer_filter_is_refused_with_the_policy_name(self):
+        with self.assertRaisesRegex(ValidationError, "Broken filter"):
+            self._policy("Broken filter", [("Stage", 1, "email")], partner_domain="[('no_such_field', '=', 1)]")
+        with self.assertRaisesRegex(ValidationError, "Not a domain"):
+            self._policy("Not a domain", [("Stage", 1, "email")], partner_domain="[('country_id'")
 
     # --- grouping and currencies ----------------------------------------------
     def test_one_message_per_customer_and_currency_with_credit_notes_netted(self):
