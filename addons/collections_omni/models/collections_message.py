@@ -3,12 +3,12 @@ from collections import defaultdict
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 
 from ..tools import contact_rules, letter_pdf
-from .collections_run import OPEN_RECEIVABLE_SQL
+from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
 from .collections_stage_action import CHANNELS
 
 MESSAGE_STATES = [
@@ -113,23 +113,69 @@ class CollectionsMessage(models.Model):
     # === DISPATCH === #
 
     def _still_due(self):
-        """Messages whose invoices are still open right before sending; the
-        others end cancelled with the reason (paid since planning)."""
+        """Messages still to send right before sending: those with open
+        invoices that no payment plan, promise or dispute holds. The others end
+        cancelled with the reason (paid since planning, or the hold); a planned
+        message that still chases other invoices drops the held ones and its
+        amount follows."""
         self.env.flush_all()  # payments registered in this transaction must count
         self.env.cr.execute(
             f"""
-            SELECT rel.message_id FROM collections_message_account_move_rel rel
+            WITH held AS (
+                SELECT DISTINCT ON (h.move_id) h.move_id, h.reason
+                  FROM ({held_invoices_sql("%(today)s::date")}) h
+              ORDER BY h.move_id, h.reason
+            )
+            SELECT rel.message_id, rel.move_id, m.move_type, ({OPEN_RECEIVABLE_SQL}) AS is_open, held.reason,
+                   CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual
+              FROM collections_message_account_move_rel rel
               JOIN account_move m ON m.id = rel.move_id
-             WHERE rel.message_id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
-             GROUP BY rel.message_id
+              LEFT JOIN held ON held.move_id = m.id
+             WHERE rel.message_id = ANY(%(ids)s)
             """,
-            [self.ids],
+            {"ids": self.ids, "today": fields.Date.context_today(self)},
         )
-        open_ids = {row[0] for row in self.env.cr.fetchall()}
-        paid = self.filtered(lambda m: m.id not in open_ids)
-        paid.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
-        paid.write({"state": "cancelled", "blocked_reason": _("Paid since planning")})
-        return self - paid
+        documents = defaultdict(list)
+        for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
+            documents[message_id].append((move_id, move_type == "out_invoice", is_open, hold, residual))
+        reason_labels = dict(
+            self.env["collections.run.preview.skip"]._fields["reason"]._description_selection(self.env)
+        )
+        ended = defaultdict(lambda: self.browse())  # reason text -> messages
+        for message in self:
+            docs = documents[message.id]
+            chased = [doc for doc in docs if doc[1] and doc[2]]
+            if not chased:
+                ended[_("Paid since planning")] |= message
+            elif all(doc[3] for doc in chased):
+                ended[reason_labels[chased[0][3]]] |= message
+            elif message.state == "planned" and any(doc[3] for doc in docs):
+                kept = [doc for doc in docs if not doc[3]]
+                amount = message.currency_id.round(sum(doc[4] for doc in kept if doc[2]))
+                if message.currency_id.compare_amounts(amount, 0) <= 0:
+                    ended[reason_labels["netted"]] |= message
+                else:
+                    message.write({"move_ids": [Command.set([doc[0] for doc in kept])], "amount_due": amount})
+        stopped = self.browse()
+        for reason, messages in ended.items():
+            messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
+            messages.write({"state": "cancelled", "blocked_reason": reason})
+            stopped |= messages
+        return self - stopped
+
+    @api.model
+    def _recheck_pending(self, moves=None, partners=None):
+        """Re-check at once the pending messages about these invoices or
+        customers (a payment plan, promise or dispute has just started)."""
+        if moves:
+            domain = [("move_ids", "in", moves.ids)]
+        elif partners:
+            domain = [("partner_id", "in", partners.ids)]
+        else:
+            return
+        pending = self.sudo().search(domain + [("state", "in", ("planned", "queued"))])
+        if pending:
+            pending._still_due()
 
     @api.model
     def _dispatch_planned(self, company=None, limit=500):
