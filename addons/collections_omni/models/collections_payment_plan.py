@@ -462,14 +462,14 @@ class CollectionsPaymentPlan(models.Model):
         completed, broken, reopened = self.browse(), self.browse(), self.browse()
         for plan_id, all_paid, any_missed in cr.fetchall():
             plan = self.browse(plan_id)
-            if plan.state == "active" and all_paid:
+            if plan.state in ("active", "broken") and all_paid:
                 completed |= plan
             elif plan.state == "active" and any_missed:
                 broken |= plan
             elif plan.state == "completed" and not all_paid:
                 reopened |= plan
         if completed:
-            completed.write({"state": "completed", "end_date": today})
+            completed.write({"state": "completed", "end_date": today, "hold_after_break": False})
             for plan in completed:
                 plan.message_post(body=_("Every installment is paid: the plan is completed."))
         if reopened:
@@ -533,6 +533,30 @@ class CollectionsPaymentPlan(models.Model):
         if currency:
             domain.append(("currency_id", "=", currency.id))
         return self.env["collections.payment.plan.installment"].search(domain, order="due_date, sequence, id")
+
+    def _open_invoices_oldest_first(self):
+        """The plan's invoices still owing, oldest due first: the order in
+        which a payment for the plan settles them."""
+        return self.move_ids.filtered(
+            lambda m: m.state == "posted" and m.currency_id.compare_amounts(m.amount_residual, 0) > 0
+        ).sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+
+    def action_register_payment(self):
+        """Register money received for the plan: one payment over its open
+        invoices, which Odoo's reconciliation settles oldest due first; the
+        next installment's open amount is proposed."""
+        self.ensure_one()
+        invoices = self._open_invoices_oldest_first()
+        if not invoices:
+            raise UserError(_("Every invoice of %(plan)s is paid.", plan=self.name))
+        next_installment = self.installment_ids.filtered(lambda i: i.state != "paid")[:1]
+        action = invoices.action_register_payment()
+        action["context"] = dict(
+            action.get("context", {}),
+            default_group_payment=True,
+            default_amount=next_installment.amount_residual or sum(invoices.mapped("amount_residual")),
+        )
+        return action
 
     def action_open_invoices(self):
         self.ensure_one()

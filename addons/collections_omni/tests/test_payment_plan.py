@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 from odoo.tests.common import freeze_time
 
 from .common import TODAY, CollectionsCommon
@@ -178,6 +178,23 @@ class TestPaymentPlanLifecycle(PlanCommon):
         self.assertEqual((plan.amount_paid, plan.amount_residual), (150, 150))
         self.assertEqual(plan.state, "active")
 
+    def test_a_payment_for_the_plan_settles_the_oldest_invoices_first(self):
+        recent = self._invoice(self.customer, 100, 5)
+        oldest = self._invoice(self.customer, 200, 40)
+        plan = self._plan(recent | oldest, count=3)
+        plan.action_activate()
+        self.assertEqual(plan._open_invoices_oldest_first(), oldest | recent)
+        action = plan.action_register_payment()
+        self.assertEqual(action["context"]["default_amount"], 100, "the next installment is proposed")
+        wizard = (
+            self.env["account.payment.register"]
+            .with_context(**action["context"])
+            .create({"amount": 250, "payment_date": TODAY})
+        )
+        wizard._create_payments()
+        self.assertEqual((oldest.amount_residual, recent.amount_residual), (0, 50))
+        self.assertEqual([i.state for i in plan.installment_ids], ["paid", "paid", "partial"])
+
     def test_plan_completes_when_everything_is_paid_and_reopens_on_undo(self):
         invoice = self._invoice(self.customer, 300, 10)
         plan = self._plan(invoice)
@@ -230,6 +247,16 @@ class TestPaymentPlanLifecycle(PlanCommon):
             self.assertEqual(plan.installment_ids[month].state, "paid")
         self.assertEqual(plan.state, "completed")
         self.assertFalse(plan.activity_ids)
+
+    def test_a_broken_plan_paid_in_full_completes(self):
+        invoice = self._invoice(self.customer, 300, 10)
+        plan = self._plan(invoice)
+        plan.action_activate()
+        with freeze_time(TODAY + timedelta(days=6)):
+            self.Plan._cron_check()
+            self.assertEqual(plan.state, "broken")
+            self._pay_on(invoice, 300, TODAY + timedelta(days=6))
+        self.assertEqual(plan.state, "completed")
 
     def test_renegotiation_keeps_the_history(self):
         invoice = self._invoice(self.customer, 300, 10)
@@ -319,6 +346,37 @@ class TestPaymentPlanDunning(PlanCommon):
         self.assertEqual(targets, plan.installment_ids[1:])
         self.assertEqual(targets[0].amount_residual, 100)
         self.assertFalse(self.Plan._allocation_targets(self._customer("No plan")))
+
+
+@tagged("at_install", "-post_install")
+class TestPaymentPlanForms(PlanCommon):
+    def test_a_collector_makes_a_plan_in_the_form(self):
+        invoice = self._invoice(self.customer, 250, 10)
+        form = Form(self.Plan.with_user(self.collector).with_context(default_partner_id=self.customer.id))
+        form.move_ids.add(invoice)
+        form.installment_count = 2
+        form.frequency = "weekly"
+        plan = form.save()
+        self.assertEqual((plan.policy_id, plan.user_id), (self.policy, self.collector))
+        self.assertTrue(plan.name.startswith("PLAN/"))
+        plan.action_generate_schedule()
+        self.assertEqual([row["amount"] for row in Form(plan).installment_ids._records], [125, 125])
+        plan.action_activate()
+        self.assertEqual(self.customer.collections_plan_ids, plan)
+        self.assertEqual(invoice.collections_plan_ids, plan)
+
+    def test_promise_and_dispute_forms(self):
+        invoice = self._invoice(self.customer, 250, 10)
+        promise_form = Form(self.env["collections.promise"].with_context(default_partner_id=self.customer.id))
+        promise_form.amount = 100
+        promise_form.promised_date = TODAY + timedelta(days=3)
+        promise = promise_form.save()
+        self.assertEqual((promise.state, promise.user_id), ("open", self.env.user))
+        dispute_form = Form(self.env["collections.dispute"].with_context(default_partner_id=self.customer.id))
+        dispute_form.move_ids.add(invoice)
+        dispute_form.reason = "quality"
+        dispute = dispute_form.save()
+        self.assertEqual(invoice.collections_dispute_ids, dispute)
 
 
 @tagged("at_install", "-post_install")
