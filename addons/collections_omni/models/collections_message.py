@@ -119,11 +119,18 @@ class CollectionsMessage(models.Model):
         message that still chases other invoices drops the held ones and its
         amount follows."""
         self.env.flush_all()  # payments registered in this transaction must count
+        # The messages' documents as a constant: the planner looks up only these in every kind of hold.
+        self.env.cr.execute(
+            "SELECT array_agg(DISTINCT move_id) FROM collections_message_account_move_rel WHERE message_id = ANY(%s)",
+            [self.ids],
+        )
+        move_ids = self.env.cr.fetchone()[0] or []
         self.env.cr.execute(
             f"""
             WITH held AS (
                 SELECT DISTINCT ON (h.move_id) h.move_id, h.reason
                   FROM ({held_invoices_sql("%(today)s::date")}) h
+                 WHERE h.move_id = ANY(%(move_ids)s)
               ORDER BY h.move_id, h.reason
             )
             SELECT rel.message_id, rel.move_id, m.move_type, ({OPEN_RECEIVABLE_SQL}) AS is_open, held.reason,
@@ -133,7 +140,7 @@ class CollectionsMessage(models.Model):
               LEFT JOIN held ON held.move_id = m.id
              WHERE rel.message_id = ANY(%(ids)s)
             """,
-            {"ids": self.ids, "today": fields.Date.context_today(self)},
+            {"ids": self.ids, "move_ids": move_ids, "today": fields.Date.context_today(self)},
         )
         documents = defaultdict(list)
         for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
