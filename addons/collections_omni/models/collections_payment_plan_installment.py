@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 
 class CollectionsPaymentPlanInstallment(models.Model):
@@ -34,6 +35,25 @@ class CollectionsPaymentPlanInstallment(models.Model):
         copy=False,
         help="Overdue: past its due date, within the grace days. Missed: past the grace days; it breaks the plan.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        plans = self.env["collections.payment.plan"].browse([vals.get("plan_id") for vals in vals_list])
+        if any(plan.state != "draft" for plan in plans.exists()):
+            raise UserError(_("Installments are added to draft plans only: renegotiate the plan instead."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"amount", "due_date", "sequence", "plan_id"} & set(vals) and any(
+            installment.plan_id.state != "draft" for installment in self
+        ):
+            raise UserError(_("The schedule of a plan that left draft cannot change: renegotiate the plan instead."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_in_drafts(self):
+        if any(installment.plan_id.state != "draft" for installment in self):
+            raise UserError(_("The schedule of a plan that left draft cannot change: renegotiate the plan instead."))
 
     @api.depends("sequence", "plan_id.installment_ids")
     def _compute_label(self):

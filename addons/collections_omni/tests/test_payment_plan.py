@@ -143,6 +143,10 @@ class TestPaymentPlanLifecycle(PlanCommon):
             plan.write({"move_ids": [Command.clear()]})
         plan.action_activate()
         self.assertEqual((plan.state, plan.activation_date), ("active", TODAY))
+        with self.assertRaisesRegex(UserError, "renegotiate"):
+            plan.installment_ids[0].amount = 1
+        with self.assertRaisesRegex(UserError, "renegotiate"):
+            plan.installment_ids[0].unlink()
         with self.assertRaises(UserError):
             plan.action_propose()
         with self.assertRaisesRegex(UserError, "Only draft"):
