@@ -450,24 +450,29 @@ class CollectionsPaymentPlan(models.Model):
             {"plan_ids": self.ids, "today": today, "default_grace": DEFAULT_PLAN_GRACE_DAYS},
         )
         self.env["collections.payment.plan.installment"].invalidate_model(["paid_amount", "state"])
+        # What each plan becomes, decided in SQL: no per-plan query.
         cr.execute(
             """
-            SELECT plan_id, bool_and(state = 'paid'), bool_or(state = 'missed')
-              FROM collections_payment_plan_installment
-             WHERE plan_id = ANY(%s)
-          GROUP BY plan_id
+            SELECT outcome, array_agg(id) FROM (
+                SELECT plan.id,
+                       CASE WHEN plan.state IN ('active', 'broken') AND s.all_paid THEN 'completed'
+                            WHEN plan.state = 'active' AND s.any_missed THEN 'broken'
+                            WHEN plan.state = 'completed' AND NOT s.all_paid THEN 'active' END AS outcome
+                  FROM collections_payment_plan plan
+                  JOIN LATERAL (SELECT bool_and(i.state = 'paid') AS all_paid,
+                                       bool_or(i.state = 'missed') AS any_missed
+                                  FROM collections_payment_plan_installment i WHERE i.plan_id = plan.id) s ON TRUE
+                 WHERE plan.id = ANY(%s)
+            ) decided
+             WHERE outcome IS NOT NULL
+          GROUP BY outcome
             """,
             [self.ids],
         )
-        completed, broken, reopened = self.browse(), self.browse(), self.browse()
-        for plan_id, all_paid, any_missed in cr.fetchall():
-            plan = self.browse(plan_id)
-            if plan.state in ("active", "broken") and all_paid:
-                completed |= plan
-            elif plan.state == "active" and any_missed:
-                broken |= plan
-            elif plan.state == "completed" and not all_paid:
-                reopened |= plan
+        outcomes = {outcome: self.browse(plan_ids) for outcome, plan_ids in cr.fetchall()}
+        completed = outcomes.get("completed", self.browse())
+        broken = outcomes.get("broken", self.browse())
+        reopened = outcomes.get("active", self.browse())
         if completed:
             completed.write({"state": "completed", "end_date": today, "hold_after_break": False})
             for plan in completed:
