@@ -1,5 +1,5 @@
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 from markupsafe import Markup
 
@@ -24,6 +24,8 @@ MESSAGE_STATES = [
 ]
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
+# A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
+HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
 # States a message never leaves: the engine only appends after them.
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
 
@@ -144,25 +146,25 @@ class CollectionsMessage(models.Model):
         )
         documents = defaultdict(list)
         for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
-            documents[message_id].append((move_id, move_type == "out_invoice", is_open, hold, residual))
+            documents[message_id].append(HeldDocument(move_id, move_type == "out_invoice", is_open, hold, residual))
         reason_labels = dict(
             self.env["collections.run.preview.skip"]._fields["reason"]._description_selection(self.env)
         )
         ended = defaultdict(lambda: self.browse())  # reason text -> messages
         for message in self:
             docs = documents[message.id]
-            chased = [doc for doc in docs if doc[1] and doc[2]]
+            chased = [doc for doc in docs if doc.is_invoice and doc.is_open]
             if not chased:
                 ended[_("Paid since planning")] |= message
-            elif all(doc[3] for doc in chased):
-                ended[reason_labels[chased[0][3]]] |= message
-            elif message.state == "planned" and any(doc[3] for doc in docs):
-                kept = [doc for doc in docs if not doc[3]]
-                amount = message.currency_id.round(sum(doc[4] for doc in kept if doc[2]))
+            elif all(doc.hold for doc in chased):
+                ended[reason_labels[chased[0].hold]] |= message
+            elif message.state == "planned" and any(doc.hold for doc in docs):
+                kept = [doc for doc in docs if not doc.hold]
+                amount = message.currency_id.round(sum(doc.residual for doc in kept if doc.is_open))
                 if message.currency_id.compare_amounts(amount, 0) <= 0:
                     ended[reason_labels["netted"]] |= message
                 else:
-                    message.write({"move_ids": [Command.set([doc[0] for doc in kept])], "amount_due": amount})
+                    message.write({"move_ids": [Command.set([doc.move_id for doc in kept])], "amount_due": amount})
         stopped = self.browse()
         for reason, messages in ended.items():
             messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()

@@ -24,8 +24,8 @@ OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', '
 
 def held_invoices_sql(date_sql):
     """Customer documents held out of dunning on the date ``date_sql`` (an SQL
-    expression), as rows (move_id, reason): the one definition that planning,
-    sending and the worklist share. A document is held while it is under a
+    expression), as rows (move_id, reason): the one definition that planning
+    and sending share. A document is held while it is under a
     proposed or active payment plan (or a broken one whose policy keeps the
     hold), under an open promise not yet due (a promise without invoices holds
     all of its customer's), or in an open dispute."""
