@@ -12,5 +12,9 @@ from . import res_partner
 from . import collections_move_state
 from . import account_move
 from . import mail_mail
+from . import collections_payment_plan
+from . import collections_payment_plan_installment
+from . import collections_promise
+from . import collections_dispute
 from . import collections_worklist
 from . import account_partial_reconcile

@@ -21,6 +21,33 @@ class AccountMove(models.Model):
     )
     collections_excluded = fields.Boolean(string="Exclude from Collections", copy=False)
     collections_disputed = fields.Boolean(string="Disputed", copy=False)
+    collections_plan_ids = fields.Many2many(
+        "collections.payment.plan",
+        "collections_payment_plan_account_move_rel",
+        "move_id",
+        "plan_id",
+        string="Payment Plans",
+        readonly=True,
+        copy=False,
+    )
+    collections_promise_ids = fields.Many2many(
+        "collections.promise",
+        "collections_promise_account_move_rel",
+        "move_id",
+        "promise_id",
+        string="Promises to Pay",
+        readonly=True,
+        copy=False,
+    )
+    collections_dispute_ids = fields.Many2many(
+        "collections.dispute",
+        "collections_dispute_account_move_rel",
+        "move_id",
+        "dispute_id",
+        string="Disputes",
+        readonly=True,
+        copy=False,
+    )
 
     @api.depends("collections_state_id.stage_id", "collections_state_id.reminder_count")
     def _compute_collections_state(self):

@@ -8,10 +8,10 @@ class AccountPartialReconcile(models.Model):
     def create(self, vals_list):
         """Every payment, whatever its way in (payment, statement line, credit
         note), reconciles through here: pending reminders whose invoices are
-        now all settled are cancelled at once, not at their sending time."""
+        now all settled are cancelled at once, not at their sending time; the
+        payment plans and promises of those invoices take the payment at once."""
         partials = super().create(vals_list)
-        moves = (partials.debit_move_id | partials.credit_move_id).move_id
-        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
+        invoices = partials._collections_invoices()
         if invoices:
             pending = (
                 self.env["collections.message"]
@@ -20,4 +20,19 @@ class AccountPartialReconcile(models.Model):
             )
             if pending:
                 pending._still_due()
+            self.env["collections.payment.plan"].sudo()._on_payments(invoices)
+            self.env["collections.promise"].sudo()._on_payments(invoices)
         return partials
+
+    def unlink(self):
+        """An undone reconciliation gives the invoices their debt back: their
+        payment plans no longer count that payment."""
+        invoices = self._collections_invoices()
+        result = super().unlink()
+        if invoices:
+            self.env["collections.payment.plan"].sudo()._on_payments(invoices.exists())
+        return result
+
+    def _collections_invoices(self):
+        moves = (self.debit_move_id | self.credit_move_id).move_id
+        return moves.filtered(lambda m: m.move_type == "out_invoice")

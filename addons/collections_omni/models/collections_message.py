@@ -1,15 +1,15 @@
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date, formatLang
 from odoo.tools.misc import hmac
 
 from ..tools import contact_rules, letter_pdf
-from .collections_run import OPEN_RECEIVABLE_SQL
+from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
 from .collections_stage_action import CHANNELS
 
 MESSAGE_STATES = [
@@ -25,6 +25,8 @@ MESSAGE_STATES = [
 ]
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
+# A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
+HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
 # States a message never leaves: the engine only appends after them.
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
 
@@ -114,23 +116,76 @@ class CollectionsMessage(models.Model):
     # === DISPATCH === #
 
     def _still_due(self):
-        """Messages whose invoices are still open right before sending; the
-        others end cancelled with the reason (paid since planning)."""
+        """Messages still to send right before sending: those with open
+        invoices that no payment plan, promise or dispute holds. The others end
+        cancelled with the reason (paid since planning, or the hold); a planned
+        message that still chases other invoices drops the held ones and its
+        amount follows."""
         self.env.flush_all()  # payments registered in this transaction must count
+        # The messages' documents as a constant: the planner looks up only these in every kind of hold.
         self.env.cr.execute(
-            f"""
-            SELECT rel.message_id FROM collections_message_account_move_rel rel
-              JOIN account_move m ON m.id = rel.move_id
-             WHERE rel.message_id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
-             GROUP BY rel.message_id
-            """,
+            "SELECT array_agg(DISTINCT move_id) FROM collections_message_account_move_rel WHERE message_id = ANY(%s)",
             [self.ids],
         )
-        open_ids = {row[0] for row in self.env.cr.fetchall()}
-        paid = self.filtered(lambda m: m.id not in open_ids)
-        paid.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
-        paid.write({"state": "cancelled", "blocked_reason": _("Paid since planning")})
-        return self - paid
+        move_ids = self.env.cr.fetchone()[0] or []
+        self.env.cr.execute(
+            f"""
+            WITH held AS (
+                SELECT DISTINCT ON (h.move_id) h.move_id, h.reason
+                  FROM ({held_invoices_sql("%(today)s::date")}) h
+                 WHERE h.move_id = ANY(%(move_ids)s)
+              ORDER BY h.move_id, h.reason
+            )
+            SELECT rel.message_id, rel.move_id, m.move_type, ({OPEN_RECEIVABLE_SQL}) AS is_open, held.reason,
+                   CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual
+              FROM collections_message_account_move_rel rel
+              JOIN account_move m ON m.id = rel.move_id
+              LEFT JOIN held ON held.move_id = m.id
+             WHERE rel.message_id = ANY(%(ids)s)
+            """,
+            {"ids": self.ids, "move_ids": move_ids, "today": fields.Date.context_today(self)},
+        )
+        documents = defaultdict(list)
+        for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
+            documents[message_id].append(HeldDocument(move_id, move_type == "out_invoice", is_open, hold, residual))
+        reason_labels = dict(
+            self.env["collections.run.preview.skip"]._fields["reason"]._description_selection(self.env)
+        )
+        ended = defaultdict(lambda: self.browse())  # reason text -> messages
+        for message in self:
+            docs = documents[message.id]
+            chased = [doc for doc in docs if doc.is_invoice and doc.is_open]
+            if not chased:
+                ended[_("Paid since planning")] |= message
+            elif all(doc.hold for doc in chased):
+                ended[reason_labels[chased[0].hold]] |= message
+            elif message.state == "planned" and any(doc.hold for doc in docs):
+                kept = [doc for doc in docs if not doc.hold]
+                amount = message.currency_id.round(sum(doc.residual for doc in kept if doc.is_open))
+                if message.currency_id.compare_amounts(amount, 0) <= 0:
+                    ended[reason_labels["netted"]] |= message
+                else:
+                    message.write({"move_ids": [Command.set([doc.move_id for doc in kept])], "amount_due": amount})
+        stopped = self.browse()
+        for reason, messages in ended.items():
+            messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
+            messages.write({"state": "cancelled", "blocked_reason": reason})
+            stopped |= messages
+        return self - stopped
+
+    @api.model
+    def _recheck_pending(self, moves=None, partners=None):
+        """Re-check at once the pending messages about these invoices or
+        customers (a payment plan, promise or dispute has just started)."""
+        if moves:
+            domain = [("move_ids", "in", moves.ids)]
+        elif partners:
+            domain = [("partner_id", "in", partners.ids)]
+        else:
+            return
+        pending = self.sudo().search(domain + [("state", "in", ("planned", "queued"))])
+        if pending:
+            pending._still_due()
 
     @api.model
     def _dispatch_planned(self, company=None, limit=500):

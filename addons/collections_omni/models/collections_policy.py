@@ -2,6 +2,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
+# Days an installment may be late before its plan breaks, when no policy says otherwise.
+DEFAULT_PLAN_GRACE_DAYS = 5
+
 
 class CollectionsPolicy(models.Model):
     """How a company chases late payers: ordered stages, each with actions.
@@ -41,6 +44,27 @@ class CollectionsPolicy(models.Model):
     stage_ids = fields.One2many("collections.stage", "policy_id", string="Stages", copy=True)
     stage_count = fields.Integer(compute="_compute_stage_count")
     note = fields.Html(translate=True)
+    plan_grace_days = fields.Integer(
+        string="Installment Grace Days",
+        default=DEFAULT_PLAN_GRACE_DAYS,
+        help="Days after an installment's due date before the unpaid installment breaks its payment plan.",
+    )
+    resume_dunning_on_break = fields.Boolean(
+        string="Resume Dunning on Broken Plans",
+        default=True,
+        help="When a payment plan breaks, its invoices are dunned again by the next run. "
+        "Otherwise they stay on hold until the collector renegotiates, cancels or resumes.",
+    )
+    broken_promise_action = fields.Selection(
+        [
+            ("resume", "Resume dunning"),
+            ("resume_activity", "Resume dunning and tell the collector"),
+            ("activity", "Tell the collector; dunning stays on hold"),
+        ],
+        default="resume_activity",
+        required=True,
+        help="What happens when a promise to pay is broken (not covered by payments on the promised date).",
+    )
 
     _sql_constraints = [
         (
@@ -49,6 +73,23 @@ class CollectionsPolicy(models.Model):
             "A policy with this name already exists in this company.",
         ),
     ]
+
+    @api.model
+    def _for_partner(self, partner, company):
+        """The policy that applies to a customer's debts in a company, by the
+        planning's precedence (partner > segment > company default)."""
+        partner = partner.commercial_partner_id.with_company(company)
+        if partner.collections_policy_id:
+            return partner.collections_policy_id
+        if partner.category_id:
+            segment = self.search(
+                [("company_id", "=", company.id), ("partner_category_ids", "in", partner.category_id.ids)],
+                order="sequence, id",
+                limit=1,
+            )
+            if segment:
+                return segment
+        return self.search([("company_id", "=", company.id), ("is_company_default", "=", True)], limit=1)
 
     @api.depends("stage_ids")
     def _compute_stage_count(self):

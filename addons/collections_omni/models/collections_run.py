@@ -21,6 +21,41 @@ PARTNER_SKIP_RULES = [
 # planning, sending and the worklist share.
 OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
                AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0"""
+
+
+def held_invoices_sql(date_sql):
+    """Customer documents held out of dunning on the date ``date_sql`` (an SQL
+    expression), as rows (move_id, reason): the one definition that planning
+    and sending share. A document is held while it is under a
+    proposed or active payment plan (or a broken one whose policy keeps the
+    hold), under an open promise not yet due (a promise without invoices holds
+    all of its customer's), or in an open dispute."""
+    promise_holds = f"""((pr.state = 'open' AND pr.promised_date >= {date_sql})
+                          OR (pr.state = 'broken' AND pr.hold_after_break))"""
+    return f"""
+            SELECT rel.move_id, 'payment_plan' AS reason
+              FROM collections_payment_plan_account_move_rel rel
+              JOIN collections_payment_plan plan ON plan.id = rel.plan_id
+             WHERE plan.state IN ('proposed', 'active') OR (plan.state = 'broken' AND plan.hold_after_break)
+            UNION ALL
+            SELECT rel.move_id, 'promise'
+              FROM collections_promise_account_move_rel rel
+              JOIN collections_promise pr ON pr.id = rel.promise_id
+             WHERE {promise_holds}
+            UNION ALL
+            SELECT m.id, 'promise'
+              FROM collections_promise pr
+              JOIN account_move m ON m.commercial_partner_id = pr.partner_id AND m.company_id = pr.company_id
+             WHERE {promise_holds} AND {OPEN_RECEIVABLE_SQL}
+               AND NOT EXISTS (SELECT 1 FROM collections_promise_account_move_rel r WHERE r.promise_id = pr.id)
+            UNION ALL
+            SELECT rel.move_id, 'dispute'
+              FROM collections_dispute_account_move_rel rel
+              JOIN collections_dispute d ON d.id = rel.dispute_id
+             WHERE d.state = 'open'
+    """
+
+
 SKIP_REASON_LABELS = {
     "excluded": "Excluded from collections",
     "do_not_contact": "Do not contact",
@@ -29,6 +64,9 @@ SKIP_REASON_LABELS = {
     "below_minimum": "Below the stage's minimum amount",
     "netted": "Credit notes cover the balance",
     "no_action": "The stage has no action",
+    "payment_plan": "Invoices under a payment plan",
+    "promise": "Promise to pay not yet due",
+    "dispute": "Invoices in dispute",
 }
 
 
@@ -195,6 +233,18 @@ class CollectionsRun(models.Model):
         cr = self.env.cr
         skip_cases = "\n".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in PARTNER_SKIP_RULES)
         segment_join = self._segment_join(company)
+        # 0. Documents held out of dunning (payment plans, promises, disputes).
+        cr.execute(
+            f"""
+            CREATE TEMP TABLE collections_held ON COMMIT DROP AS
+            SELECT DISTINCT ON (h.move_id) h.move_id, m.commercial_partner_id AS partner_id, h.reason
+              FROM ({held_invoices_sql("%(date)s::date")}) h
+              JOIN account_move m ON m.id = h.move_id
+             WHERE m.company_id = %(company)s AND {OPEN_RECEIVABLE_SQL}
+          ORDER BY h.move_id, h.reason
+            """,
+            {"company": company.id, "date": date},
+        )
         # 1. Open receivable documents with their policy and the stage each has reached.
         cr.execute(
             f"""
@@ -216,6 +266,7 @@ class CollectionsRun(models.Model):
                AND default_policy.active
              WHERE m.company_id = %(company)s AND {OPEN_RECEIVABLE_SQL}
                AND m.collections_excluded IS NOT TRUE AND m.collections_disputed IS NOT TRUE
+               AND NOT EXISTS (SELECT 1 FROM collections_held h WHERE h.move_id = m.id)
             """,
             {"company": company.id, "company_key": str(company.id)},
         )
@@ -268,6 +319,8 @@ class CollectionsRun(models.Model):
             SELECT reason, count(*) FROM (
                 SELECT DISTINCT partner_id, skip_reason AS reason FROM collections_open
                  WHERE skip_reason IS NOT NULL
+                UNION ALL
+                SELECT DISTINCT partner_id, reason FROM collections_held
                 UNION ALL
                 SELECT partner_id, CASE WHEN amount_due <= 0 THEN 'netted' ELSE 'below_minimum' END
                   FROM collections_group WHERE amount_due <= 0 OR amount_due_company < min_amount
@@ -364,7 +417,10 @@ class CollectionsRun(models.Model):
                 """
             )
             result["lines"] = cr.dictfetchall()
-            cr.execute("SELECT DISTINCT partner_id, skip_reason FROM collections_open WHERE skip_reason IS NOT NULL")
+            cr.execute(
+                """SELECT DISTINCT partner_id, skip_reason FROM collections_open WHERE skip_reason IS NOT NULL
+                   UNION SELECT DISTINCT partner_id, reason FROM collections_held"""
+            )
             result["skipped_partners"] = cr.fetchall()
-        cr.execute("DROP TABLE collections_open, collections_advance, collections_group")
+        cr.execute("DROP TABLE collections_held, collections_open, collections_advance, collections_group")
         return result

@@ -29,7 +29,9 @@ class CollectionsWorklist(models.Model):
     invoice_count = fields.Integer(string="Open Invoices", readonly=True)
     last_date = fields.Date(string="Last Contact", readonly=True)
     next_date = fields.Date(string="Next Action", readonly=True)
-    disputed = fields.Boolean(readonly=True)
+    disputed = fields.Boolean(readonly=True, help="On dispute hold, or with an open dispute.")
+    on_payment_plan = fields.Boolean(readonly=True, help="A proposed or active payment plan.")
+    promise_date = fields.Date(string="Promised For", readonly=True, help="The earliest open promise to pay.")
     vulnerable = fields.Boolean(readonly=True)
     priority = fields.Float(
         readonly=True,
@@ -52,7 +54,15 @@ class CollectionsWorklist(models.Model):
                        WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) AS days_overdue,
                    count(*) FILTER (WHERE m.move_type = 'out_invoice') AS invoice_count,
                    p.collections_last_date AS last_date, p.collections_next_date AS next_date,
-                   COALESCE(p.collections_dispute_hold, FALSE) AS disputed,
+                   COALESCE(p.collections_dispute_hold, FALSE) OR EXISTS (
+                       SELECT 1 FROM collections_dispute d
+                        WHERE d.partner_id = p.id AND d.company_id = m.company_id AND d.state = 'open') AS disputed,
+                   EXISTS (
+                       SELECT 1 FROM collections_payment_plan plan
+                        WHERE plan.partner_id = p.id AND plan.company_id = m.company_id
+                          AND plan.state IN ('proposed', 'active')) AS on_payment_plan,
+                   (SELECT min(pr.promised_date) FROM collections_promise pr
+                     WHERE pr.partner_id = p.id AND pr.company_id = m.company_id AND pr.state = 'open') AS promise_date,
                    COALESCE(p.collections_vulnerable, FALSE) AS vulnerable,
                    round(COALESCE(sum(m.amount_residual_signed) FILTER (
                        WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0)

@@ -45,6 +45,9 @@ class ResPartner(models.Model):
     collections_preferred_hours = fields.Char(string="Preferred Hours", compute="_compute_collections_preference")
     collections_consent_ids = fields.One2many("collections.consent", "partner_id", string="Consent")
     collections_message_ids = fields.One2many("collections.message", "partner_id", string="Collections Messages")
+    collections_plan_ids = fields.One2many("collections.payment.plan", "partner_id", string="Payment Plans")
+    collections_promise_ids = fields.One2many("collections.promise", "partner_id", string="Promises to Pay")
+    collections_dispute_ids = fields.One2many("collections.dispute", "partner_id", string="Disputes")
 
     def action_collections_log_call(self):
         self.ensure_one()

@@ -8,3 +8,5 @@ from . import test_contact_rules
 from . import test_contact_enforcement
 from . import test_collections_unsubscribe
 from . import test_reply_keywords
+from . import test_payment_plan
+from . import test_promise_dispute

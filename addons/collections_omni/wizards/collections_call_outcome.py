@@ -32,6 +32,14 @@ class CollectionsCallOutcome(models.TransientModel):
     next_date = fields.Date(
         string="Follow-up Date", help="Promise date, or when to call back; becomes the customer's next action."
     )
+    currency_id = fields.Many2one("res.currency", default=lambda self: self.env.company.currency_id)
+    promise_amount = fields.Monetary(
+        string="Promised Amount",
+        compute="_compute_promise_amount",
+        store=True,
+        readonly=False,
+        help="Records a promise to pay: until the date the customer is not dunned. Zero records none.",
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -39,6 +47,27 @@ class CollectionsCallOutcome(models.TransientModel):
         if self.env.context.get("active_model") == "res.partner" and self.env.context.get("active_id"):
             values.setdefault("partner_id", self.env.context["active_id"])
         return values
+
+    @api.depends("partner_id", "outcome")
+    def _compute_promise_amount(self):
+        """What the customer owes overdue in the company currency, as a start."""
+        today = fields.Date.context_today(self)
+        for wizard in self:
+            if wizard.outcome != "promised" or not wizard.partner_id:
+                wizard.promise_amount = 0.0
+                continue
+            groups = self.env["account.move"]._read_group(
+                [
+                    ("commercial_partner_id", "=", wizard.partner_id.commercial_partner_id.id),
+                    ("company_id", "=", self.env.company.id),
+                    ("move_type", "=", "out_invoice"),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial", "in_payment")),
+                    ("invoice_date_due", "<", today),
+                ],
+                aggregates=["amount_residual_signed:sum"],
+            )
+            wizard.promise_amount = (groups[0][0] if groups else 0.0) or 0.0
 
     @api.depends("partner_id")
     def _compute_rule_warning(self):
@@ -92,6 +121,18 @@ class CollectionsCallOutcome(models.TransientModel):
         )
         if activities:
             activities.action_feedback(feedback=f"{labels[self.outcome]}. {self.note or ''}".strip())
+        if self.outcome == "promised" and self.currency_id.compare_amounts(self.promise_amount, 0) > 0:
+            self.env["collections.promise"].create(
+                {
+                    "company_id": self.env.company.id,
+                    "partner_id": partner.id,
+                    "currency_id": self.currency_id.id,
+                    "amount": self.promise_amount,
+                    "promised_date": self.next_date,
+                    "source": "call",
+                    "note": self.note or False,
+                }
+            )
         if self.outcome == "callback":
             partner.activity_schedule(
                 "mail.mail_activity_data_call",

@@ -1,0 +1,239 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+PROMISE_SOURCES = [
+    ("portal", "Customer Portal"),
+    ("whatsapp", "WhatsApp"),
+    ("call", "Phone Call"),
+    ("email", "Email"),
+    ("other", "Other"),
+]
+
+
+class CollectionsPromise(models.Model):
+    """A customer's promise to pay an amount by a date.
+
+    Until the date its invoices (or, without invoices, all its customer's)
+    are not dunned. It is kept as soon as payments reconciled since the
+    promise, on those invoices, cover the amount by the date; the day after
+    the date an uncovered promise is broken and the policy says what follows.
+    """
+
+    _name = "collections.promise"
+    _description = "Collections Promise to Pay"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "promised_date desc, id desc"
+    _check_company_auto = True
+
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('parent_id', '=', False)]",
+        check_company=True,
+    )
+    move_ids = fields.Many2many(
+        "account.move",
+        "collections_promise_account_move_rel",
+        "promise_id",
+        "move_id",
+        string="Invoices",
+        check_company=True,
+        domain="[('move_type', '=', 'out_invoice'), ('state', '=', 'posted'), "
+        "('commercial_partner_id', '=', partner_id), ('currency_id', '=', currency_id)]",
+        help="Leave empty when the promise is about the customer's whole balance.",
+    )
+    currency_id = fields.Many2one(
+        "res.currency", required=True, default=lambda self: self.env.company.currency_id, tracking=True
+    )
+    amount = fields.Monetary(required=True, tracking=True)
+    date = fields.Date(
+        string="Promised On", required=True, default=fields.Date.context_today, help="Payments count from this day."
+    )
+    promised_date = fields.Date(string="Pay By", required=True, tracking=True, index=True)
+    source = fields.Selection(PROMISE_SOURCES, required=True, default="call")
+    state = fields.Selection(
+        [("open", "Open"), ("kept", "Kept"), ("broken", "Broken"), ("cancelled", "Cancelled")],
+        required=True,
+        default="open",
+        tracking=True,
+        index=True,
+        copy=False,
+    )
+    amount_paid = fields.Monetary(string="Paid So Far", readonly=True, copy=False)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Collector",
+        default=lambda self: self.env.user,
+        tracking=True,
+        help="Told when the promise is broken.",
+    )
+    policy_id = fields.Many2one(
+        "collections.policy", compute="_compute_policy_id", store=True, readonly=False, check_company=True
+    )
+    hold_after_break = fields.Boolean(
+        readonly=True, copy=False, help="Broken under a policy that keeps dunning on hold until the collector decides."
+    )
+    end_date = fields.Date(string="Settled On", readonly=True, copy=False)
+    note = fields.Text()
+
+    @api.depends("partner_id", "company_id")
+    def _compute_policy_id(self):
+        Policy = self.env["collections.policy"]
+        for promise in self:
+            promise.policy_id = (
+                Policy._for_partner(promise.partner_id, promise.company_id) if promise.partner_id else False
+            )
+
+    @api.depends("partner_id", "amount", "currency_id", "promised_date")
+    def _compute_display_name(self):
+        for promise in self:
+            promise.display_name = _(
+                "%(customer)s: %(amount)s by %(date)s",
+                customer=promise.partner_id.display_name or "",
+                amount=promise.currency_id.format(promise.amount),
+                date=promise.promised_date or "",
+            )
+
+    @api.constrains("amount", "date", "promised_date", "move_ids", "partner_id", "currency_id")
+    def _check_promise(self):
+        for promise in self:
+            if promise.currency_id.compare_amounts(promise.amount, 0) <= 0:
+                raise ValidationError(_("A promise to pay needs a positive amount."))
+            if promise.promised_date < promise.date:
+                raise ValidationError(_("The promised date cannot be before the day of the promise."))
+            wrong = promise.move_ids.filtered(
+                lambda m, promise=promise: (
+                    m.move_type != "out_invoice"
+                    or m.commercial_partner_id != promise.partner_id.commercial_partner_id
+                    or m.currency_id != promise.currency_id
+                )
+            )
+            if wrong:
+                raise ValidationError(
+                    _(
+                        "A promise covers invoices of its own customer in its own currency (%(currency)s): "
+                        "%(invoices)s do not qualify.",
+                        currency=promise.currency_id.name,
+                        invoices=", ".join(wrong.mapped("display_name")),
+                    )
+                )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(_("Promises are part of the customer's history: cancel them instead of deleting them."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        promises = super().create(vals_list)
+        promises._stop_pending_messages()
+        return promises
+
+    def _stop_pending_messages(self):
+        """While the promise runs, reminders already planned for what it covers are dropped."""
+        Message = self.env["collections.message"]
+        Message._recheck_pending(moves=self.filtered("move_ids").move_ids)
+        Message._recheck_pending(partners=self.filtered(lambda p: not p.move_ids).partner_id)
+
+    def action_cancel(self):
+        self.filtered(lambda p: p.state in ("open", "broken")).write(
+            {"state": "cancelled", "hold_after_break": False, "end_date": fields.Date.context_today(self)}
+        )
+        return True
+
+    def action_resume_dunning(self):
+        self.filtered(lambda p: p.state == "broken").write({"hold_after_break": False})
+        return True
+
+    # === EVALUATION === #
+
+    def _paid_amounts(self):
+        """{promise id: amount} paid towards each promise: reconciled (payment,
+        statement line or credit note) between the day of the promise and the
+        promised date, on its invoices or, without invoices, on any of its
+        customer's invoices in its currency. One statement for all promises."""
+        if not self:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT pr.id, COALESCE(sum(apr.debit_amount_currency), 0)
+              FROM collections_promise pr
+              JOIN account_move m ON m.company_id = pr.company_id AND m.currency_id = pr.currency_id
+                                 AND m.move_type = 'out_invoice' AND m.state = 'posted'
+                                 AND (m.id IN (SELECT move_id FROM collections_promise_account_move_rel
+                                                WHERE promise_id = pr.id)
+                                      OR (m.commercial_partner_id = pr.partner_id AND NOT EXISTS (
+                                          SELECT 1 FROM collections_promise_account_move_rel
+                                           WHERE promise_id = pr.id)))
+              JOIN account_move_line aml ON aml.move_id = m.id AND aml.display_type = 'payment_term'
+              JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+             WHERE pr.id = ANY(%s) AND apr.max_date BETWEEN pr.date AND pr.promised_date
+          GROUP BY pr.id
+            """,
+            [self.ids],
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _evaluate(self, today=None, break_due=True):
+        """Kept when covered; broken (with the policy's consequences) once the
+        promised date has passed uncovered, when ``break_due``."""
+        today = today or fields.Date.context_today(self)
+        promises = self.filtered(lambda p: p.state == "open")
+        paid = promises._paid_amounts()
+        kept, broken = self.browse(), self.browse()
+        for promise in promises:
+            amount_paid = paid.get(promise.id, 0.0)
+            if promise.currency_id.compare_amounts(amount_paid, promise.amount_paid) != 0:
+                promise.amount_paid = amount_paid
+            if promise.currency_id.compare_amounts(amount_paid, promise.amount) >= 0:
+                kept |= promise
+            elif break_due and promise.promised_date < today:
+                broken |= promise
+        if kept:
+            kept.write({"state": "kept", "end_date": today})
+            for promise in kept:
+                promise.message_post(body=_("Payments cover the promise: kept."))
+        broken._break(today)
+
+    def _break(self, today):
+        for promise in self:
+            action = promise.policy_id.broken_promise_action or "resume_activity"
+            promise.write({"state": "broken", "end_date": today, "hold_after_break": action == "activity"})
+            summary = _(
+                "Promise broken: %(amount)s promised by %(date)s, %(paid)s paid",
+                amount=promise.currency_id.format(promise.amount),
+                date=promise.promised_date,
+                paid=promise.currency_id.format(promise.amount_paid),
+            )
+            promise.message_post(body=summary)
+            if action in ("resume_activity", "activity"):
+                promise.activity_schedule(
+                    "mail.mail_activity_data_call",
+                    date_deadline=today,
+                    summary=summary,
+                    user_id=(promise.partner_id.collections_user_id or promise.user_id or self.env.user).id,
+                )
+
+    @api.model
+    def _cron_check(self):
+        """Daily: promises covered are kept, those past their date uncovered are broken."""
+        self.search([("state", "=", "open")])._evaluate()
+
+    @api.model
+    def _on_payments(self, invoices):
+        """Payments touched these invoices: promises they cover are kept at once."""
+        promises = self.search(
+            [
+                ("state", "=", "open"),
+                "|",
+                ("move_ids", "in", invoices.ids),
+                "&",
+                ("move_ids", "=", False),
+                ("partner_id", "in", invoices.commercial_partner_id.ids),
+            ]
+        )
+        promises._evaluate(break_due=False)
