@@ -208,6 +208,10 @@ class CollectionsPaymentPlan(models.Model):
 
     # === SCHEDULE === #
 
+    def _state_label(self):
+        self.ensure_one()
+        return dict(self._fields["state"]._description_selection(self.env))[self.state]
+
     def action_generate_schedule(self):
         """Installments from the invoices' open amount: the optional down payment
         as installment 0 on the start date, then the installments at the plan's
@@ -298,7 +302,7 @@ class CollectionsPaymentPlan(models.Model):
     def action_cancel(self):
         for plan in self:
             if plan.state in ("completed", "cancelled"):
-                raise UserError(_("The plan %(plan)s is already %(state)s.", plan=plan.name, state=plan.state))
+                raise UserError(_("The plan %(plan)s is already %(state)s.", plan=plan.name, state=plan._state_label()))
         self.write({"state": "cancelled", "end_date": fields.Date.context_today(self), "hold_after_break": False})
         return True
 
@@ -342,7 +346,11 @@ class CollectionsPaymentPlan(models.Model):
         self.ensure_one()
         if self.state not in from_states:
             raise UserError(
-                _("The plan %(plan)s cannot be started from its state %(state)s.", plan=self.name, state=self.state)
+                _(
+                    "The plan %(plan)s cannot be started from its state %(state)s.",
+                    plan=self.name,
+                    state=self._state_label(),
+                )
             )
         if not self.installment_ids:
             raise UserError(_("Generate the schedule of %(plan)s first.", plan=self.name))
