@@ -30,6 +30,8 @@
         "views/collections_compliance_report_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
+        "views/collections_reconcile_match_views.xml",
+        "views/collections_statement_import_views.xml",
         "views/collections_menus.xml",
     ],
     "assets": {

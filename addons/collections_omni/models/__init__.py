@@ -14,3 +14,6 @@ from . import account_move
 from . import mail_mail
 from . import collections_worklist
 from . import account_partial_reconcile
+from . import res_company
+from . import collections_reconcile_match
+from . import collections_reconcile_candidate

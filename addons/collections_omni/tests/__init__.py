@@ -6,3 +6,5 @@ from . import test_collections_i18n
 from . import test_collections_worklist
 from . import test_contact_rules
 from . import test_contact_enforcement
+from . import test_collections_reconcile
+from . import test_statement_import
