@@ -4,6 +4,14 @@ dunning: one dunning run (planning) over generated open invoices. The data
 comes from generate_data.py in its own database per size, created once and
 reused; each measurement runs in a transaction that is rolled back, so every
 repetition plans the same messages.
+
+reconcile: the matcher and the reconciliation of bank statement lines over the
+same generated invoices. A labelled set of statement lines (the invoices each
+line truly pays, or none) is generated from the open invoices, created once in
+its own bank journal and reused; the measurement (matching and reconciling
+only) runs in a transaction that is rolled back. Precision: the automatic
+reconciliations that settled exactly the true invoices; recall: the matchable
+lines (those that pay something) reconciled correctly by themselves.
 """
 
 import argparse
@@ -12,6 +20,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -120,6 +129,282 @@ def bench_dunning(args):
     )
 
 
+RECONCILE_PARAM = "collections.bench.reconcile"
+# Kinds of generated statement lines and their shares; "noise" pays nothing.
+RECONCILE_KINDS = [
+    ("exact_reference", 0.30),
+    ("number_in_text", 0.14),
+    ("rounded_amount", 0.08),
+    ("partial_payment", 0.08),
+    ("several_invoices", 0.08),
+    ("amount_only", 0.08),
+    ("combination", 0.05),
+    ("wrong_reference", 0.05),
+    ("unknown_customer", 0.04),
+    ("noise", 0.10),
+]
+NOISE_LABELS = [
+    "Interest {n}",
+    "Refund supplier {n}",
+    "Card settlement {n}",
+    "Transfer from savings",
+    "Cash deposit",
+    "Reimbursement travel {n}",
+    "Grant payment {n}",
+]
+
+
+def _reconcile_lines_plan(open_invoices, partner_names, count, rng):
+    """The labelled statement lines: [(kind, values, true invoice ids)].
+
+    ``open_invoices``: [(id, name, reference, partner, residual)], oldest first.
+    Every invoice is paid by one line at most.
+    """
+    by_partner = {}
+    for invoice in open_invoices:
+        by_partner.setdefault(invoice[3], []).append(invoice)
+    used = set()
+    pool = list(open_invoices)
+    rng.shuffle(pool)
+    cursor = iter(pool)
+
+    def take():
+        for invoice in cursor:
+            if invoice[0] not in used:
+                used.add(invoice[0])
+                return invoice
+        raise RuntimeError("not enough open invoices for the statement lines")
+
+    def take_several(size):
+        """``size`` unused invoices of one customer, oldest first."""
+        while True:
+            first = take()
+            others = [inv for inv in by_partner[first[3]] if inv[0] not in used][: size - 1]
+            if len(others) == size - 1:
+                used.update(inv[0] for inv in others)
+                return sorted([first, *others], key=lambda inv: inv[0])
+
+    def ref(invoice):
+        return invoice[2] or invoice[1]
+
+    kinds = [kind for kind, share in RECONCILE_KINDS for _ in range(round(share * count))][:count]
+    kinds += ["exact_reference"] * (count - len(kinds))
+    rng.shuffle(kinds)
+    plan = []
+    for n, kind in enumerate(kinds):
+        partner, truth = None, []
+        if kind == "exact_reference":
+            inv = take()
+            truth, amount, partner = [inv], inv[4], inv[3] if rng.random() < 0.7 else None
+            label = rng.choice(["{r}", "Payment {r}", "PAGO {r}", "/ROC/{r}/", "Transfer ref {r} thank you"])
+            label = label.format(r=ref(inv))
+        elif kind == "number_in_text":
+            inv = take()
+            truth, amount, partner = [inv], inv[4], inv[3] if rng.random() < 0.5 else None
+            label = rng.choice(
+                ["Pago factura {r} de {p}", "{p} invoice {r}", "Settlement of {r} - {p}", "fra. {r}, {p}"]
+            ).format(r=inv[1], p=partner_names[inv[3]])
+        elif kind == "rounded_amount":
+            inv = take()
+            truth, partner = [inv], inv[3] if rng.random() < 0.5 else None
+            amount = round(inv[4]) if round(inv[4]) != round(inv[4], 2) else inv[4] - 0.5
+            label = f"Payment {ref(inv)}"
+        elif kind == "partial_payment":
+            inv = take()
+            truth, partner = [inv], inv[3]
+            amount = round(inv[4] * rng.uniform(0.2, 0.9), 2)
+            label = rng.choice(["Partial payment {r}", "A cuenta {r}", "{r} 1/2"]).format(r=ref(inv))
+        elif kind == "several_invoices":
+            truth = take_several(rng.choice([2, 2, 3]))
+            partner = truth[0][3] if rng.random() < 0.7 else None
+            amount = round(sum(inv[4] for inv in truth), 2)
+            label = "Invoices " + ", ".join(inv[1] for inv in truth)
+        elif kind == "amount_only":
+            inv = take()
+            truth, partner, amount = [inv], inv[3], inv[4]
+            label = rng.choice(["Transfer", "Payment", "Pago proveedor", "{p}"]).format(p=partner_names[inv[3]])
+        elif kind == "combination":
+            truth = take_several(2)
+            partner, amount = truth[0][3], round(sum(inv[4] for inv in truth), 2)
+            label = rng.choice(["Payment of open invoices", "Pago facturas pendientes"])
+        elif kind == "wrong_reference":
+            inv = take()
+            truth, partner, amount = [inv], inv[3], inv[4]
+            # One digit of the number mistyped: usually nobody's invoice, sometimes another customer's.
+            name = inv[1]
+            position = max(i for i, char in enumerate(name) if char.isdigit())
+            wrong = name[:position] + str((int(name[position]) + rng.randint(1, 9)) % 10) + name[position + 1 :]
+            label = f"Payment {wrong}"
+        elif kind == "unknown_customer":
+            inv = take()
+            truth, partner, amount = [inv], None, inv[4]
+            label = f"{ref(inv)}"
+        else:  # noise
+            truth = []
+            partner = rng.choice(list(by_partner)) if rng.random() < 0.5 else None
+            amount = round(rng.uniform(5, 5000), 2)
+            label = rng.choice(NOISE_LABELS).format(n=rng.randint(1000, 99999))
+        plan.append((kind, {"amount": round(amount, 2), "payment_ref": label, "partner_id": partner or False}, truth))
+    return plan
+
+
+def ensure_reconcile_lines(env, lines, seed):
+    """The bench's statement lines, created once per size and seed in their own
+    bank journal (not timed); returns [(statement line id, kind, true invoice ids)]."""
+    params = {"lines": lines, "seed": seed}
+    stored = env["ir.config_parameter"].sudo().get_param(RECONCILE_PARAM)
+    if stored:
+        stored = json.loads(stored)
+        if stored["params"] == params:
+            return stored["lines"]
+        raise RuntimeError(f"the bench database holds reconcile lines for {stored['params']}; drop it to change sizes")
+    company = env.company
+    env.cr.execute(
+        """
+        SELECT m.id, m.name, m.payment_reference, m.commercial_partner_id, m.amount_residual
+          FROM account_move m
+         WHERE m.company_id = %s AND m.state = 'posted' AND m.move_type = 'out_invoice'
+           AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0 AND m.currency_id = %s
+         ORDER BY m.invoice_date_due, m.id
+        """,
+        [company.id, company.currency_id.id],
+    )
+    open_invoices = env.cr.fetchall()
+    env.cr.execute("SELECT id, name FROM res_partner WHERE id = ANY(%s)", [list({row[3] for row in open_invoices})])
+    partner_names = dict(env.cr.fetchall())
+    plan = _reconcile_lines_plan(open_invoices, partner_names, lines, random.Random(seed))
+    journal = env["account.journal"].create({"name": "Bench reconcile", "code": "BRCN", "type": "bank"})
+    started = time.perf_counter()
+    created = env["account.bank.statement.line"]
+    for start in range(0, len(plan), 1000):
+        created |= created.create(
+            [
+                {"journal_id": journal.id, "date": BENCH_TODAY, **values}
+                for _kind, values, _truth in plan[start : start + 1000]
+            ]
+        )
+        print(f"bench: {len(created)} statement lines created", file=sys.stderr)
+    stored = [
+        [line.id, kind, [inv[0] for inv in truth]] for line, (kind, _values, truth) in zip(created, plan, strict=True)
+    ]
+    env["ir.config_parameter"].sudo().set_param(RECONCILE_PARAM, json.dumps({"params": params, "lines": stored}))
+    env.cr.commit()
+    print(f"bench: statement lines created in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return stored
+
+
+def bench_reconcile(args):
+    db = f"collections_bench_{args.customers}_{args.invoices}"
+    ensure_database(db, args.customers, args.invoices, args.seed)
+    odoo = configure(db)
+    registry = odoo.modules.registry.Registry(db)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        labelled = ensure_reconcile_lines(env, args.lines, args.seed)
+    truth = {line_id: (kind, frozenset(moves)) for line_id, kind, moves in labelled}
+    timings, result = [], None
+    for _ in range(args.repeat):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            company = env.company
+            company.collections_reconcile_writeoff_account_id = env["account.account"].search(
+                [("account_type", "=", "expense"), ("company_ids", "in", company.id)], limit=1
+            )
+            lines = env["account.bank.statement.line"].browse(list(truth))
+            cr.execute("ANALYZE account_move")
+            env.flush_all()
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            stats = env["collections.reconcile.match"]._match(company, statement_lines=lines)
+            env.flush_all()
+            timings.append(time.perf_counter() - started)
+            cr.execute(
+                """
+                SELECT x.statement_line_id, x.state, array_remove(array_agg(rel.move_id), NULL)
+                  FROM collections_reconcile_match x
+                  LEFT JOIN collections_reconcile_match_invoice_rel rel ON rel.match_id = x.id
+                 WHERE x.statement_line_id = ANY(%s)
+                 GROUP BY x.id
+                """,
+                [list(truth)],
+            )
+            outcomes = {row[0]: row[1:] for row in cr.fetchall()}
+            candidate_sets = {}
+            cr.execute(
+                """
+                SELECT x.statement_line_id, c.id, array_agg(cm.move_id)
+                  FROM collections_reconcile_match x
+                  JOIN collections_reconcile_candidate c ON c.match_id = x.id
+                  JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = c.id
+                 WHERE x.statement_line_id = ANY(%s)
+                 GROUP BY x.statement_line_id, c.id
+                """,
+                [list(truth)],
+            )
+            for line_id, _candidate, moves in cr.fetchall():
+                candidate_sets.setdefault(line_id, set()).add(frozenset(moves))
+            cr.rollback()
+        result = _reconcile_scores(truth, outcomes, candidate_sets)
+        result.update(stats=stats, load=load)
+    seconds = min(timings)
+    print(
+        json.dumps(
+            {
+                "bench": "reconcile",
+                "lines": args.lines,
+                "invoices": args.invoices,
+                "seconds": round(seconds, 3),
+                "seconds_all": [round(t, 3) for t in timings],
+                "auto_reconciled": result["auto_reconciled"],
+                "proposed": result["proposed"],
+                "no_match": result["none"],
+                "precision": result["precision"],
+                "recall": result["recall"],
+                "recall_with_review": result["recall_with_review"],
+                "matchable": result["matchable"],
+                "by_kind": result["by_kind"],
+                "load_avg_1min": round(result["load"], 2),
+            }
+        ),
+        flush=True,
+    )
+
+
+def _reconcile_scores(truth, outcomes, candidate_sets):
+    """Precision and recall of one run against the labels."""
+    by_kind = {}
+    auto = correct = proposed = none = matchable = found_in_review = 0
+    for line_id, (kind, true_moves) in truth.items():
+        state, reconciled = outcomes.get(line_id, ("none", []))
+        counts = by_kind.setdefault(kind, {"lines": 0, "auto_ok": 0, "auto_wrong": 0, "proposed": 0, "none": 0})
+        counts["lines"] += 1
+        matchable += bool(true_moves)
+        if state == "auto_reconciled":
+            auto += 1
+            ok = frozenset(reconciled) == true_moves
+            correct += ok
+            counts["auto_ok" if ok else "auto_wrong"] += 1
+        elif state == "proposed":
+            proposed += 1
+            counts["proposed"] += 1
+            found_in_review += bool(true_moves) and true_moves in candidate_sets.get(line_id, set())
+        else:
+            none += 1
+            counts["none"] += 1
+    for counts in by_kind.values():
+        counts["recall"] = round(counts["auto_ok"] / counts["lines"], 4)
+    return {
+        "auto_reconciled": auto,
+        "proposed": proposed,
+        "none": none,
+        "matchable": matchable,
+        "precision": round(correct / auto, 4) if auto else None,
+        "recall": round(correct / matchable, 4) if matchable else None,
+        "recall_with_review": round((correct + found_in_review) / matchable, 4) if matchable else None,
+        "by_kind": dict(sorted(by_kind.items())),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="bench", required=True)
@@ -131,13 +416,19 @@ def main():
     dunning.add_argument(
         "--compare-oca", action="store_true", help="also measure OCA's account_credit_control (scripts/bench_oca.py)"
     )
+    reconcile = sub.add_parser("reconcile", help="match and reconcile generated bank statement lines")
+    reconcile.add_argument("--lines", type=int, default=10000)
+    reconcile.add_argument("--invoices", type=int, default=100000)
+    reconcile.add_argument("--customers", type=int, default=20000)
+    reconcile.add_argument("--seed", type=int, default=1)
+    reconcile.add_argument("--repeat", type=int, default=1)
     if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
         # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo
         # connection is opened, so the bench database can serve as a template.
         script = os.path.join(ROOT, "scripts", "bench_oca.py")
         os.execv(sys.executable, [sys.executable, script, *[a for a in sys.argv[2:] if a != "--compare-oca"]])
     args = parser.parse_args()
-    {"dunning": bench_dunning}[args.bench](args)
+    {"dunning": bench_dunning, "reconcile": bench_reconcile}[args.bench](args)
 
 
 if __name__ == "__main__":

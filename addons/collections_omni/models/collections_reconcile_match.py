@@ -167,9 +167,10 @@ class CollectionsReconcileMatch(models.Model):
             ]
             if not lines:
                 continue
+            original_partners = {line.key: line.partner_id for line in lines}
             decisions = matching.decide(lines, index, tolerance, self._extra_candidates)
             stats["lines"] += len(lines)
-            self._record_decisions(company, kind, decisions, stats)
+            self._record_decisions(company, kind, decisions, original_partners, stats)
         return stats
 
     # ------------------------------------------------------------------
@@ -270,7 +271,7 @@ class CollectionsReconcileMatch(models.Model):
     # Recording and reconciling
     # ------------------------------------------------------------------
 
-    def _record_decisions(self, company, kind, decisions, stats):
+    def _record_decisions(self, company, kind, decisions, original_partners, stats):
         column = f"{kind}_id"
         keys = [decision.line.key for decision in decisions]
         # Open proposals of these lines are replaced by the new decision.
@@ -288,7 +289,7 @@ class CollectionsReconcileMatch(models.Model):
                     "amount": line.amount,
                     "currency_id": line.currency_id,
                     "partner_id": line.partner_id or (best.partner_id if best else False),
-                    "original_partner_id": line.partner_id or False,
+                    "original_partner_id": original_partners[line.key] or False,
                     "state": "proposed" if state == "auto_reconciled" else state,
                     "rule": best.rule if best else False,
                     "candidate_ids": [

@@ -135,19 +135,35 @@ class TestReconcileMatching(CollectionsCommon):
         write_off = self.company_data["default_account_expense"]
         self.company.collections_reconcile_writeoff_account_id = write_off
         within = self._invoice(self.customer, 1000.0, 10)
-        line = self._line(999.40, "pago", self.customer)
+        line = self._line(999.40, f"Pago {within.name}", self.customer)
         match = self._match(line)
         self.assertEqual(match.state, "auto_reconciled")
-        self.assertEqual(match.rule, "amount_tolerance")
+        self.assertEqual(match.rule, "reference_tolerance")
         self.assertEqual(within.payment_state, "paid")
         self.assertTrue(line.is_reconciled)
         written_off = line.move_id.line_ids.filtered(lambda aml: aml.account_id == write_off)
         self.assertAlmostEqual(written_off.balance, 0.60)
-        # Outside the tolerance the amount alone proposes nothing.
-        outside = self._invoice(self.other, 1000.0, 10)
+        # Outside the tolerance it is a partial payment: nothing written off.
+        outside = self._invoice(self.customer, 1000.0, 10)
+        line = self._line(998.0, f"Pago {outside.name}", self.customer)
+        match = self._match(line)
+        self.assertEqual(match.rule, "reference_partial")
+        self.assertEqual(outside.payment_state, "partial")
+        self.assertAlmostEqual(outside.amount_residual, 2.0)
+        self.assertFalse(line.move_id.line_ids.filtered(lambda aml: aml.account_id == write_off))
+
+    def test_tolerance_without_reference(self):
+        """Without a reference an amount within the tolerance is only proposed,
+        and outside it nothing is."""
+        near = self._invoice(self.customer, 1000.0, 10)
+        match = self._match(self._line(999.40, "pago", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.candidate_ids.move_ids, near)
+        self.assertEqual(near.payment_state, "not_paid")
+        far = self._invoice(self.other, 1000.0, 10)
         match = self._match(self._line(998.0, "pago", self.other))
         self.assertEqual(match.state, "none")
-        self.assertEqual(outside.payment_state, "not_paid")
+        self.assertEqual(far.payment_state, "not_paid")
 
     def test_tolerance_without_write_off_account_leaves_the_difference_open(self):
         invoice = self._invoice(self.customer, 1000.0, 10)

@@ -10,9 +10,9 @@ module decides, line by line, from dictionaries only (no database access):
   compared normalised (upper case, letters and digits only), also when the
   bank split it with spaces;
 * ``amount``: an open invoice of the line's customer whose residual equals the
-  amount within the tolerance;
+  amount (within the tolerance it is only proposed);
 * ``combination``: a few of the customer's oldest open invoices that together
-  make the amount;
+  make the amount exactly;
 * further sources through ``extra_candidates`` (payment-plan installments).
 
 A *confident* line is reconciled by itself, an *ambiguous* one waits for a
@@ -122,10 +122,17 @@ class OpenInvoiceIndex:
             open_invoices.sort(key=lambda inv: (inv.due, inv.move_id))
 
     def referenced(self, label):
-        found = set()
+        """(invoices named in the label, customers named in it). A reference
+        shared by several invoices (Odoo's customer-based communication)
+        names the customer, not an invoice."""
+        found, partners = set(), set()
         for key in label_keys(label):
-            found |= self.by_key.get(key, set())
-        return [self.by_move[move_id] for move_id in sorted(found)]
+            move_ids = self.by_key.get(key, ())
+            if len(move_ids) == 1:
+                found |= move_ids
+            elif move_ids:
+                partners |= {self.by_move[move_id].partner_id for move_id in move_ids}
+        return [self.by_move[move_id] for move_id in sorted(found)], partners
 
 
 def _candidate(invoices, rule):
@@ -138,7 +145,7 @@ def _candidate(invoices, rule):
     )
 
 
-def _by_reference(line, referenced, tolerance):
+def _by_reference(line, referenced, tolerance, index):
     """Candidates from the invoices named in the label, and whether they are confident."""
     if not referenced:
         return [], False
@@ -163,8 +170,18 @@ def _by_reference(line, referenced, tolerance):
     candidates.insert(0, _candidate(own, rule))
     confident = not others and (
         rule in ("reference", "reference_tolerance")
-        # a partial payment is taken as such only when the customer is known and names one invoice
-        or (rule == "reference_partial" and line.partner_id is not None and len(own) == 1)
+        # A partial payment is taken as such only when the customer is known, names one invoice,
+        # and no other open invoice of theirs is of that very amount (a mistyped number).
+        or (
+            rule == "reference_partial"
+            and line.partner_id is not None
+            and len(own) == 1
+            and not any(
+                abs(round(line.amount - inv.residual, 2)) <= tolerance
+                for inv in index.by_partner.get(line.partner_id, [])
+                if inv.currency_id == line.currency_id
+            )
+        )
     )
     return candidates, confident
 
@@ -182,7 +199,8 @@ def _by_amount(line, open_invoices, tolerance):
     cents = round(line.amount * 100)
     for size in range(2, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
         for subset in itertools.combinations(pool, size):
-            if abs(round(sum(inv.residual for inv in subset) * 100) - cents) <= round(tolerance * 100):
+            # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
+            if round(sum(inv.residual for inv in subset) * 100) == cents:
                 candidates.append(_candidate(list(subset), "combination"))
                 if len(candidates) > MAX_CANDIDATES:
                     return candidates
@@ -202,8 +220,11 @@ def decide(lines, index, tolerance, extra_candidates=None):
     claimed = {}
     later = []
     for line in lines:
-        referenced = [inv for inv in index.referenced(line.label) if inv.currency_id == line.currency_id]
-        candidates, confident = _by_reference(line, referenced, tolerance)
+        referenced, named_partners = index.referenced(line.label)
+        referenced = [inv for inv in referenced if inv.currency_id == line.currency_id]
+        if line.partner_id is None and len(named_partners) == 1:
+            line.partner_id = next(iter(named_partners))
+        candidates, confident = _by_reference(line, referenced, tolerance, index)
         if confident:
             decisions[line.key] = Decision(line, "confident", candidates)
             for move_id in candidates[0].move_ids:
@@ -220,7 +241,8 @@ def decide(lines, index, tolerance, extra_candidates=None):
             known = {cand.move_ids for cand in candidates}
             by_amount = [cand for cand in _by_amount(line, open_invoices, tolerance) if cand.move_ids not in known]
             extra = list(extra_candidates(line, open_invoices)) if extra_candidates else []
-            confident = not candidates and not extra and len(by_amount) == 1
+            # Without a reference only an exact amount is sure enough.
+            confident = not candidates and not extra and len(by_amount) == 1 and by_amount[0].rule != "amount_tolerance"
             candidates = candidates + by_amount + extra
         else:
             confident = False
