@@ -154,98 +154,111 @@ NOISE_LABELS = [
 ]
 
 
-def _reconcile_lines_plan(open_invoices, partner_names, count, rng):
-    """The labelled statement lines: [(kind, values, true invoice ids)].
+class LabelledLines:
+    """Generates the labelled statement lines: one method per kind, each
+    returning (values, true invoices). ``open_invoices``: [(id, name,
+    reference, partner, residual)]; every invoice is paid by one line at most."""
 
-    ``open_invoices``: [(id, name, reference, partner, residual)], oldest first.
-    Every invoice is paid by one line at most.
-    """
-    by_partner = {}
-    for invoice in open_invoices:
-        by_partner.setdefault(invoice[3], []).append(invoice)
-    used = set()
-    pool = list(open_invoices)
-    rng.shuffle(pool)
-    cursor = iter(pool)
+    def __init__(self, open_invoices, partner_names, rng):
+        self.rng, self.partner_names = rng, partner_names
+        self.by_partner = {}
+        for invoice in open_invoices:
+            self.by_partner.setdefault(invoice[3], []).append(invoice)
+        self.partners = list(self.by_partner)
+        self.used = set()
+        pool = list(open_invoices)
+        rng.shuffle(pool)
+        self.pool = iter(pool)
 
-    def take():
-        for invoice in cursor:
-            if invoice[0] not in used:
-                used.add(invoice[0])
+    def plan(self, count):
+        """[(kind, statement line values, true invoices)] in random order of kinds."""
+        kinds = [kind for kind, share in RECONCILE_KINDS for _ in range(round(share * count))][:count]
+        kinds += ["exact_reference"] * (count - len(kinds))
+        self.rng.shuffle(kinds)
+        plan = []
+        for kind in kinds:
+            label, amount, partner, truth = getattr(self, kind)()
+            plan.append(
+                (kind, {"amount": round(amount, 2), "payment_ref": label, "partner_id": partner or False}, truth)
+            )
+        return plan
+
+    def take(self):
+        for invoice in self.pool:
+            if invoice[0] not in self.used:
+                self.used.add(invoice[0])
                 return invoice
         raise RuntimeError("not enough open invoices for the statement lines")
 
-    def take_several(size):
-        """``size`` unused invoices of one customer, oldest first."""
+    def take_several(self, size):
+        """``size`` unused invoices of one customer."""
         while True:
-            first = take()
-            others = [inv for inv in by_partner[first[3]] if inv[0] not in used][: size - 1]
+            first = self.take()
+            others = [inv for inv in self.by_partner[first[3]] if inv[0] not in self.used][: size - 1]
             if len(others) == size - 1:
-                used.update(inv[0] for inv in others)
-                return sorted([first, *others], key=lambda inv: inv[0])
+                self.used.update(inv[0] for inv in others)
+                return [first, *others]
 
+    def maybe(self, partner, probability):
+        return partner if self.rng.random() < probability else None
+
+    @staticmethod
     def ref(invoice):
         return invoice[2] or invoice[1]
 
-    kinds = [kind for kind, share in RECONCILE_KINDS for _ in range(round(share * count))][:count]
-    kinds += ["exact_reference"] * (count - len(kinds))
-    rng.shuffle(kinds)
-    plan = []
-    for n, kind in enumerate(kinds):
-        partner, truth = None, []
-        if kind == "exact_reference":
-            inv = take()
-            truth, amount, partner = [inv], inv[4], inv[3] if rng.random() < 0.7 else None
-            label = rng.choice(["{r}", "Payment {r}", "PAGO {r}", "/ROC/{r}/", "Transfer ref {r} thank you"])
-            label = label.format(r=ref(inv))
-        elif kind == "number_in_text":
-            inv = take()
-            truth, amount, partner = [inv], inv[4], inv[3] if rng.random() < 0.5 else None
-            label = rng.choice(
-                ["Pago factura {r} de {p}", "{p} invoice {r}", "Settlement of {r} - {p}", "fra. {r}, {p}"]
-            ).format(r=inv[1], p=partner_names[inv[3]])
-        elif kind == "rounded_amount":
-            inv = take()
-            truth, partner = [inv], inv[3] if rng.random() < 0.5 else None
-            amount = round(inv[4]) if round(inv[4]) != round(inv[4], 2) else inv[4] - 0.5
-            label = f"Payment {ref(inv)}"
-        elif kind == "partial_payment":
-            inv = take()
-            truth, partner = [inv], inv[3]
-            amount = round(inv[4] * rng.uniform(0.2, 0.9), 2)
-            label = rng.choice(["Partial payment {r}", "A cuenta {r}", "{r} 1/2"]).format(r=ref(inv))
-        elif kind == "several_invoices":
-            truth = take_several(rng.choice([2, 2, 3]))
-            partner = truth[0][3] if rng.random() < 0.7 else None
-            amount = round(sum(inv[4] for inv in truth), 2)
-            label = "Invoices " + ", ".join(inv[1] for inv in truth)
-        elif kind == "amount_only":
-            inv = take()
-            truth, partner, amount = [inv], inv[3], inv[4]
-            label = rng.choice(["Transfer", "Payment", "Pago proveedor", "{p}"]).format(p=partner_names[inv[3]])
-        elif kind == "combination":
-            truth = take_several(2)
-            partner, amount = truth[0][3], round(sum(inv[4] for inv in truth), 2)
-            label = rng.choice(["Payment of open invoices", "Pago facturas pendientes"])
-        elif kind == "wrong_reference":
-            inv = take()
-            truth, partner, amount = [inv], inv[3], inv[4]
-            # One digit of the number mistyped: usually nobody's invoice, sometimes another customer's.
-            name = inv[1]
-            position = max(i for i, char in enumerate(name) if char.isdigit())
-            wrong = name[:position] + str((int(name[position]) + rng.randint(1, 9)) % 10) + name[position + 1 :]
-            label = f"Payment {wrong}"
-        elif kind == "unknown_customer":
-            inv = take()
-            truth, partner, amount = [inv], None, inv[4]
-            label = f"{ref(inv)}"
-        else:  # noise
-            truth = []
-            partner = rng.choice(list(by_partner)) if rng.random() < 0.5 else None
-            amount = round(rng.uniform(5, 5000), 2)
-            label = rng.choice(NOISE_LABELS).format(n=rng.randint(1000, 99999))
-        plan.append((kind, {"amount": round(amount, 2), "payment_ref": label, "partner_id": partner or False}, truth))
-    return plan
+    def exact_reference(self):
+        inv = self.take()
+        label = self.rng.choice(["{r}", "Payment {r}", "PAGO {r}", "/ROC/{r}/", "Transfer ref {r} thank you"])
+        return label.format(r=self.ref(inv)), inv[4], self.maybe(inv[3], 0.7), [inv]
+
+    def number_in_text(self):
+        inv = self.take()
+        label = self.rng.choice(
+            ["Pago factura {r} de {p}", "{p} invoice {r}", "Settlement of {r} - {p}", "fra. {r}, {p}"]
+        )
+        return label.format(r=inv[1], p=self.partner_names[inv[3]]), inv[4], self.maybe(inv[3], 0.5), [inv]
+
+    def rounded_amount(self):
+        inv = self.take()
+        amount = round(inv[4]) if round(inv[4]) != round(inv[4], 2) else inv[4] - 0.5
+        return f"Payment {self.ref(inv)}", amount, self.maybe(inv[3], 0.5), [inv]
+
+    def partial_payment(self):
+        inv = self.take()
+        label = self.rng.choice(["Partial payment {r}", "A cuenta {r}", "{r} 1/2"]).format(r=self.ref(inv))
+        return label, round(inv[4] * self.rng.uniform(0.2, 0.9), 2), inv[3], [inv]
+
+    def several_invoices(self):
+        truth = self.take_several(self.rng.choice([2, 2, 3]))
+        label = "Invoices " + ", ".join(inv[1] for inv in truth)
+        return label, sum(inv[4] for inv in truth), self.maybe(truth[0][3], 0.7), truth
+
+    def amount_only(self):
+        inv = self.take()
+        label = self.rng.choice(["Transfer", "Payment", "Pago proveedor", "{p}"]).format(p=self.partner_names[inv[3]])
+        return label, inv[4], inv[3], [inv]
+
+    def combination(self):
+        truth = self.take_several(2)
+        label = self.rng.choice(["Payment of open invoices", "Pago facturas pendientes"])
+        return label, sum(inv[4] for inv in truth), truth[0][3], truth
+
+    def wrong_reference(self):
+        """One digit of the number mistyped: usually nobody's invoice, sometimes another customer's."""
+        inv = self.take()
+        name = inv[1]
+        position = max(i for i, char in enumerate(name) if char.isdigit())
+        wrong = name[:position] + str((int(name[position]) + self.rng.randint(1, 9)) % 10) + name[position + 1 :]
+        return f"Payment {wrong}", inv[4], inv[3], [inv]
+
+    def unknown_customer(self):
+        inv = self.take()
+        return self.ref(inv), inv[4], None, [inv]
+
+    def noise(self):
+        label = self.rng.choice(NOISE_LABELS).format(n=self.rng.randint(1000, 99999))
+        partner = self.maybe(self.rng.choice(self.partners), 0.5)
+        return label, round(self.rng.uniform(5, 5000), 2), partner, []
 
 
 def ensure_reconcile_lines(env, lines, seed):
@@ -272,7 +285,7 @@ def ensure_reconcile_lines(env, lines, seed):
     open_invoices = env.cr.fetchall()
     env.cr.execute("SELECT id, name FROM res_partner WHERE id = ANY(%s)", [list({row[3] for row in open_invoices})])
     partner_names = dict(env.cr.fetchall())
-    plan = _reconcile_lines_plan(open_invoices, partner_names, lines, random.Random(seed))
+    plan = LabelledLines(open_invoices, partner_names, random.Random(seed)).plan(lines)
     journal = env["account.journal"].create({"name": "Bench reconcile", "code": "BRCN", "type": "bank"})
     started = time.perf_counter()
     created = env["account.bank.statement.line"]
