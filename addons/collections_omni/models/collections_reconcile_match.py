@@ -349,9 +349,9 @@ class CollectionsReconcileMatch(models.Model):
                 "skip_account_move_synchronization": True,
                 "skip_invoice_sync": True,
                 "force_delete": True,
-                "check_move_validity": False,
                 "tracking_disable": True,
             }
+            # The balance of the statement lines' entries is checked once, when all items are replaced.
             with moves.with_context(**ctx)._check_balanced(container):
                 suspense_lines.with_context(**ctx).unlink()
                 new_lines = self.env["account.move.line"].with_context(**ctx).create(new_line_vals)
@@ -365,32 +365,71 @@ class CollectionsReconcileMatch(models.Model):
                 for target in receivables.get(move.id, []):
                     pay_lines |= target
             plan.append(pay_lines)
+        self.env.flush_all()
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
+        last_partial = self.env.cr.fetchone()[0]
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
-        now = fields.Datetime.now()
-        for match in self:
-            candidate = by_match[match.id]
-            own_lines = (
-                match.statement_line_id.move_id.line_ids
-                if match.statement_line_id
-                else match.payment_id.move_id.line_ids.filtered(lambda aml: aml.account_type == "asset_receivable")
-            )
-            partials = (own_lines.matched_debit_ids | own_lines.matched_credit_ids).filtered(
-                lambda p, invoices=candidate.move_ids: (p.debit_move_id | p.credit_move_id).move_id & invoices
-            )
-            candidate.selected = True
-            match.write(
-                {
-                    "state": state,
-                    "rule": candidate.rule,
-                    "partner_id": candidate.partner_id.id,
-                    "invoice_ids": [Command.set(candidate.move_ids.ids)],
-                    "partial_ids": [Command.set(partials.ids)],
-                    "reconciled_amount": sum(partials.mapped("amount")),
-                    "reconciled_at": now,
-                    "reconciled_by_id": self.env.uid,
-                }
-            )
+        self._record_reconciliation(by_match, last_partial, state)
+
+    def _record_reconciliation(self, by_match, last_partial, state):
+        """Log what each match reconciled, set-based: its candidate, the
+        invoices, and the partials created since ``last_partial`` between the
+        match's own entry and those invoices (exactly what undo removes)."""
+        self.env.flush_all()
+        own_moves = [(match.statement_line_id.move_id or match.payment_id.move_id).id for match in self]
+        params = {
+            "matches": self.ids,
+            "own_moves": own_moves,
+            "candidates": [by_match[match.id].id for match in self],
+            "last_partial": last_partial,
+            "state": state,
+            "uid": self.env.uid,
+        }
+        self.env.cr.execute(
+            """
+            CREATE TEMP TABLE collections_reconciled ON COMMIT DROP AS
+            SELECT * FROM unnest(%(matches)s::int[], %(own_moves)s::int[], %(candidates)s::int[])
+                       AS src(match_id, own_move_id, candidate_id);
+            INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
+            SELECT DISTINCT src.match_id, apr.id
+              FROM collections_reconciled src
+              JOIN account_move_line own ON own.move_id = src.own_move_id
+              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s
+                   AND own.id IN (apr.debit_move_id, apr.credit_move_id)
+              JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id) AND inv.id <> own.id
+              JOIN collections_reconcile_candidate_move_rel cm
+                   ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+            ON CONFLICT DO NOTHING;
+            INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
+            SELECT src.match_id, cm.move_id
+              FROM collections_reconciled src
+              JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
+            ON CONFLICT DO NOTHING;
+            UPDATE collections_reconcile_candidate c SET selected = TRUE
+              FROM collections_reconciled src WHERE c.id = src.candidate_id;
+            UPDATE collections_reconcile_match x
+               SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
+                   reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
+                   write_date = now() at time zone 'UTC', write_uid = %(uid)s,
+                   reconciled_amount = COALESCE((
+                       SELECT SUM(CASE WHEN inv.id = apr.debit_move_id THEN apr.debit_amount_currency
+                                       ELSE apr.credit_amount_currency END)
+                         FROM collections_reconcile_match_partial_rel r
+                         JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+                         JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id)
+                         JOIN account_move_line own ON own.id IN (apr.debit_move_id, apr.credit_move_id)
+                              AND own.id <> inv.id AND own.move_id = src.own_move_id
+                        WHERE r.match_id = x.id), 0)
+              FROM collections_reconciled src
+              JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
+             WHERE x.id = src.match_id;
+            DROP TABLE collections_reconciled;
+            """,
+            params,
+        )
+        self.invalidate_model()
+        self.env["collections.reconcile.candidate"].invalidate_model(["selected"])
 
     @api.model
     def _open_receivable_lines(self, invoices):
