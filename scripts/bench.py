@@ -368,6 +368,7 @@ def bench_reconcile(args):
                 "invoices": args.invoices,
                 "seconds": round(seconds, 3),
                 "seconds_all": [round(t, 3) for t in timings],
+                "seconds_by_step": result["stats"]["seconds"],
                 "auto_reconciled": result["auto_reconciled"],
                 "proposed": result["proposed"],
                 "no_match": result["none"],

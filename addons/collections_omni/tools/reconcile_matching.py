@@ -26,7 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-SPLIT_RE = re.compile(r"[\s,;:#()\[\]]+")
+SPLIT_RE = re.compile(r"[\W_]+")  # references are rejoined from runs of words: INV/2026/00042, RF18 5390 ...
 NON_ALNUM_RE = re.compile(r"[^0-9A-Z]")
 MIN_KEY_LENGTH = 5
 MAX_KEY_LENGTH = 34
@@ -195,9 +195,19 @@ def _by_amount(line, open_invoices, tolerance):
             candidates.append(_candidate([inv], "amount"))
         elif abs(difference) <= tolerance:
             candidates.append(_candidate([inv], "amount_tolerance"))
-    pool = open_invoices[:COMBINATION_POOL]
     cents = round(line.amount * 100)
-    for size in range(2, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
+    # Pairs among all the customer's open invoices, by looking up the complement.
+    by_cents = {}
+    for inv in open_invoices:
+        by_cents.setdefault(round(inv.residual * 100), []).append(inv)
+    for first in open_invoices:
+        for second in by_cents.get(cents - round(first.residual * 100), ()):
+            if (second.due, second.move_id) > (first.due, first.move_id):
+                candidates.append(_candidate([first, second], "combination"))
+                if len(candidates) > MAX_CANDIDATES:
+                    return candidates
+    pool = open_invoices[:COMBINATION_POOL]
+    for size in range(3, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
         for subset in itertools.combinations(pool, size):
             # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
             if round(sum(inv.residual for inv in subset) * 100) == cents:
