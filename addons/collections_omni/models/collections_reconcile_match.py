@@ -1,7 +1,7 @@
 import logging
 import time
 
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import reconcile_matching as matching
