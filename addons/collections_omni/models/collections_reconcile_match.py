@@ -2,7 +2,7 @@ import logging
 import time
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..tools import reconcile_matching as matching
 
@@ -289,13 +289,36 @@ class CollectionsReconcileMatch(models.Model):
         confident = self.browse(match_id for key, match_id in matches.items() if key in auto_keys)
         self.env.flush_all()
         timings["record"] = timings.get("record", 0.0) + time.perf_counter() - started
+        failed = self.browse()
         if confident:
-            confident._reconcile_candidates(
-                confident.candidate_ids.filtered(lambda c: c.rank == 1), "auto_reconciled", timings
-            )
-        stats["auto_reconciled"] += len(confident)
-        stats["proposed"] += sum(1 for d in decisions if d.verdict == "ambiguous")
+            failed = confident._reconcile_automatically(timings)
+        stats["auto_reconciled"] += len(confident) - len(failed)
+        stats["proposed"] += sum(1 for d in decisions if d.verdict == "ambiguous") + len(failed)
         stats["none"] += sum(1 for d in decisions if d.verdict == "none")
+
+    def _reconcile_automatically(self, timings):
+        """Reconcile the confident matches with their best candidate, all in
+        one batch; if the batch fails (a lock date, an entry changed meanwhile),
+        one by one, and those that still fail stay in the review queue with
+        the reason. Returns the failed matches."""
+        best = self.candidate_ids.filtered(lambda c: c.rank == 1)
+        try:
+            with self.env.cr.savepoint():
+                self._reconcile_candidates(best, "auto_reconciled", timings)
+            return self.browse()
+        except (UserError, ValidationError) as error:
+            _logger.info("Batch reconciliation failed (%s); reconciling one by one", error)
+            self.env.invalidate_all()
+        failed = self.browse()
+        for match in self:
+            try:
+                with self.env.cr.savepoint():
+                    match._reconcile_candidates(best.filtered(lambda c, m=match: c.match_id == m), "auto_reconciled")
+            except (UserError, ValidationError) as error:
+                self.env.invalidate_all()
+                failed |= match
+                match.message_post(body=_("Not reconciled automatically: %(error)s", error=str(error)))
+        return failed
 
     def _insert_decisions(self, company, column, decisions, original_partners):
         """Write the matches and their ranked candidates with three INSERTs

@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -244,6 +246,40 @@ class TestReconcileMatching(CollectionsCommon):
         match.action_undo()
         self.assertEqual(invoice.payment_state, "not_paid")
         self.assertEqual(set(pending.mapped("state")), {"cancelled"})
+
+    def test_a_failing_line_does_not_stop_the_others(self):
+        good_invoice = self._invoice(self.customer, 110.0, 10)
+        bad_invoice = self._invoice(self.other, 120.0, 10)
+        good = self._line(110.0, good_invoice.name, self.customer)
+        bad = self._line(120.0, bad_invoice.name, self.other)
+        match_class = type(self.Match)
+        original = match_class._counterpart_values
+
+        def failing(match, *args):
+            if match.statement_line_id == bad:
+                raise UserError("The entry is locked.")
+            return original(match, *args)
+
+        with patch.object(match_class, "_counterpart_values", failing):
+            matches = self._match(good, bad)
+        good_match = matches.filtered(lambda m: m.statement_line_id == good)
+        bad_match = matches - good_match
+        self.assertEqual(good_match.state, "auto_reconciled")
+        self.assertEqual(good_invoice.payment_state, "paid")
+        self.assertEqual(bad_match.state, "proposed")
+        self.assertIn("The entry is locked.", bad_match.message_ids[:1].body)
+        self.assertEqual(bad_invoice.payment_state, "not_paid")
+        self.assertFalse(bad.is_reconciled)
+
+    def test_match_now_reports_the_outcome(self):
+        invoice = self._invoice(self.customer, 210.0, 10)
+        line = self._line(210.0, invoice.name, self.customer)
+        noise = self._line(12.34, "interest", self.customer)
+        action = self.Match.action_match_now()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("1 reconciled automatically", action["params"]["message"])
+        self.assertTrue(line.is_reconciled)
+        self.assertEqual(self.Match.search([("statement_line_id", "=", noise.id)]).state, "none")
 
     def test_reject_keeps_line_out_of_later_runs(self):
         self._invoice(self.customer, 500.0, 20)
