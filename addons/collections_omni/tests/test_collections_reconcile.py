@@ -257,7 +257,7 @@ class TestReconcileMatching(CollectionsCommon):
 
         def failing(match, *args):
             if match.statement_line_id == bad:
-                raise UserError("The entry is locked.")
+                raise UserError(match.env._("The entry is locked."))
             return original(match, *args)
 
         with patch.object(match_class, "_counterpart_values", failing):
