@@ -9,6 +9,16 @@ invoice, and the daily allocation of all plans is timed too. The data
 comes from generate_data.py in its own database per size, created once and
 reused; each measurement runs in a transaction that is rolled back, so every
 repetition plans the same messages.
+
+reconcile: the matcher and the reconciliation of bank statement lines over the
+same generated invoices (seconds: matching and reconciling; seconds_matching:
+loading the open invoices, deciding and writing the matches; seconds_by_step:
+where the time goes). A labelled set of statement lines (the invoices each
+line truly pays, or none) is generated from the open invoices, created once in
+its own bank journal and reused; the measurement (matching and reconciling
+only) runs in a transaction that is rolled back. Precision: the automatic
+reconciliations that settled exactly the true invoices; recall: the matchable
+lines (those that pay something) reconciled correctly by themselves.
 """
 
 import argparse
@@ -17,6 +27,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -199,6 +210,299 @@ def bench_dunning(args):
     )
 
 
+RECONCILE_PARAM = "collections.bench.reconcile"
+# Kinds of generated statement lines and their shares; "noise" pays nothing.
+RECONCILE_KINDS = [
+    ("exact_reference", 0.30),
+    ("number_in_text", 0.14),
+    ("rounded_amount", 0.08),
+    ("partial_payment", 0.08),
+    ("several_invoices", 0.08),
+    ("amount_only", 0.08),
+    ("combination", 0.05),
+    ("wrong_reference", 0.05),
+    ("unknown_customer", 0.04),
+    ("noise", 0.10),
+]
+NOISE_LABELS = [
+    "Interest {n}",
+    "Refund supplier {n}",
+    "Card settlement {n}",
+    "Transfer from savings",
+    "Cash deposit",
+    "Reimbursement travel {n}",
+    "Grant payment {n}",
+]
+
+
+class LabelledLines:
+    """Generates the labelled statement lines: one method per kind, each
+    returning (values, true invoices). ``open_invoices``: [(id, name,
+    reference, partner, residual)]; every invoice is paid by one line at most."""
+
+    def __init__(self, open_invoices, partner_names, rng):
+        self.rng, self.partner_names = rng, partner_names
+        self.by_partner = {}
+        for invoice in open_invoices:
+            self.by_partner.setdefault(invoice[3], []).append(invoice)
+        self.partners = list(self.by_partner)
+        self.used = set()
+        pool = list(open_invoices)
+        rng.shuffle(pool)
+        self.pool = iter(pool)
+
+    def plan(self, count):
+        """[(kind, statement line values, true invoices)] in random order of kinds."""
+        kinds = [kind for kind, share in RECONCILE_KINDS for _ in range(round(share * count))][:count]
+        kinds += ["exact_reference"] * (count - len(kinds))
+        self.rng.shuffle(kinds)
+        plan = []
+        for kind in kinds:
+            label, amount, partner, truth = getattr(self, kind)()
+            plan.append(
+                (kind, {"amount": round(amount, 2), "payment_ref": label, "partner_id": partner or False}, truth)
+            )
+        return plan
+
+    def take(self):
+        for invoice in self.pool:
+            if invoice[0] not in self.used:
+                self.used.add(invoice[0])
+                return invoice
+        raise RuntimeError("not enough open invoices for the statement lines")
+
+    def take_several(self, size):
+        """``size`` unused invoices of one customer."""
+        while True:
+            first = self.take()
+            others = [inv for inv in self.by_partner[first[3]] if inv[0] not in self.used][: size - 1]
+            if len(others) == size - 1:
+                self.used.update(inv[0] for inv in others)
+                return [first, *others]
+
+    def maybe(self, partner, probability):
+        return partner if self.rng.random() < probability else None
+
+    @staticmethod
+    def ref(invoice):
+        return invoice[2] or invoice[1]
+
+    def exact_reference(self):
+        inv = self.take()
+        label = self.rng.choice(["{r}", "Payment {r}", "PAGO {r}", "/ROC/{r}/", "Transfer ref {r} thank you"])
+        return label.format(r=self.ref(inv)), inv[4], self.maybe(inv[3], 0.7), [inv]
+
+    def number_in_text(self):
+        inv = self.take()
+        label = self.rng.choice(
+            ["Pago factura {r} de {p}", "{p} invoice {r}", "Settlement of {r} - {p}", "fra. {r}, {p}"]
+        )
+        return label.format(r=inv[1], p=self.partner_names[inv[3]]), inv[4], self.maybe(inv[3], 0.5), [inv]
+
+    def rounded_amount(self):
+        inv = self.take()
+        amount = round(inv[4]) if round(inv[4]) != round(inv[4], 2) else inv[4] - 0.5
+        return f"Payment {self.ref(inv)}", amount, self.maybe(inv[3], 0.5), [inv]
+
+    def partial_payment(self):
+        inv = self.take()
+        label = self.rng.choice(["Partial payment {r}", "A cuenta {r}", "{r} 1/2"]).format(r=self.ref(inv))
+        return label, round(inv[4] * self.rng.uniform(0.2, 0.9), 2), inv[3], [inv]
+
+    def several_invoices(self):
+        truth = self.take_several(self.rng.choice([2, 2, 3]))
+        label = "Invoices " + ", ".join(inv[1] for inv in truth)
+        return label, sum(inv[4] for inv in truth), self.maybe(truth[0][3], 0.7), truth
+
+    def amount_only(self):
+        inv = self.take()
+        label = self.rng.choice(["Transfer", "Payment", "Pago proveedor", "{p}"]).format(p=self.partner_names[inv[3]])
+        return label, inv[4], inv[3], [inv]
+
+    def combination(self):
+        truth = self.take_several(2)
+        label = self.rng.choice(["Payment of open invoices", "Pago facturas pendientes"])
+        return label, sum(inv[4] for inv in truth), truth[0][3], truth
+
+    def wrong_reference(self):
+        """One digit of the number mistyped: usually nobody's invoice, sometimes another customer's."""
+        inv = self.take()
+        name = inv[1]
+        position = max(i for i, char in enumerate(name) if char.isdigit())
+        wrong = name[:position] + str((int(name[position]) + self.rng.randint(1, 9)) % 10) + name[position + 1 :]
+        return f"Payment {wrong}", inv[4], inv[3], [inv]
+
+    def unknown_customer(self):
+        inv = self.take()
+        return self.ref(inv), inv[4], None, [inv]
+
+    def noise(self):
+        label = self.rng.choice(NOISE_LABELS).format(n=self.rng.randint(1000, 99999))
+        partner = self.maybe(self.rng.choice(self.partners), 0.5)
+        return label, round(self.rng.uniform(5, 5000), 2), partner, []
+
+
+def ensure_reconcile_lines(env, lines, seed):
+    """The bench's statement lines, created once per size and seed in their own
+    bank journal (not timed); returns [(statement line id, kind, true invoice ids)]."""
+    params = {"lines": lines, "seed": seed}
+    stored = env["ir.config_parameter"].sudo().get_param(RECONCILE_PARAM)
+    if stored:
+        stored = json.loads(stored)
+        if stored["params"] == params:
+            return stored["lines"]
+        raise RuntimeError(f"the bench database holds reconcile lines for {stored['params']}; drop it to change sizes")
+    company = env.company
+    env.cr.execute(
+        """
+        SELECT m.id, m.name, m.payment_reference, m.commercial_partner_id, m.amount_residual
+          FROM account_move m
+         WHERE m.company_id = %s AND m.state = 'posted' AND m.move_type = 'out_invoice'
+           AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0 AND m.currency_id = %s
+         ORDER BY m.invoice_date_due, m.id
+        """,
+        [company.id, company.currency_id.id],
+    )
+    open_invoices = env.cr.fetchall()
+    env.cr.execute("SELECT id, name FROM res_partner WHERE id = ANY(%s)", [list({row[3] for row in open_invoices})])
+    partner_names = dict(env.cr.fetchall())
+    plan = LabelledLines(open_invoices, partner_names, random.Random(seed)).plan(lines)
+    journal = env["account.journal"].create({"name": "Bench reconcile", "code": "BRCN", "type": "bank"})
+    started = time.perf_counter()
+    created = env["account.bank.statement.line"]
+    for start in range(0, len(plan), 1000):
+        created |= created.create(
+            [
+                {"journal_id": journal.id, "date": BENCH_TODAY, **values}
+                for _kind, values, _truth in plan[start : start + 1000]
+            ]
+        )
+        print(f"bench: {len(created)} statement lines created", file=sys.stderr)
+    stored = [
+        [line.id, kind, [inv[0] for inv in truth]] for line, (kind, _values, truth) in zip(created, plan, strict=True)
+    ]
+    env["ir.config_parameter"].sudo().set_param(RECONCILE_PARAM, json.dumps({"params": params, "lines": stored}))
+    env.cr.commit()
+    print(f"bench: statement lines created in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return stored
+
+
+def bench_reconcile(args):
+    db = f"collections_bench_{args.customers}_{args.invoices}"
+    ensure_database(db, args.customers, args.invoices, args.seed)
+    odoo = configure(db)
+    registry = odoo.modules.registry.Registry(db)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        labelled = ensure_reconcile_lines(env, args.lines, args.seed)
+    truth = {line_id: (kind, frozenset(moves)) for line_id, kind, moves in labelled}
+    timings, result = [], None
+    for _ in range(args.repeat):
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            company = env.company
+            company.collections_reconcile_writeoff_account_id = env["account.account"].search(
+                [("account_type", "=", "expense"), ("company_ids", "in", company.id)], limit=1
+            )
+            lines = env["account.bank.statement.line"].browse(list(truth))
+            cr.execute("ANALYZE account_move")
+            env.flush_all()
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            stats = env["collections.reconcile.match"]._match(company, statement_lines=lines)
+            env.flush_all()
+            timings.append(time.perf_counter() - started)
+            cr.execute(
+                """
+                SELECT x.statement_line_id, x.state, array_remove(array_agg(rel.move_id), NULL)
+                  FROM collections_reconcile_match x
+                  LEFT JOIN collections_reconcile_match_invoice_rel rel ON rel.match_id = x.id
+                 WHERE x.statement_line_id = ANY(%s)
+                 GROUP BY x.id
+                """,
+                [list(truth)],
+            )
+            outcomes = {row[0]: row[1:] for row in cr.fetchall()}
+            candidate_sets = {}
+            cr.execute(
+                """
+                SELECT x.statement_line_id, c.id, array_agg(cm.move_id)
+                  FROM collections_reconcile_match x
+                  JOIN collections_reconcile_candidate c ON c.match_id = x.id
+                  JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = c.id
+                 WHERE x.statement_line_id = ANY(%s)
+                 GROUP BY x.statement_line_id, c.id
+                """,
+                [list(truth)],
+            )
+            for line_id, _candidate, moves in cr.fetchall():
+                candidate_sets.setdefault(line_id, set()).add(frozenset(moves))
+            cr.rollback()
+        result = _reconcile_scores(truth, outcomes, candidate_sets)
+        result.update(stats=stats, load=load)
+    seconds = min(timings)
+    print(
+        json.dumps(
+            {
+                "bench": "reconcile",
+                "lines": args.lines,
+                "invoices": args.invoices,
+                "seconds": round(seconds, 3),
+                "seconds_all": [round(t, 3) for t in timings],
+                "seconds_matching": round(
+                    sum(result["stats"]["seconds"].get(step, 0.0) for step in ("load", "decide", "record")), 3
+                ),
+                "seconds_by_step": result["stats"]["seconds"],
+                "auto_reconciled": result["auto_reconciled"],
+                "proposed": result["proposed"],
+                "no_match": result["none"],
+                "precision": result["precision"],
+                "recall": result["recall"],
+                "recall_with_review": result["recall_with_review"],
+                "matchable": result["matchable"],
+                "by_kind": result["by_kind"],
+                "load_avg_1min": round(result["load"], 2),
+            }
+        ),
+        flush=True,
+    )
+
+
+def _reconcile_scores(truth, outcomes, candidate_sets):
+    """Precision and recall of one run against the labels."""
+    by_kind = {}
+    auto = correct = proposed = none = matchable = found_in_review = 0
+    for line_id, (kind, true_moves) in truth.items():
+        state, reconciled = outcomes.get(line_id, ("none", []))
+        counts = by_kind.setdefault(kind, {"lines": 0, "auto_ok": 0, "auto_wrong": 0, "proposed": 0, "none": 0})
+        counts["lines"] += 1
+        matchable += bool(true_moves)
+        if state == "auto_reconciled":
+            auto += 1
+            ok = frozenset(reconciled) == true_moves
+            correct += ok
+            counts["auto_ok" if ok else "auto_wrong"] += 1
+        elif state == "proposed":
+            proposed += 1
+            counts["proposed"] += 1
+            found_in_review += bool(true_moves) and true_moves in candidate_sets.get(line_id, set())
+        else:
+            none += 1
+            counts["none"] += 1
+    for counts in by_kind.values():
+        counts["recall"] = round(counts["auto_ok"] / counts["lines"], 4)
+    return {
+        "auto_reconciled": auto,
+        "proposed": proposed,
+        "none": none,
+        "matchable": matchable,
+        "precision": round(correct / auto, 4) if auto else None,
+        "recall": round(correct / matchable, 4) if matchable else None,
+        "recall_with_review": round((correct + found_in_review) / matchable, 4) if matchable else None,
+        "by_kind": dict(sorted(by_kind.items())),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="bench", required=True)
@@ -216,13 +520,19 @@ def main():
     dunning.add_argument(
         "--compare-oca", action="store_true", help="also measure OCA's account_credit_control (scripts/bench_oca.py)"
     )
+    reconcile = sub.add_parser("reconcile", help="match and reconcile generated bank statement lines")
+    reconcile.add_argument("--lines", type=int, default=10000)
+    reconcile.add_argument("--invoices", type=int, default=100000)
+    reconcile.add_argument("--customers", type=int, default=20000)
+    reconcile.add_argument("--seed", type=int, default=1)
+    reconcile.add_argument("--repeat", type=int, default=1)
     if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
         # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo
         # connection is opened, so the bench database can serve as a template.
         script = os.path.join(ROOT, "scripts", "bench_oca.py")
         os.execv(sys.executable, [sys.executable, script, *[a for a in sys.argv[2:] if a != "--compare-oca"]])
     args = parser.parse_args()
-    {"dunning": bench_dunning}[args.bench](args)
+    {"dunning": bench_dunning, "reconcile": bench_reconcile}[args.bench](args)
 
 
 if __name__ == "__main__":

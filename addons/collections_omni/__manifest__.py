@@ -34,6 +34,8 @@
         "views/collections_dispute_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
+        "views/collections_reconcile_match_views.xml",
+        "views/collections_statement_import_views.xml",
         "views/collections_menus.xml",
         "views/collections_unsubscribe_templates.xml",
     ],

@@ -18,3 +18,6 @@ from . import collections_promise
 from . import collections_dispute
 from . import collections_worklist
 from . import account_partial_reconcile
+from . import res_company
+from . import collections_reconcile_match
+from . import collections_reconcile_candidate

@@ -10,3 +10,5 @@ from . import test_collections_unsubscribe
 from . import test_reply_keywords
 from . import test_payment_plan
 from . import test_promise_dispute
+from . import test_collections_reconcile
+from . import test_statement_import

@@ -1,0 +1,673 @@
+import logging
+import time
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..tools import reconcile_matching as matching
+
+_logger = logging.getLogger(__name__)
+
+# Open customer invoices a payment can settle (credit notes are netted by the
+# dunning run, not paid from the bank).
+OPEN_INVOICE_SQL = """m.state = 'posted' AND m.move_type = 'out_invoice'
+               AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0"""
+LIVE_STATES = ("auto_reconciled", "confirmed")
+RULES = [
+    ("reference", "Reference"),
+    ("reference_tolerance", "Reference, amount within tolerance"),
+    ("reference_partial", "Reference, partial payment"),
+    ("reference_overpaid", "Reference, amount differs"),
+    ("amount", "Customer and amount"),
+    ("amount_tolerance", "Customer and amount within tolerance"),
+    ("combination", "Customer and several invoices"),
+    ("installment", "Payment plan installment"),
+    ("other_partner", "Another customer's invoice"),
+]
+
+
+class CollectionsReconcileMatch(models.Model):
+    """One bank statement line or customer payment matched (or not yet) to open invoices.
+
+    The log of every automatic reconciliation and the review queue of the
+    ambiguous ones: what came in, the ranked candidates, what was reconciled
+    (the partials this match created, so that undo reverts exactly them), who
+    confirmed or undid it and when. The matcher itself is :meth:`_match`:
+    set-based SQL to load the lines and the open invoices, the decision in
+    ``tools/reconcile_matching.py``, one batched reconciliation of the
+    confident lines.
+    """
+
+    _name = "collections.reconcile.match"
+    _description = "Collections Reconciliation Match"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+    _rec_name = "label"
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    statement_line_id = fields.Many2one(
+        "account.bank.statement.line",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="cascade",
+    )
+    payment_id = fields.Many2one("account.payment", readonly=True, index="btree_not_null", ondelete="cascade")
+    date = fields.Date(readonly=True)
+    label = fields.Char(readonly=True)
+    amount = fields.Monetary(readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True)
+    original_partner_id = fields.Many2one(
+        "res.partner", readonly=True, help="The statement line's customer before the match set it."
+    )
+    state = fields.Selection(
+        [
+            ("proposed", "To Review"),
+            ("auto_reconciled", "Reconciled Automatically"),
+            ("confirmed", "Confirmed"),
+            ("rejected", "Rejected"),
+            ("undone", "Undone"),
+            ("none", "No Match"),
+        ],
+        required=True,
+        default="proposed",
+        readonly=True,
+        index=True,
+        tracking=True,
+    )
+    rule = fields.Selection(
+        RULES,
+        readonly=True,
+        help="The rule of the reconciled candidate, or of the best one while in review.",
+    )
+    candidate_ids = fields.One2many("collections.reconcile.candidate", "match_id", readonly=True)
+    candidate_count = fields.Integer(compute="_compute_candidate_count")
+    invoice_ids = fields.Many2many(
+        "account.move",
+        "collections_reconcile_match_invoice_rel",
+        "match_id",
+        "move_id",
+        string="Reconciled Invoices",
+        readonly=True,
+    )
+    partial_ids = fields.Many2many(
+        "account.partial.reconcile",
+        "collections_reconcile_match_partial_rel",
+        "match_id",
+        "partial_id",
+        readonly=True,
+        help="The reconciliations this match created: undo removes exactly these.",
+    )
+    reconciled_amount = fields.Monetary(readonly=True)
+    reconciled_at = fields.Datetime(readonly=True)
+    reconciled_by_id = fields.Many2one("res.users", readonly=True)
+    undone_at = fields.Datetime(readonly=True)
+    undone_by_id = fields.Many2one("res.users", readonly=True)
+
+    _sql_constraints = [
+        (
+            "one_source",
+            "CHECK ((statement_line_id IS NULL) <> (payment_id IS NULL))",
+            "A match is for one statement line or one payment.",
+        ),
+    ]
+
+    @api.depends("candidate_ids")
+    def _compute_candidate_count(self):
+        for match in self:
+            match.candidate_count = len(match.candidate_ids)
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_match(self):
+        for company in self.env["res.company"].search([]):
+            self.with_company(company)._match(company)
+
+    @api.model
+    def action_match_now(self):
+        stats = self._match(self.env.company)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Reconciliation"),
+                "message": _(
+                    "%(auto)s reconciled automatically, %(proposed)s waiting for review, %(none)s without a match.",
+                    auto=stats["auto_reconciled"],
+                    proposed=stats["proposed"],
+                    none=stats["none"],
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+                "sticky": False,
+            },
+        }
+
+    @api.model
+    def _match(self, company, statement_lines=None, payments=None):
+        """Match the company's unreconciled incoming statement lines and customer
+        payments (or only the given ones, when any are given); reconcile the
+        confident matches and queue the ambiguous ones. Returns counters by
+        outcome."""
+        self.env.flush_all()
+        started = time.perf_counter()
+        if statement_lines is not None or payments is not None:
+            statement_lines = statement_lines or self.env["account.bank.statement.line"]
+            payments = payments or self.env["account.payment"]
+        index = self._open_invoice_index(company)
+        tolerance = company.collections_reconcile_tolerance or 0.0
+        stats = {"lines": 0, "auto_reconciled": 0, "proposed": 0, "none": 0}
+        timings = stats["seconds"] = {"load": time.perf_counter() - started}
+        for kind, rows in (
+            ("statement_line", self._unmatched_statement_lines(company, statement_lines)),
+            ("payment", self._unmatched_payments(company, payments)),
+        ):
+            lines = [
+                matching.Line(key=row[0], partner_id=row[1], amount=row[2], currency_id=row[3], label=row[4] or "")
+                for row in rows
+            ]
+            if not lines:
+                continue
+            original_partners = {line.key: line.partner_id for line in lines}
+            started = time.perf_counter()
+            decisions = matching.decide(lines, index, tolerance, self._extra_candidates)
+            timings["decide"] = timings.get("decide", 0.0) + time.perf_counter() - started
+            stats["lines"] += len(lines)
+            self._record_decisions(company, kind, decisions, original_partners, stats)
+        stats["seconds"] = {phase: round(seconds, 3) for phase, seconds in timings.items()}
+        return stats
+
+    # ------------------------------------------------------------------
+    # Loading (set-based)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _open_invoice_index(self, company):
+        """Every open customer invoice of the company with its normalised
+        number and payment reference, in one query."""
+        self.env.cr.execute(
+            f"""
+            SELECT m.id, m.commercial_partner_id, m.amount_residual, m.currency_id,
+                   COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference
+              FROM account_move m
+             WHERE m.company_id = %s AND {OPEN_INVOICE_SQL}
+            """,
+            [company.id],
+        )
+        return matching.OpenInvoiceIndex(
+            (
+                matching.OpenInvoice(
+                    move_id=move_id,
+                    partner_id=partner_id,
+                    residual=residual,
+                    currency_id=currency_id,
+                    due=due,
+                    name=name,
+                ),
+                {matching.normalize_reference(name), matching.normalize_reference(reference)},
+            )
+            for move_id, partner_id, residual, currency_id, due, name, reference in self.env.cr.fetchall()
+        )
+
+    def _matched_source_filter(self, column):
+        """Lines already handled: reconciled, confirmed, rejected or undone by
+        a person stay as they are; only open proposals are looked at again."""
+        return f"""NOT EXISTS (SELECT 1 FROM collections_reconcile_match x
+                                 WHERE x.{column} = src.id AND x.state NOT IN ('proposed', 'none'))"""
+
+    @api.model
+    def _unmatched_statement_lines(self, company, statement_lines=None):
+        """(id, commercial partner, amount, currency, label) of the incoming
+        statement lines still on the suspense account."""
+        self.env.cr.execute(
+            f"""
+            SELECT src.id, p.commercial_partner_id, -sus.amount_currency, sus.currency_id, src.payment_ref
+              FROM account_bank_statement_line src
+              JOIN account_move m ON m.id = src.move_id
+              JOIN account_journal j ON j.id = src.journal_id
+              JOIN account_move_line sus ON sus.move_id = m.id AND sus.account_id = j.suspense_account_id
+              LEFT JOIN res_partner p ON p.id = src.partner_id
+             WHERE src.company_id = %(company)s AND m.state = 'posted' AND src.is_reconciled IS NOT TRUE
+               AND src.amount > 0 AND (%(all)s OR src.id = ANY(%(ids)s))
+               AND {self._matched_source_filter("statement_line_id")}
+             ORDER BY src.id
+            """,
+            {
+                "company": company.id,
+                "all": statement_lines is None,
+                "ids": statement_lines.ids if statement_lines else [],
+            },
+        )
+        return self.env.cr.fetchall()
+
+    @api.model
+    def _unmatched_payments(self, company, payments=None):
+        """(id, commercial partner, open amount, currency, memo) of the posted
+        customer payments whose receivable line is still open."""
+        self.env.cr.execute(
+            f"""
+            SELECT src.id, p.commercial_partner_id, -SUM(aml.amount_residual_currency), aml.currency_id,
+                   src.memo
+              FROM account_payment src
+              JOIN account_move m ON m.id = src.move_id AND m.state = 'posted'
+              JOIN account_move_line aml ON aml.move_id = m.id AND aml.reconciled IS NOT TRUE
+              JOIN account_account acc ON acc.id = aml.account_id AND acc.account_type = 'asset_receivable'
+              JOIN res_partner p ON p.id = src.partner_id
+             WHERE src.company_id = %(company)s AND src.payment_type = 'inbound' AND src.partner_type = 'customer'
+               AND (%(all)s OR src.id = ANY(%(ids)s))
+               AND {self._matched_source_filter("payment_id")}
+             GROUP BY src.id, p.commercial_partner_id, aml.currency_id, src.memo
+            HAVING SUM(aml.amount_residual_currency) < 0
+             ORDER BY src.id
+            """,
+            {"company": company.id, "all": payments is None, "ids": payments.ids if payments else []},
+        )
+        return self.env.cr.fetchall()
+
+    @api.model
+    def _extra_candidates(self, line, open_invoices):
+        """Hook for further candidate sources (payment-plan installments):
+        yield ``tools.reconcile_matching.Candidate`` objects for ``line`` among
+        the customer's ``open_invoices`` not claimed by a surer match."""
+        return []
+
+    # ------------------------------------------------------------------
+    # Recording and reconciling
+    # ------------------------------------------------------------------
+
+    def _record_decisions(self, company, kind, decisions, original_partners, stats):
+        column = f"{kind}_id"
+        keys = [decision.line.key for decision in decisions]
+        started = time.perf_counter()
+        timings = stats["seconds"]
+        # Open proposals of these lines are replaced by the new decision.
+        self.search([(column, "in", keys), ("state", "in", ("proposed", "none"))]).unlink()
+        matches = self._insert_decisions(company, column, decisions, original_partners)
+        auto_keys = {decision.line.key for decision in decisions if decision.verdict == "confident"}
+        confident = self.browse(match_id for key, match_id in matches.items() if key in auto_keys)
+        self.env.flush_all()
+        timings["record"] = timings.get("record", 0.0) + time.perf_counter() - started
+        failed = self.browse()
+        if confident:
+            failed = confident._reconcile_automatically(timings)
+        stats["auto_reconciled"] += len(confident) - len(failed)
+        stats["proposed"] += sum(1 for d in decisions if d.verdict == "ambiguous") + len(failed)
+        stats["none"] += sum(1 for d in decisions if d.verdict == "none")
+
+    def _reconcile_automatically(self, timings):
+        """Reconcile the confident matches with their best candidate, all in
+        one batch; if the batch fails (a lock date, an entry changed meanwhile),
+        one by one, and those that still fail stay in the review queue with
+        the reason. Returns the failed matches."""
+        best = self.candidate_ids.filtered(lambda c: c.rank == 1)
+        try:
+            with self.env.cr.savepoint():
+                self._reconcile_candidates(best, "auto_reconciled", timings)
+            return self.browse()
+        except (UserError, ValidationError) as error:
+            _logger.info("Batch reconciliation failed (%s); reconciling one by one", error)
+            self.env.invalidate_all()
+        failed = self.browse()
+        for match in self:
+            try:
+                with self.env.cr.savepoint():
+                    match._reconcile_candidates(best.filtered(lambda c, m=match: c.match_id == m), "auto_reconciled")
+            except (UserError, ValidationError) as error:
+                self.env.invalidate_all()
+                failed |= match
+                match.message_post(body=_("Not reconciled automatically: %(error)s", error=str(error)))
+        return failed
+
+    def _insert_decisions(self, company, column, decisions, original_partners):
+        """Write the matches and their ranked candidates with three INSERTs
+        (the ORM would take seconds for ten thousand lines); returns {line
+        key: match id}. Confident matches start as proposals: they become
+        reconciled only once their reconciliation went through."""
+        states = {"confident": "proposed", "ambiguous": "proposed", "none": "none"}
+        match_rows = {
+            "keys": [],
+            "labels": [],
+            "amounts": [],
+            "currencies": [],
+            "partners": [],
+            "originals": [],
+            "states": [],
+            "rules": [],
+        }
+        candidate_rows = {"keys": [], "ranks": [], "scores": [], "rules": [], "partners": [], "amounts": []}
+        move_rows = {"keys": [], "ranks": [], "moves": []}
+        for decision in decisions:
+            line = decision.line
+            best = decision.candidates[0] if decision.candidates else None
+            match_rows["keys"].append(line.key)
+            match_rows["labels"].append(line.label)
+            match_rows["amounts"].append(line.amount)
+            match_rows["currencies"].append(line.currency_id)
+            match_rows["partners"].append(line.partner_id or (best.partner_id if best else None))
+            match_rows["originals"].append(original_partners[line.key])
+            match_rows["states"].append(states[decision.verdict])
+            match_rows["rules"].append(best.rule if best else None)
+            for rank, cand in enumerate(decision.candidates, start=1):
+                candidate_rows["keys"].append(line.key)
+                candidate_rows["ranks"].append(rank)
+                candidate_rows["scores"].append(cand.score)
+                candidate_rows["rules"].append(cand.rule)
+                candidate_rows["partners"].append(cand.partner_id)
+                candidate_rows["amounts"].append(cand.amount)
+                for move_id in cand.move_ids:
+                    move_rows["keys"].append(line.key)
+                    move_rows["ranks"].append(rank)
+                    move_rows["moves"].append(move_id)
+        source = "account_bank_statement_line" if column == "statement_line_id" else "account_payment"
+        cr = self.env.cr
+        cr.execute(
+            f"""
+            INSERT INTO collections_reconcile_match
+                   (company_id, {column}, date, label, amount, currency_id, partner_id, original_partner_id,
+                    state, rule, create_uid, create_date, write_uid, write_date)
+            SELECT %(company)s, src.key, m.date, src.label, src.amount, src.currency, src.partner, src.original,
+                   src.state, src.rule, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+              FROM unnest(%(keys)s::int[], %(labels)s::varchar[], %(amounts)s::numeric[], %(currencies)s::int[],
+                          %(partners)s::int[], %(originals)s::int[], %(states)s::varchar[], %(rules)s::varchar[])
+                   AS src(key, label, amount, currency, partner, original, state, rule)
+              JOIN {source} s ON s.id = src.key
+              JOIN account_move m ON m.id = s.move_id
+            RETURNING {column}, id
+            """,
+            {"company": company.id, "uid": self.env.uid, **match_rows},
+        )
+        matches = dict(cr.fetchall())
+        if candidate_rows["keys"]:
+            cr.execute(
+                """
+                CREATE TEMP TABLE collections_new_candidate ON COMMIT DROP AS
+                SELECT x.id AS match_id, src.rank, src.score, src.rule, src.partner, src.amount
+                  FROM unnest(%(keys)s::int[], %(ranks)s::int[], %(scores)s::int[], %(rules)s::varchar[],
+                              %(partners)s::int[], %(amounts)s::numeric[])
+                       AS src(key, rank, score, rule, partner, amount)
+                  JOIN unnest(%(match_keys)s::int[], %(match_ids)s::int[]) AS x(key, id) ON x.key = src.key;
+                INSERT INTO collections_reconcile_candidate
+                       (match_id, company_id, rank, score, rule, partner_id, amount, selected,
+                        create_uid, create_date, write_uid, write_date)
+                SELECT match_id, %(company)s, rank, score, rule, partner, amount, FALSE,
+                       %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+                  FROM collections_new_candidate;
+                DROP TABLE collections_new_candidate;
+                """,
+                {
+                    "company": company.id,
+                    "uid": self.env.uid,
+                    "match_keys": list(matches),
+                    "match_ids": list(matches.values()),
+                    **candidate_rows,
+                },
+            )
+            cr.execute(
+                """
+                INSERT INTO collections_reconcile_candidate_move_rel (candidate_id, move_id)
+                SELECT c.id, src.move
+                  FROM unnest(%(keys)s::int[], %(ranks)s::int[], %(moves)s::int[]) AS src(key, rank, move)
+                  JOIN unnest(%(match_keys)s::int[], %(match_ids)s::int[]) AS x(key, id) ON x.key = src.key
+                  JOIN collections_reconcile_candidate c ON c.match_id = x.id AND c.rank = src.rank
+                ON CONFLICT DO NOTHING
+                """,
+                {"match_keys": list(matches), "match_ids": list(matches.values()), **move_rows},
+            )
+        self.invalidate_model()
+        self.env["collections.reconcile.candidate"].invalidate_model()
+        return matches
+
+    def _reconcile_candidates(self, candidates, state, timings=None):
+        """Reconcile each match of ``self`` with its candidate in ``candidates``
+        (one per match), in one batch per kind of source. ``timings``
+        collects the seconds spent per step (for the benchmark)."""
+        timings = {} if timings is None else timings
+        started = time.perf_counter()
+
+        def lap(step):
+            nonlocal started
+            self.env.flush_all()
+            now = time.perf_counter()
+            timings[step] = timings.get(step, 0.0) + now - started
+            started = now
+
+        by_match = {cand.match_id.id: cand for cand in candidates}
+        company = self.company_id
+        company.ensure_one()
+        tolerance = company.collections_reconcile_tolerance or 0.0
+        receivables = self._open_receivable_lines(candidates.move_ids)
+        st_matches = self.filtered("statement_line_id")
+        pay_matches = self - st_matches
+        # A statement line of an unknown customer keeps its (empty) customer: the receivable items
+        # carry the invoices' customer, and the match records it. Writing it on the line would
+        # resynchronise its whole journal entry, one ORM write per customer.
+        pairs = []  # (counterpart values or payment line, invoice receivable line) to reconcile
+        new_line_vals, new_line_targets = [], []
+        suspense_lines = self.env["account.move.line"]
+        for match in st_matches:
+            st_line = match.statement_line_id
+            _liquidity, suspense, _other = st_line._seek_for_lines()
+            suspense.ensure_one()
+            suspense_lines |= suspense
+            vals, targets = match._counterpart_values(by_match[match.id], suspense, receivables, tolerance)
+            new_line_vals += vals
+            new_line_targets += targets
+        lap("prepare_items")
+        if st_matches:
+            moves = st_matches.statement_line_id.move_id
+            container = {"records": moves, "self": moves}
+            ctx = {
+                "skip_account_move_synchronization": True,
+                "skip_invoice_sync": True,
+                "force_delete": True,
+                "tracking_disable": True,
+            }
+            # The balance of the statement lines' entries is checked once, when all items are replaced.
+            with moves.with_context(**ctx)._check_balanced(container):
+                suspense_lines.with_context(**ctx).unlink()
+                new_lines = self.env["account.move.line"].with_context(**ctx).create(new_line_vals)
+            pairs += [(line, target) for line, target in zip(new_lines, new_line_targets, strict=True) if target]
+        lap("replace_suspense")
+        plan = [line | target for line, target in pairs]
+        for match in pay_matches:
+            pay_lines = match.payment_id.move_id.line_ids.filtered(
+                lambda aml: aml.account_type == "asset_receivable" and not aml.reconciled
+            )
+            for move in by_match[match.id].move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
+                for target in receivables.get(move.id, []):
+                    pay_lines |= target
+            plan.append(pay_lines)
+        self.env.flush_all()
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
+        last_partial = self.env.cr.fetchone()[0]
+        if plan:
+            self.env["account.move.line"]._reconcile_plan(plan)
+        lap("reconcile")
+        self._record_reconciliation(by_match, last_partial, state)
+        lap("log")
+
+    def _record_reconciliation(self, by_match, last_partial, state):
+        """Log what each match reconciled, set-based: its candidate, the
+        invoices, and the partials created since ``last_partial`` between the
+        match's own entry and those invoices (exactly what undo removes)."""
+        self.env.flush_all()
+        own_moves = [(match.statement_line_id.move_id or match.payment_id.move_id).id for match in self]
+        params = {
+            "matches": self.ids,
+            "own_moves": own_moves,
+            "candidates": [by_match[match.id].id for match in self],
+            "last_partial": last_partial,
+            "state": state,
+            "uid": self.env.uid,
+        }
+        self.env.cr.execute(
+            """
+            CREATE TEMP TABLE collections_reconciled ON COMMIT DROP AS
+            SELECT * FROM unnest(%(matches)s::int[], %(own_moves)s::int[], %(candidates)s::int[])
+                       AS src(match_id, own_move_id, candidate_id);
+            INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
+            SELECT DISTINCT src.match_id, apr.id
+              FROM collections_reconciled src
+              JOIN account_move_line own ON own.move_id = src.own_move_id
+              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s
+                   AND own.id IN (apr.debit_move_id, apr.credit_move_id)
+              JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id) AND inv.id <> own.id
+              JOIN collections_reconcile_candidate_move_rel cm
+                   ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+            ON CONFLICT DO NOTHING;
+            INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
+            SELECT src.match_id, cm.move_id
+              FROM collections_reconciled src
+              JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
+            ON CONFLICT DO NOTHING;
+            UPDATE collections_reconcile_candidate c SET selected = TRUE
+              FROM collections_reconciled src WHERE c.id = src.candidate_id;
+            UPDATE collections_reconcile_match x
+               SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
+                   reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
+                   write_date = now() at time zone 'UTC', write_uid = %(uid)s,
+                   reconciled_amount = COALESCE((
+                       SELECT SUM(CASE WHEN inv.id = apr.debit_move_id THEN apr.debit_amount_currency
+                                       ELSE apr.credit_amount_currency END)
+                         FROM collections_reconcile_match_partial_rel r
+                         JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+                         JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id)
+                         JOIN account_move_line own ON own.id IN (apr.debit_move_id, apr.credit_move_id)
+                              AND own.id <> inv.id AND own.move_id = src.own_move_id
+                        WHERE r.match_id = x.id), 0)
+              FROM collections_reconciled src
+              JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
+             WHERE x.id = src.match_id;
+            DROP TABLE collections_reconciled;
+            """,
+            params,
+        )
+        self.invalidate_model()
+        self.env["collections.reconcile.candidate"].invalidate_model(["selected"])
+
+    @api.model
+    def _open_receivable_lines(self, invoices):
+        """{invoice id: its open receivable lines, earliest due first}."""
+        lines = self.env["account.move.line"].search(
+            [("move_id", "in", invoices.ids), ("account_type", "=", "asset_receivable"), ("reconciled", "=", False)],
+            order="date_maturity, id",
+        )
+        result = {}
+        for line in lines:
+            result.setdefault(line.move_id.id, []).append(line)
+        return result
+
+    def _counterpart_values(self, candidate, suspense, receivables, tolerance):
+        """The journal items replacing a statement line's suspense item: one
+        receivable item per invoice item settled, a write-off within the
+        tolerance, and what is paid beyond the invoices as an open credit of
+        the customer. Returns (values, invoice item each reconciles with)."""
+        self.ensure_one()
+        company = self.company_id
+        currency = suspense.currency_id
+        amount = -suspense.amount_currency
+        targets = [
+            line
+            for move in candidate.move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+            for line in receivables.get(move.id, [])
+            if line.currency_id == currency
+        ]
+        if not targets:
+            raise UserError(_("The invoices of %(match)s are no longer open.", match=self.display_name))
+        allocations, write_off = matching.allocate(amount, [t.amount_residual_currency for t in targets], tolerance)
+        write_off_account = company.collections_reconcile_writeoff_account_id
+        if not write_off_account:
+            allocations, write_off = matching.allocate(amount, [t.amount_residual_currency for t in targets], 0.0)
+        partner = candidate.partner_id
+        base = {
+            "move_id": suspense.move_id.id,
+            "partner_id": partner.id,
+            "name": suspense.name,
+            "currency_id": currency.id,
+        }
+        values, line_targets = [], []
+        for target, applied in zip(targets, allocations, strict=True):
+            if applied:
+                values.append({**base, "account_id": target.account_id.id, "amount_currency": -applied})
+                line_targets.append(target)
+        left = round(amount - sum(allocations) + (write_off or 0.0), currency.decimal_places)
+        if write_off:
+            values.append({**base, "account_id": write_off_account.id, "amount_currency": write_off})
+            line_targets.append(None)
+        if not currency.is_zero(left):
+            values.append(
+                {
+                    **base,
+                    "account_id": partner.with_company(company).property_account_receivable_id.id,
+                    "amount_currency": -left,
+                }
+            )
+            line_targets.append(None)
+        # Company-currency balances in the statement line's own rate; the last item takes the rounding.
+        total_balance, total_currency = suspense.balance, suspense.amount_currency
+        remaining = total_balance
+        for vals in values[:-1]:
+            balance = company.currency_id.round(total_balance * vals["amount_currency"] / total_currency)
+            vals["balance"] = balance
+            remaining -= balance
+        values[-1]["balance"] = company.currency_id.round(remaining)
+        return values, line_targets
+
+    # ------------------------------------------------------------------
+    # Review queue actions
+    # ------------------------------------------------------------------
+
+    def _check_reviewable(self):
+        for match in self:
+            if match.state not in ("proposed", "none"):
+                raise UserError(
+                    _(
+                        "%(match)s is %(state)s: only matches waiting for review can be confirmed or rejected.",
+                        match=match.display_name,
+                        state=dict(self._fields["state"]._description_selection(self.env))[match.state],
+                    )
+                )
+            source = match.statement_line_id
+            if source and source.is_reconciled:
+                raise UserError(_("%(line)s is already reconciled.", line=source.display_name))
+
+    def action_confirm(self):
+        """Confirm each match's best candidate."""
+        for match in self:
+            if not match.candidate_ids:
+                raise UserError(_("%(match)s has no candidate to confirm.", match=match.display_name))
+            match.candidate_ids.sorted("rank")[:1].action_confirm()
+        return True
+
+    def action_reject(self):
+        self._check_reviewable()
+        self.write({"state": "rejected"})
+        return True
+
+    def action_undo(self):
+        """Revert exactly what the match reconciled and put a statement line
+        back on the suspense account. Messages cancelled by the payment stay
+        cancelled: the next dunning run plans anew for what is open again."""
+        for match in self:
+            if match.state not in LIVE_STATES:
+                raise UserError(_("Only a reconciled match can be undone (%(match)s).", match=match.display_name))
+        for match in self:
+            match.partial_ids.exists().unlink()
+            if match.statement_line_id:
+                st_line = match.statement_line_id
+                st_line.action_undo_reconciliation()
+            match.write({"state": "undone", "undone_at": fields.Datetime.now(), "undone_by_id": self.env.uid})
+            match.message_post(body=_("Reconciliation undone."))
+        return True
+
+    def action_open_source(self):
+        self.ensure_one()
+        record = self.statement_line_id.move_id or self.payment_id
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": record._name,
+            "res_id": record.id,
+            "view_mode": "form",
+        }

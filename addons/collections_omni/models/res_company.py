@@ -1,0 +1,20 @@
+from odoo import fields, models
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    collections_reconcile_tolerance = fields.Monetary(
+        string="Reconciliation Tolerance",
+        currency_field="currency_id",
+        default=1.0,
+        help="A payment that differs from what the invoices owe by at most this much still settles them "
+        "automatically (bank charges, rounded amounts).",
+    )
+    collections_reconcile_writeoff_account_id = fields.Many2one(
+        "account.account",
+        string="Reconciliation Write-off Account",
+        check_company=True,
+        help="Where a difference within the tolerance is written off, so the invoice ends fully paid. "
+        "Without it the difference stays open on the customer's account.",
+    )

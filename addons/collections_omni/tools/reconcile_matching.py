@@ -1,0 +1,296 @@
+"""Matching bank statement lines and payments to open invoices, in plain Python.
+
+The model (``collections.reconcile.match``) loads the open receivables of a
+company with one SQL query and hands them here with the lines to match; this
+module decides, line by line, from dictionaries only (no database access):
+
+* ``reference``: an invoice's number or payment reference (Odoo's own
+  ``INV/2026/00042``, a Belgian ``+++123/4567/89012+++`` structured
+  communication, an ISO 11649 ``RF`` creditor reference) found in the label,
+  compared normalised (upper case, letters and digits only), also when the
+  bank split it with spaces;
+* ``amount``: an open invoice of the line's customer whose residual equals the
+  amount (within the tolerance it is only proposed);
+* ``combination``: a few of the customer's oldest open invoices that together
+  make the amount exactly;
+* further sources through ``extra_candidates`` (payment-plan installments).
+
+A *confident* line is reconciled by itself, an *ambiguous* one waits for a
+person with its candidates ranked, the rest has no match. The rules keep
+precision first: a line whose customer is known is never matched
+automatically to another customer's invoice, and an invoice claimed by two
+lines of one run goes to review for both.
+"""
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+SPLIT_RE = re.compile(r"[\W_]+")  # references are rejoined from runs of words: INV/2026/00042, RF18 5390 ...
+NON_ALNUM_RE = re.compile(r"[^0-9A-Z]")
+MIN_KEY_LENGTH = 5
+MAX_KEY_LENGTH = 34
+MAX_WORDS_PER_KEY = 7  # an RF reference printed in groups of four: RF18 5390 0754 7034 ...
+COMBINATION_POOL = 12  # the customer's oldest open invoices tried in combinations
+COMBINATION_MAX_SIZE = 4
+MAX_CANDIDATES = 10
+
+SCORES = {
+    "reference": 100,
+    "reference_tolerance": 95,
+    "reference_partial": 85,
+    "reference_overpaid": 60,
+    "amount": 70,
+    "amount_tolerance": 60,
+    "combination": 50,
+    "installment": 65,
+    "other_partner": 20,
+}
+
+
+def normalize_reference(text):
+    """Upper case, letters and digits only: 'inv/2026/00042' -> 'INV202600042'."""
+    return NON_ALNUM_RE.sub("", (text or "").upper())
+
+
+def label_keys(label):
+    """Every normalised run of 1 to 7 consecutive words of a label that could
+    be a reference (5 to 34 characters, at least one digit)."""
+    words = [normalize_reference(word) for word in SPLIT_RE.split(label or "")]
+    words = [word for word in words if word]
+    keys = set()
+    for start in range(len(words)):
+        key = ""
+        for word in words[start : start + MAX_WORDS_PER_KEY]:
+            key += word
+            if len(key) > MAX_KEY_LENGTH:
+                break
+            if len(key) >= MIN_KEY_LENGTH and any(char.isdigit() for char in key):
+                keys.add(key)
+    return keys
+
+
+@dataclass
+class OpenInvoice:
+    move_id: int
+    partner_id: int  # commercial partner
+    residual: float  # in the invoice's currency
+    currency_id: int
+    due: object  # date, for "oldest first"
+    name: str = ""
+
+
+@dataclass
+class Line:
+    key: int  # statement line or payment id
+    partner_id: int | None  # commercial partner, None when unknown
+    amount: float  # in the line's currency
+    currency_id: int
+    label: str
+
+
+@dataclass
+class Candidate:
+    move_ids: tuple
+    partner_id: int
+    rule: str
+    score: int
+    amount: float  # residual of the candidate invoices together
+
+
+@dataclass
+class Decision:
+    line: Line
+    verdict: str  # "confident", "ambiguous" or "none"
+    candidates: list = field(default_factory=list)
+
+
+class OpenInvoiceIndex:
+    """The open invoices of a company, indexed by normalised reference and by customer."""
+
+    def __init__(self, invoices):
+        self.by_move = {}
+        self.by_key = {}
+        self.by_partner = {}
+        for invoice, keys in invoices:
+            self.by_move[invoice.move_id] = invoice
+            for key in keys:
+                if len(key) >= MIN_KEY_LENGTH:
+                    self.by_key.setdefault(key, set()).add(invoice.move_id)
+            self.by_partner.setdefault(invoice.partner_id, []).append(invoice)
+        for open_invoices in self.by_partner.values():
+            open_invoices.sort(key=lambda inv: (inv.due, inv.move_id))
+
+    def referenced(self, label):
+        """(invoices named in the label, customers named in it). A reference
+        shared by several invoices (Odoo's customer-based communication)
+        names the customer, not an invoice."""
+        found, partners = set(), set()
+        for key in label_keys(label):
+            move_ids = self.by_key.get(key, ())
+            if len(move_ids) == 1:
+                found |= move_ids
+            elif move_ids:
+                partners |= {self.by_move[move_id].partner_id for move_id in move_ids}
+        return [self.by_move[move_id] for move_id in sorted(found)], partners
+
+
+def _candidate(invoices, rule):
+    return Candidate(
+        move_ids=tuple(inv.move_id for inv in sorted(invoices, key=lambda inv: (inv.due, inv.move_id))),
+        partner_id=invoices[0].partner_id,
+        rule=rule,
+        score=SCORES[rule],
+        amount=round(sum(inv.residual for inv in invoices), 2),
+    )
+
+
+def _by_reference(line, referenced, tolerance, index):
+    """Candidates from the invoices named in the label, and whether they are confident."""
+    if not referenced:
+        return [], False
+    own = [inv for inv in referenced if line.partner_id is None or inv.partner_id == line.partner_id]
+    others = [inv for inv in referenced if inv not in own]
+    candidates = [_candidate([inv], "other_partner") for inv in others]
+    if not own:
+        return candidates, False
+    partners = {inv.partner_id for inv in own}
+    if len(partners) > 1:  # the label names invoices of several customers: a person decides
+        return candidates + [_candidate([inv], "reference_overpaid") for inv in own], False
+    total = round(sum(inv.residual for inv in own), 2)
+    difference = round(line.amount - total, 2)
+    if difference == 0:
+        rule = "reference"
+    elif abs(difference) <= tolerance:
+        rule = "reference_tolerance"
+    elif difference < 0:
+        rule = "reference_partial"
+    else:
+        rule = "reference_overpaid"
+    candidates.insert(0, _candidate(own, rule))
+    confident = not others and (
+        rule in ("reference", "reference_tolerance")
+        # A partial payment is taken as such only when the customer is known, names one invoice,
+        # and no other open invoice of theirs is of that very amount (a mistyped number).
+        or (
+            rule == "reference_partial"
+            and line.partner_id is not None
+            and len(own) == 1
+            and not any(
+                abs(round(line.amount - inv.residual, 2)) <= tolerance
+                for inv in index.by_partner.get(line.partner_id, [])
+                if inv.currency_id == line.currency_id
+            )
+        )
+    )
+    return candidates, confident
+
+
+def _by_amount(line, open_invoices, tolerance):
+    """The customer's open invoices, alone or a few together, that make the amount."""
+    candidates = []
+    for inv in open_invoices:
+        difference = round(line.amount - inv.residual, 2)
+        if difference == 0:
+            candidates.append(_candidate([inv], "amount"))
+        elif abs(difference) <= tolerance:
+            candidates.append(_candidate([inv], "amount_tolerance"))
+    cents = round(line.amount * 100)
+    # Pairs among all the customer's open invoices, by looking up the complement.
+    by_cents = {}
+    for inv in open_invoices:
+        by_cents.setdefault(round(inv.residual * 100), []).append(inv)
+    for first in open_invoices:
+        for second in by_cents.get(cents - round(first.residual * 100), ()):
+            if (second.due, second.move_id) > (first.due, first.move_id):
+                candidates.append(_candidate([first, second], "combination"))
+                if len(candidates) > MAX_CANDIDATES:
+                    return candidates
+    pool = open_invoices[:COMBINATION_POOL]
+    for size in range(3, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
+        for subset in itertools.combinations(pool, size):
+            # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
+            if round(sum(inv.residual for inv in subset) * 100) == cents:
+                candidates.append(_candidate(list(subset), "combination"))
+                if len(candidates) > MAX_CANDIDATES:
+                    return candidates
+    return candidates
+
+
+def decide(lines, index, tolerance, extra_candidates=None):
+    """One :class:`Decision` per line.
+
+    Two passes: lines with a confident reference first, then the others by
+    amount among the invoices nobody claimed yet, so that a customer paying
+    one invoice by reference and another by amount alone gets both matched.
+    ``extra_candidates(line, open_invoices)`` may add candidates (payment-plan
+    installments); they are never confident on their own.
+    """
+    decisions = {}
+    claimed = {}
+    later = []
+    for line in lines:
+        referenced, named_partners = index.referenced(line.label)
+        referenced = [inv for inv in referenced if inv.currency_id == line.currency_id]
+        if line.partner_id is None and len(named_partners) == 1:
+            line.partner_id = next(iter(named_partners))
+        candidates, confident = _by_reference(line, referenced, tolerance, index)
+        if confident:
+            decisions[line.key] = Decision(line, "confident", candidates)
+            for move_id in candidates[0].move_ids:
+                claimed.setdefault(move_id, []).append(line.key)
+        else:
+            later.append((line, candidates))
+    for line, candidates in later:
+        if line.partner_id is not None:
+            open_invoices = [
+                inv
+                for inv in index.by_partner.get(line.partner_id, [])
+                if inv.currency_id == line.currency_id and inv.move_id not in claimed
+            ]
+            known = {cand.move_ids for cand in candidates}
+            by_amount = [cand for cand in _by_amount(line, open_invoices, tolerance) if cand.move_ids not in known]
+            extra = list(extra_candidates(line, open_invoices)) if extra_candidates else []
+            # Without a reference only an exact amount is sure enough.
+            confident = not candidates and not extra and len(by_amount) == 1 and by_amount[0].rule != "amount_tolerance"
+            candidates = candidates + by_amount + extra
+        else:
+            confident = False
+        verdict = "confident" if confident else ("ambiguous" if candidates else "none")
+        decisions[line.key] = Decision(line, verdict, candidates)
+        if confident:
+            for move_id in candidates[0].move_ids:
+                claimed.setdefault(move_id, []).append(line.key)
+    # An invoice two confident lines claim: neither is sure any more.
+    for keys in claimed.values():
+        if len(keys) > 1:
+            for key in keys:
+                decisions[key].verdict = "ambiguous"
+    result = []
+    for line in lines:
+        decision = decisions[line.key]
+        decision.candidates = sorted(decision.candidates, key=lambda cand: -cand.score)[:MAX_CANDIDATES]
+        result.append(decision)
+    return result
+
+
+def allocate(amount, residuals, tolerance):
+    """How a received amount settles invoices, oldest first.
+
+    ``residuals``: the invoices' residuals in settling order. Returns
+    ``(allocations, write_off)``: the amount applied to each invoice and the
+    difference within the tolerance to write off (positive: received less
+    than owed), or ``None`` when no write-off applies; what is left over beyond
+    the invoices stays as an open credit of the customer.
+    """
+    remaining = round(amount, 2)
+    allocations = []
+    for residual in residuals:
+        applied = round(min(residual, max(remaining, 0.0)), 2)
+        allocations.append(applied)
+        remaining = round(remaining - applied, 2)
+    shortfall = round(sum(residuals) - amount, 2)
+    write_off = shortfall if shortfall and abs(shortfall) <= tolerance else None
+    if write_off is not None and write_off > 0:
+        allocations = list(residuals)  # settle in full, the write-off covers the gap
+    return allocations, write_off
