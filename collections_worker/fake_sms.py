@@ -118,10 +118,12 @@ class FakeSmsServer:
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self._threads = []
+        self._serving = False
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self):
+        self._serving = True
         self._threads = [
             threading.Thread(target=self.httpd.serve_forever, args=(0.1,), name="fake-sms-http", daemon=True),
             threading.Thread(target=self._send_callbacks, name="fake-sms-callbacks", daemon=True),
@@ -133,12 +135,15 @@ class FakeSmsServer:
     def serve_forever(self):
         """Serve from the calling thread (the command line) until ``stop``."""
         threading.Thread(target=self._send_callbacks, name="fake-sms-callbacks", daemon=True).start()
+        self._serving = True
         self.httpd.serve_forever()
 
     def stop(self):
         self._stopping.set()  # wakes the requests sleeping out a simulated timeout
         self._callbacks.put(None)
-        self.httpd.shutdown()
+        if self._serving:  # shutdown() waits for serve_forever, forever if it never ran
+            self._serving = False
+            self.httpd.shutdown()
         self.httpd.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
