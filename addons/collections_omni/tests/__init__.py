@@ -6,3 +6,4 @@ from . import test_collections_i18n
 from . import test_collections_worklist
 from . import test_contact_rules
 from . import test_contact_enforcement
+from . import test_collections_providers
