@@ -21,7 +21,11 @@ REDIS_URL = os.environ.get(
     "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
 )
 # Short enough for a test to see a killed worker's tasks handed to another worker.
-WORKER_ENV = {"COLLECTIONS_VISIBILITY_TIMEOUT": "10", "COLLECTIONS_LEASE_SECONDS": "5"}
+WORKER_ENV = {
+    "COLLECTIONS_VISIBILITY_TIMEOUT": "10",
+    "COLLECTIONS_LEASE_SECONDS": "5",
+    "COLLECTIONS_REPORT_STALE_SECONDS": "10",
+}
 FINAL = {"sent", "failed", "blocked"}
 
 
@@ -72,6 +76,7 @@ def shop(odoo_server, fake):
     rpc = odoo_server.rpc()
     env = rpc.env
     env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
+    env["ir.config_parameter"].set_param("web.base.url", odoo_server.url)
     rule_sets = env["collections.contact.rule.set"]
     rule_sets.browse(rule_sets.search([])).write({"active": False})  # this is about delivery, not contact rules
     provider_id = env["collections.provider"].create(
@@ -89,6 +94,7 @@ def shop(odoo_server, fake):
             "recipient_interval": 0,
             "batch_size": 10,
             "max_attempts": 20,
+            "delivery_reports": False,  # these tests count sends; the callback has its own tests
         }
     )
     policy_id = env["collections.policy"].create(

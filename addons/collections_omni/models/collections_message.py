@@ -6,6 +6,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_date, formatLang
+from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.misc import get_lang
 
 from odoo.addons.phone_validation.tools import phone_validation
 
@@ -256,8 +258,8 @@ class CollectionsMessage(models.Model):
             history[partner.id].append(
                 contact_rules.Contact(aware_now, message.channel, effective=message.channel != "call")
             )
-            message.write({"attempted_at": now, "blocked_reason": False})
             allowed |= message
+        allowed.write({"attempted_at": now, "blocked_reason": False})
         self.env["collections.contact.refusal"].sudo().create(refusals)
         return allowed
 
@@ -422,15 +424,14 @@ class CollectionsMessage(models.Model):
                     source, self._name, messages.ids, engine="inline_template"
                 )
             else:
-                env = self.with_context(lang=lang).env
-                texts = {
-                    m.id: env._(
-                        "%(company)s: %(amount)s is overdue. Please pay or contact us.",
-                        company=m.company_id.name,
-                        amount=m._amount_text(),
-                    )
-                    for m in messages
-                }
+                # Translated once per language (thousands of messages at a time), filled in per message.
+                text = self.with_context(lang=lang).env._(
+                    "%(company)s: %(amount)s is overdue. Please pay or contact us.",
+                    company="%(company)s",
+                    amount="%(amount)s",
+                )
+                amounts = messages._amount_texts(lang)
+                texts = {m.id: text % {"company": m.company_id.name, "amount": amounts[m.id]} for m in messages}
             for message in messages:
                 text = texts[message.id]
                 opt_out = rule_sets[message.partner_id].with_context(lang=lang).opt_out_text
@@ -685,6 +686,26 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         return self.currency_id.format(self.amount_due)
 
+    def _amount_texts(self, lang_code=None):
+        """{message id: amount due with its currency}, as odoo.tools.format_amount
+        writes it, with the language looked up once for all the messages."""
+        lang = self.env["res.lang"].browse(get_lang(self.env, lang_code).id)
+        texts = {}
+        for message in self:
+            currency = message.currency_id
+            number = (
+                lang.format(f"%.{currency.decimal_places}f", currency.round(message.amount_due), grouping=True)
+                .replace(" ", "\N{NO-BREAK SPACE}")
+                .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+            )
+            symbol = currency.symbol or ""
+            texts[message.id] = (
+                f"{symbol}\N{NO-BREAK SPACE}{number}"
+                if currency.position == "before"
+                else f"{number}\N{NO-BREAK SPACE}{symbol}"
+            )
+        return texts
+
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""
         for message in self:
@@ -699,19 +720,50 @@ class CollectionsMessage(models.Model):
         self._log_sent_on_chatter()
 
     def _log_sent_on_chatter(self):
-        """One note per customer on its chatter for these sent messages (batched: thousands at once)."""
+        """One note per customer on its chatter for these sent messages.
+
+        Thousands at a time (worker reports): the notes are written with one
+        INSERT, as ``mail.thread._message_log_batch`` would write them (an
+        internal note, no notification) but without the ORM's per-record cost;
+        their bodies are built from escaped values, so they need no sanitizing."""
+        if not self:
+            return
         channels = dict(self._fields["channel"]._description_selection(self.env))
+        amounts = self._amount_texts()
+        text = _(
+            "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
+            channel="%(channel)s",
+            subject="%(subject)s",
+            amount="%(amount)s",
+        )
         bodies = defaultdict(list)
         for message in self:
-            bodies[message.partner_id.id].append(
-                Markup("<p>%s</p>")
-                % _(
-                    "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
-                    channel=channels.get(message.channel, message.channel),
-                    subject=message.subject or message.stage_id.name or "",
-                    amount=message._amount_text(),
-                )
-            )
-        if bodies:
-            partners = self.env["res.partner"].sudo().browse(list(bodies))
-            partners._message_log_batch({pid: Markup("").join(parts) for pid, parts in bodies.items()})
+            values = {
+                "channel": channels.get(message.channel, message.channel),
+                "subject": message.subject or message.stage_id.name or "",
+                "amount": amounts[message.id],
+            }
+            bodies[message.partner_id.id].append(Markup("<p>%s</p>") % (text % values))
+        author = self.env.user.partner_id
+        partner_ids = list(bodies)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, email_from, date,
+                                      is_internal, message_id, create_uid, create_date, write_uid, write_date)
+            SELECT 'res.partner', v.res_id, v.body, 'notification', %s, %s, %s, now() AT TIME ZONE 'UTC',
+                   TRUE, v.message_id, %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC'
+              FROM unnest(%s::int[], %s::text[], %s::varchar[]) AS v(res_id, body, message_id)
+            """,
+            [
+                self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+                author.id,
+                author.email_formatted or None,
+                self.env.uid,
+                self.env.uid,
+                partner_ids,
+                [str(Markup("").join(bodies[pid])) for pid in partner_ids],
+                [generate_tracking_message_id("collections") for _pid in partner_ids],
+            ],
+        )
+        self.env["res.partner"].invalidate_model(["message_ids"])

@@ -83,6 +83,11 @@ class CollectionsProvider(models.Model):
     )
     batch_size = fields.Integer(default=50, help="Messages per worker task (scaled mode).")
     max_attempts = fields.Integer(default=5, help="Attempts on temporary errors before the message ends failed.")
+    delivery_reports = fields.Boolean(
+        default=True,
+        help="Ask the provider to call Odoo back when a message is delivered or fails "
+        "(Odoo must be reachable from the provider at its web.base.url).",
+    )
 
     # Operators' view: queue depth, throughput and errors.
     queue_count = fields.Integer(string="In Queue", compute="_compute_stats")
@@ -193,6 +198,8 @@ class CollectionsProvider(models.Model):
         return getattr(self, f"_{self.provider_type}_client")()
 
     def _status_callback_url(self):
+        if not self.delivery_reports:
+            return None
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
         return f"{base_url}/collections/status/{self.id}"
 
