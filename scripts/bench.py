@@ -519,7 +519,7 @@ def main():
     )
     dispatch.add_argument("--no-embedded", dest="embedded", action="store_false", help="skip the embedded mode")
     dispatch.add_argument("--kill-worker", action="store_true", help="SIGKILL one worker halfway through each run")
-    dispatch.add_argument("--concurrency", type=int, default=8, help="threads per worker")
+    dispatch.add_argument("--concurrency", type=int, default=4, help="threads per worker")
     dispatch.add_argument("--latency-ms", type=float, default=0, help="the fake provider's answer time")
     dispatch.add_argument("--customers", type=int, default=4000)
     dispatch.add_argument("--invoices", type=int, default=12000)

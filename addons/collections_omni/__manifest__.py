@@ -12,7 +12,7 @@
     "development_status": "Alpha",
     "application": True,
     "installable": True,
-    "depends": ["account", "mail", "phone_validation"],
+    "depends": ["account", "mail", "phone_validation", "sms"],
     "external_dependencies": {"python": ["phonenumbers", "reportlab", "holidays"]},
     "data": [
         "security/collections_security.xml",

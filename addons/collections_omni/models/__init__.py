@@ -11,6 +11,7 @@ from . import collections_provider_mail
 from . import collections_provider_letter
 from . import collections_provider_call
 from . import collections_provider_sms_http
+from . import collections_provider_sms_iap
 from . import collections_message
 from . import collections_run
 from . import res_partner

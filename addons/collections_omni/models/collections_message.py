@@ -510,8 +510,8 @@ class CollectionsMessage(models.Model):
                 continue
             if provider.dispatch_mode == "celery":
                 provider._enqueue(messages)
-            elif provider.supports_scaled:
-                provider._send_with_client(messages)
+            else:
+                provider._resend(messages)
         return len(stalled)
 
     @api.model

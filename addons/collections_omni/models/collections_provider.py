@@ -212,9 +212,7 @@ class CollectionsProvider(models.Model):
         accepted a message but before its result was saved is resolved by
         sending it again with the same idempotency key."""
         self.ensure_one()
-        now = fields.Datetime.now()
-        messages.write({"state": "sending", "lease_until": now + EMBEDDED_LEASE})
-        self._commit_if_allowed()
+        self._mark_sending(messages)
         client = self._client()
         callback = self._status_callback_url()
         results = []
@@ -231,12 +229,29 @@ class CollectionsProvider(models.Model):
                     "retry_after": result.retry_after,
                 }
             )
+        self._record_results(messages, results)
+
+    def _mark_sending(self, messages):
+        """Before the provider is called: 'sending' with a lease, committed in the scheduled action."""
+        messages.write({"state": "sending", "lease_until": fields.Datetime.now() + EMBEDDED_LEASE})
+        self._commit_if_allowed()
+
+    def _record_results(self, messages, results):
+        """Results of sends from inside Odoo: [{"id", "key", "status": "sent" |
+        "temporary" | "permanent", "provider_ref", "code", "message", "retry_after"}]."""
         final = [r for r in results if r["status"] != "temporary"]
         self.env["collections.message"]._apply_dispatch_results(
             [{**r, "status": "sent" if r["status"] == "sent" else "failed"} for r in final]
         )
         self._retry_later(messages.browse([r["id"] for r in results if r["status"] == "temporary"]), results)
         self._commit_if_allowed()
+
+    def _resend(self, messages):
+        """The sweeper's second try (same idempotency keys) of messages left 'sending'."""
+        if self.supports_scaled:
+            self._send_with_client(messages)
+        else:
+            getattr(self, f"_{self.provider_type}_send")(messages)
 
     def _retry_later(self, messages, results):
         """Temporary errors: the lease becomes the retry time (exponential

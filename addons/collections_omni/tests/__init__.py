@@ -7,3 +7,4 @@ from . import test_collections_worklist
 from . import test_contact_rules
 from . import test_contact_enforcement
 from . import test_collections_providers
+from . import test_collections_provider_status

@@ -378,3 +378,46 @@ class TestDeliveryStatus(ProviderCommon):
             self.sms_provider, message.provider_ref, "failed", "30006"
         )
         self.assertEqual((message.state, message.error_code), ("failed", "30006"))
+
+
+@tagged("post_install", "-at_install")
+class TestIapSms(ProviderCommon):
+    def setUp(self):
+        super().setUp()
+        self.sms_provider.active = False
+        self.iap = self.env["collections.provider"].create(
+            {"name": "Odoo SMS", "channel": "sms", "provider_type": "sms_iap", "company_id": self.company.id}
+        )
+        self.iap_calls = []
+        self.iap_state = "success"
+
+        def send_sms_batch(api, messages, delivery_reports_url=False):
+            self.iap_calls.append(messages)
+            return [{"uuid": n["uuid"], "state": self.iap_state} for m in messages for n in m["numbers"]]
+
+        patcher = patch("odoo.addons.sms.tools.sms_api.SmsApi._send_sms_batch", send_sms_batch)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_sms_go_through_odoo_iap_with_their_uuid_as_reference(self):
+        message = self._planned_sms(self._sms_customer("Por IAP"))
+        self._dispatch()
+        self.assertEqual((message.state, message.provider_id), ("sent", self.iap))
+        sms = self.env["sms.sms"].search([("uuid", "=", message.provider_ref)])
+        self.assertEqual((sms.number, sms.body), ("+34612345678", message.body_text))
+        self.assertEqual(len(self.iap_calls), 1)
+
+    def test_iap_errors_fail_or_wait_for_a_retry(self):
+        self.iap_state = "insufficient_credit"
+        no_credit = self._planned_sms(self._sms_customer("Sin credito"))
+        self._dispatch()
+        self.assertEqual((no_credit.state, no_credit.error_code), ("failed", "sms_credit"))
+        self.iap_state = "server_error"
+        later = self._planned_sms(self._sms_customer("Servidor caido", mobile="612000333"))
+        self._dispatch()
+        self.assertEqual((later.state, later.error_code), ("sending", "sms_server"))
+        self.iap_state = "success"
+        later.lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
+        self.env["collections.message"]._sweep_stalled()
+        self.assertEqual(later.state, "sent")
+        self.assertEqual(self.env["sms.sms"].search_count([("uuid", "=", later.provider_ref)]), 1, "the same SMS again")
