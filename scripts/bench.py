@@ -28,9 +28,14 @@ import hashlib
 import json
 import os
 import random
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+
+import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -503,6 +508,375 @@ def _reconcile_scores(truth, outcomes, candidate_sets):
     }
 
 
+# === dispatch ================================================================
+
+DISPATCH_DB = "collections_bench_dispatch"
+DISPATCH_BATCH = 500  # messages per dispatch transaction, as the scheduled action
+
+
+def _redis_url(db_index):
+    port = os.environ.get("COLLECTIONS_REDIS_PORT", "56379")
+    return f"redis://127.0.0.1:{port}/{db_index}"
+
+
+def _start_redis():
+    subprocess.run(["bash", "-c", f'. "{ROOT}/scripts/lib.sh" && redis_start'], check=True)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url, process, what, seconds=180):
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not answer in {seconds} s") from None
+            time.sleep(0.3)
+
+
+def _prepare_dispatch_data(env, fake_url):
+    """A bench provider for SMS, a valid mobile for every customer, and no
+    contact rule sets (this measures delivery; the rules still run, allowing)."""
+    cr = env.cr
+    cr.execute("UPDATE collections_contact_rule_set SET active = FALSE")
+    cr.execute(
+        """UPDATE res_partner SET mobile = '+3461' || lpad((id % 10000000)::text, 7, '0')
+            WHERE customer_rank > 0 OR id IN (SELECT partner_id FROM account_move WHERE move_type = 'out_invoice')"""
+    )
+    provider = env["collections.provider"].search([("name", "=", "Bench fake SMS")])
+    values = {
+        "name": "Bench fake SMS",
+        "channel": "sms",
+        "provider_type": "sms_http",
+        "company_id": env.company.id,
+        "sequence": 0,
+        "sms_http_base_url": fake_url,
+        "sms_http_account_sid": "AC" + "0" * 32,
+        "sms_http_auth_token": "fake-sms-auth-token",
+        "sms_http_from_number": "+15005550006",
+        "rate_per_second": 5000,
+        "recipient_interval": 1.0,
+        "batch_size": 50,
+        "max_attempts": 10,
+        # Delivery-status callbacks are another flow (and the bench database's URL leads nowhere).
+        "delivery_reports": False,
+    }
+    if provider:
+        provider.write(values)
+    else:
+        provider = provider.create(values)
+    env["collections.provider"].search([("channel", "=", "sms"), ("id", "!=", provider.id)]).active = False
+    return provider
+
+
+def _insert_messages(cr, company_id, count, tag):
+    """``count`` planned SMS messages, set-based, spread round-robin over the
+    customers with an open invoice (each message covers one of them)."""
+    from odoo.addons.collections_omni.models.collections_run import OPEN_RECEIVABLE_SQL  # noqa: PLC0415
+
+    cr.execute("DELETE FROM collections_message WHERE idempotency_key LIKE 'bench-%%'")
+    cr.execute(
+        f"""
+        CREATE TEMP TABLE bench_target ON COMMIT DROP AS
+        SELECT row_number() OVER (ORDER BY partner_id) - 1 AS n, partner_id, move_id, currency_id FROM (
+            SELECT DISTINCT ON (m.partner_id) m.partner_id, m.id AS move_id, m.currency_id
+              FROM account_move m
+             WHERE m.company_id = %s AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
+          ORDER BY m.partner_id, m.id) t
+        """,
+        [company_id],
+    )
+    cr.execute("SELECT count(*) FROM bench_target")
+    targets = cr.fetchone()[0]
+    if not targets:
+        raise RuntimeError("the bench database has no open invoice")
+    cr.execute(
+        """
+        INSERT INTO collections_message (company_id, partner_id, direction, channel, currency_id, amount_due, state,
+                                         idempotency_key, planned_date, subject, attempt_count,
+                                         create_uid, create_date, write_uid, write_date)
+        SELECT %(company)s, t.partner_id, 'outbound', 'sms', t.currency_id, 10 + s.i, 'planned',
+               'bench-' || %(tag)s || '-' || s.i, CURRENT_DATE, 'Bench reminder', 0,
+               1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
+          FROM generate_series(0, %(count)s - 1) AS s(i)
+          JOIN bench_target t ON t.n = s.i %% %(targets)s
+      ORDER BY s.i
+        """,
+        {"company": company_id, "tag": tag, "count": count, "targets": targets},
+    )
+    cr.execute(
+        """
+        INSERT INTO collections_message_account_move_rel (message_id, move_id)
+        SELECT msg.id, t.move_id FROM collections_message msg JOIN bench_target t ON t.partner_id = msg.partner_id
+         WHERE msg.idempotency_key LIKE 'bench-' || %s || '-%%'
+        """,
+        [tag],
+    )
+    cr.execute(
+        "SELECT id FROM collections_message WHERE idempotency_key LIKE 'bench-' || %s || '-%%' ORDER BY id", [tag]
+    )
+    return [row[0] for row in cr.fetchall()], targets
+
+
+class _BenchWorkers:
+    def __init__(self, server_url, db, redis_url, concurrency):
+        self.env = {
+            **os.environ,
+            "COLLECTIONS_REDIS_URL": redis_url,
+            "COLLECTIONS_ODOO_URL": server_url,
+            "COLLECTIONS_ODOO_DB": db,
+            "COLLECTIONS_ODOO_LOGIN": "admin",
+            "COLLECTIONS_ODOO_PASSWORD": "admin",
+            "COLLECTIONS_VISIBILITY_TIMEOUT": "10",
+            "COLLECTIONS_LEASE_SECONDS": "5",
+            "COLLECTIONS_REPORT_STALE_SECONDS": "10",
+        }
+        self.concurrency, self.processes, self.started = concurrency, [], 0
+        self.log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
+        os.makedirs(self.log_dir, exist_ok=True)
+
+    def start(self):
+        self.started += 1
+        log_path = os.path.join(self.log_dir, f"bench-worker-{self.started}.log")
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [
+                    os.path.join(ROOT, "scripts", "worker"),
+                    "--pool=threads",
+                    f"--concurrency={self.concurrency}",
+                    f"--hostname=bench{self.started}@%h",
+                    "--loglevel=WARNING",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes.append(process)
+        return process
+
+    def kill_one(self):
+        """SIGKILL the first live worker (no goodbye: its tasks stay unacknowledged) and start a
+        replacement, as a process supervisor would."""
+        victim = next(p for p in self.processes if p.poll() is None)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        self.start()
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_workers_ready(redis_url, count, seconds=60):
+    from celery import Celery  # noqa: PLC0415 (only this benchmark needs it)
+
+    app = Celery("bench", broker=redis_url)
+    deadline = time.monotonic() + seconds
+    while len(app.control.ping(timeout=0.5) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} workers did not answer in {seconds} s")
+
+
+def _cpu_seconds(pid):
+    import psutil  # noqa: PLC0415 (an Odoo requirement)
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system
+
+
+def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
+    """One measurement: returns the JSON-ready dict. ``pids``: the fake's and
+    Odoo server's processes, whose CPU time is measured too."""
+    tag = f"{mode}{workers}-{int(time.time())}"
+    redis_url = _redis_url(args.redis_db)
+    requests.post(f"{fake}/_reset", timeout=30).raise_for_status()
+    pool = None
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        provider = env["collections.provider"].search([("name", "=", "Bench fake SMS")])
+        provider.dispatch_mode = "celery" if mode == "celery" else "embedded"
+        env["ir.config_parameter"].set_param("collections_omni.redis_url", redis_url)
+        message_ids, _targets = _insert_messages(cr, env.company.id, args.messages, tag)
+        cr.execute("ANALYZE collections_message")
+        cr.commit()
+    if mode == "celery":
+        import redis  # noqa: PLC0415
+
+        redis.Redis.from_url(redis_url).flushdb()
+        pool = _BenchWorkers(server, DISPATCH_DB, redis_url, args.concurrency)
+        for _ in range(workers):
+            pool.start()
+        _wait_workers_ready(redis_url, workers)
+    killed = threading.Event()
+
+    def kill_halfway():
+        while not killed.is_set():
+            stats = requests.get(f"{fake}/_stats", timeout=30).json()
+            if stats["delivered"] >= args.messages // 2:
+                pool.kill_one()
+                killed.set()
+                return
+            time.sleep(0.05)
+
+    if pool and args.kill_worker:
+        threading.Thread(target=kill_halfway, daemon=True).start()
+    handed_out = {}
+    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before["dispatcher (this process)"] = _cpu_seconds(os.getpid())
+    worker_cpu = {}
+    started = time.time()
+    try:
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"collections_dispatch_commit": True})
+            Message = env["collections.message"]
+            for start in range(0, len(message_ids), DISPATCH_BATCH):
+                ids = message_ids[start : start + DISPATCH_BATCH]
+                batch_started = time.time()
+                Message.browse(ids).action_send_now()
+                cr.commit()
+                handed_out.update(dict.fromkeys(ids, batch_started))
+                env.invalidate_all()
+        handed_out_seconds = time.time() - started
+        deadline = time.monotonic() + max(300, args.messages / 20)
+        while True:
+            with registry.cursor() as cr:
+                cr.execute(
+                    "SELECT count(*) FILTER (WHERE state IN ('sent', 'failed', 'blocked')), "
+                    "count(*) FILTER (WHERE state = 'sent') FROM collections_message WHERE id = ANY(%s)",
+                    [message_ids],
+                )
+                final, sent = cr.fetchone()
+            if final == len(message_ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        seconds = time.time() - started
+        if pool:
+            for process in pool.processes:
+                worker_cpu[process.pid] = _cpu_seconds(process.pid)
+    finally:
+        killed.set()
+        if pool:
+            pool.stop()
+    cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu["dispatcher (this process)"] = _cpu_seconds(os.getpid()) - cpu_before["dispatcher (this process)"]
+    if worker_cpu:
+        cpu["workers"] = sum(worker_cpu.values())  # killed workers' CPU is not counted
+    delivered = requests.get(f"{fake}/_messages", timeout=60).json()
+    stats = requests.get(f"{fake}/_stats", timeout=30).json()
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT id, idempotency_key FROM collections_message WHERE id = ANY(%s)",
+            [message_ids],
+        )
+        key_to_id = {key: message_id for message_id, key in cr.fetchall()}
+    per_key = {}
+    latencies = []
+    for message in delivered:
+        per_key[message["key"]] = per_key.get(message["key"], 0) + 1
+        if message["key"] in key_to_id:
+            latencies.append((message["at"] - handed_out[key_to_id[message["key"]]]) * 1000)
+    latencies.sort()
+    duplicates = sum(n - 1 for n in per_key.values())
+    lost = len(message_ids) - sent  # with a healthy provider every message must end sent
+    return {
+        "bench": "dispatch",
+        "mode": mode,
+        "workers": workers,
+        "messages": len(message_ids),
+        "seconds": round(seconds, 2),
+        "odoo_dispatch_seconds": round(handed_out_seconds, 2),
+        "messages_per_s": round(len(message_ids) / seconds),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95)]) if latencies else None,
+        "duplicates": max(duplicates, stats["duplicates"]),
+        "lost": lost,
+        "delivered": stats["delivered"],
+        "provider_requests": stats["requests"],
+        "replays": stats["replays"],
+        "worker_killed": bool(args.kill_worker and mode == "celery" and killed.is_set()),
+        "concurrency": args.concurrency if mode == "celery" else 1,
+        "cpu_ms_per_message": {name: round(value * 1000 / len(message_ids), 2) for name, value in cpu.items()},
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "latency_ms": args.latency_ms,
+    }
+
+
+def bench_dispatch(args):
+    ensure_database(DISPATCH_DB, args.customers, args.invoices, args.seed)
+    _start_redis()
+    fake_port = _free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    fake_process = subprocess.Popen(
+        [sys.executable, "-m", "collections_worker.fake_sms", "--port", str(fake_port)]
+        + (["--latency-ms", str(args.latency_ms)] if args.latency_ms else []),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    server_process = None
+    try:
+        _wait_http(f"{fake_url}/_stats", fake_process, "the fake SMS provider")
+        odoo = configure(DISPATCH_DB)
+        registry = odoo.modules.registry.Registry(DISPATCH_DB)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            _prepare_dispatch_data(env, fake_url)
+            cr.commit()
+        modes = [("embedded", 0)] if args.embedded else []
+        modes += [("celery", n) for n in args.workers]
+        server_url = None
+        if any(mode == "celery" for mode, _n in modes):
+            port = _free_port()
+            server_url = f"http://127.0.0.1:{port}"
+            log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
+            with open(os.path.join(log_dir, "bench-odoo.log"), "wb") as log:
+                server_process = subprocess.Popen(
+                    odoo_command(
+                        "-d",
+                        DISPATCH_DB,
+                        f"--db-filter=^{DISPATCH_DB}$",
+                        f"--http-port={port}",
+                        "--max-cron-threads=0",
+                        "--log-level=warn",
+                    ),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            _wait_http(f"{server_url}/web/login", server_process, "Odoo")
+        pids = {"fake provider": fake_process.pid}
+        if server_process:
+            pids["odoo server"] = server_process.pid
+        for mode, workers in modes:
+            result = _run_dispatch_mode(args, registry, odoo, mode, workers, fake_url, server_url, pids)
+            print(json.dumps(result), flush=True)
+    finally:
+        for process in (server_process, fake_process):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="bench", required=True)
@@ -531,8 +905,24 @@ def main():
         # connection is opened, so the bench database can serve as a template.
         script = os.path.join(ROOT, "scripts", "bench_oca.py")
         os.execv(sys.executable, [sys.executable, script, *[a for a in sys.argv[2:] if a != "--compare-oca"]])
+    dispatch = sub.add_parser(
+        "dispatch", help="send outbox SMS through the local fake provider, embedded and with Celery workers"
+    )
+    dispatch.add_argument("--messages", type=int, default=20000)
+    dispatch.add_argument(
+        "--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2, 4], help="e.g. 1,2,4"
+    )
+    dispatch.add_argument("--no-embedded", dest="embedded", action="store_false", help="skip the embedded mode")
+    dispatch.add_argument("--kill-worker", action="store_true", help="SIGKILL one worker halfway through each run")
+    dispatch.add_argument("--concurrency", type=int, default=4, help="threads per worker")
+    dispatch.add_argument("--latency-ms", type=float, default=0, help="the fake provider's answer time")
+    dispatch.add_argument("--customers", type=int, default=4000)
+    dispatch.add_argument("--invoices", type=int, default=12000)
+    dispatch.add_argument("--seed", type=int, default=1)
+    dispatch.add_argument("--redis-db", type=int, default=1, help="Redis database for the bench's queue and state")
     args = parser.parse_args()
     {"dunning": bench_dunning, "reconcile": bench_reconcile}[args.bench](args)
+    {"dunning": bench_dunning, "dispatch": bench_dispatch}[args.bench](args)
 
 
 if __name__ == "__main__":

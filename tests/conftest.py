@@ -48,6 +48,37 @@ class OdooServer:
         with open(self.log_path, encoding="utf-8", errors="replace") as log_file:
             return log_file.read()
 
+    def start(self):
+        with open(self.log_path, "a") as log_file:
+            self.process = subprocess.Popen(
+                odoo_command(
+                    "-d", self.db, f"--db-filter=^{self.db}$", f"--http-port={self.port}", "--max-cron-threads=0"
+                ),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=PG_ENV,
+            )
+        deadline = time.monotonic() + 180
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Odoo exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if requests.get(f"{self.url}/web/login", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Odoo did not answer in 180 s:\n{self.log()[-3000:]}")
+            time.sleep(0.5)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
 
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
@@ -62,33 +93,12 @@ def odoo_server(tmp_path_factory):
             check=True,
             env=PG_ENV,
         )
-    port = free_port()
-    with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
-            odoo_command("-d", db, f"--db-filter=^{db}$", f"--http-port={port}", "--max-cron-threads=0"),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=PG_ENV,
-        )
-    server = OdooServer(db, port, process, log_path)
+    open(log_path, "w").close()
+    server = OdooServer(db, free_port(), None, log_path)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"Odoo exited with {process.returncode}:\n{server.log()[-3000:]}")
-            try:
-                if requests.get(f"{server.url}/web/login", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Odoo did not answer in 180 s:\n{server.log()[-3000:]}")
-            time.sleep(0.5)
+        server.start()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if server.process:
+            server.stop()
         subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)

@@ -6,6 +6,12 @@ from . import collections_contact_limit
 from . import collections_contact_window
 from . import collections_consent
 from . import collections_contact_refusal
+from . import collections_provider
+from . import collections_provider_mail
+from . import collections_provider_letter
+from . import collections_provider_call
+from . import collections_provider_sms_http
+from . import collections_provider_sms_iap
 from . import collections_message
 from . import collections_run
 from . import res_partner

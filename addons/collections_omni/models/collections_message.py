@@ -4,9 +4,12 @@ from collections import defaultdict, namedtuple
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_date, formatLang
-from odoo.tools.misc import hmac
+from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.misc import get_lang, hmac
+
+from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools import contact_rules, letter_pdf
 from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
@@ -29,6 +32,9 @@ CONTACT_HISTORY_DAYS = 60
 HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
 # States a message never leaves: the engine only appends after them.
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
+# Provider delivery statuses, in the order a message goes through them: never downgraded.
+STATUS_RANK = {"queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
+DISPATCHERS_GROUP = "collections_omni.group_collections_manager"
 
 
 class CollectionsMessage(models.Model):
@@ -69,6 +75,16 @@ class CollectionsMessage(models.Model):
     state = fields.Selection(MESSAGE_STATES, required=True, default="planned", index=True)
     blocked_reason = fields.Char(string="Reason")
     provider_ref = fields.Char(string="Provider ID", index="btree_not_null", copy=False)
+    provider_id = fields.Many2one("collections.provider", readonly=True, index="btree_not_null")
+    recipient_phone = fields.Char(string="Recipient Number", readonly=True, help="In E.164, as sent.")
+    body_text = fields.Text(string="Text", readonly=True, help="What an SMS or WhatsApp message says.")
+    lease_until = fields.Datetime(
+        readonly=True,
+        index="btree_not_null",
+        help="A message queued or sending past this moment is handed out again, with the same idempotency key.",
+    )
+    attempt_count = fields.Integer(string="Attempts", readonly=True)
+    error_code = fields.Char(readonly=True, help="The provider's error code.")
     error = fields.Text()
     idempotency_key = fields.Char(required=True, copy=False, readonly=True)
     planned_date = fields.Date(required=True, default=fields.Date.context_today)
@@ -100,16 +116,28 @@ class CollectionsMessage(models.Model):
         planned = self.filtered(lambda m: m.state == "planned" and m.direction == "outbound")
         due = planned._still_due()._apply_contact_rules()
         due._post_stage_fees()
-        for channel, messages in due.grouped("channel").items():
-            sender = getattr(messages, f"_send_{channel}", None)
-            if sender is None:
-                messages.write({"state": "blocked", "blocked_reason": _("No provider for this channel yet")})
+        providers = self.env["collections.provider"]._for_messages(due)
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        for (company, channel), messages in due.grouped(lambda m: (m.company_id, m.channel)).items():
+            provider = providers.get((company.id, channel))
+            if provider:
+                provider._send(messages)
             else:
-                sender()
+                messages.write(
+                    {
+                        "state": "blocked",
+                        "blocked_reason": _(
+                            "No active %(channel)s provider for %(company)s",
+                            channel=channels[channel],
+                            company=company.name,
+                        ),
+                    }
+                )
         return True
 
     def action_cancel(self):
-        pending = self.filtered(lambda m: m.state in ("planned", "queued"))
+        # A message handed to a provider (a lease) is in flight: only its result ends it.
+        pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
         pending.write({"state": "cancelled", "blocked_reason": _("Cancelled by %s", self.env.user.name)})
         return True
 
@@ -207,6 +235,9 @@ class CollectionsMessage(models.Model):
                 return handled
             handled += len(batch)
             batch.action_send_now()
+            if self.env.context.get("collections_dispatch_commit"):
+                # The scheduled action keeps each batch: a crash loses nothing sent.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _apply_contact_rules(self):
         """Right before sending, with each customer's row locked (so parallel
@@ -285,8 +316,8 @@ class CollectionsMessage(models.Model):
             history[partner.id].append(
                 contact_rules.Contact(aware_now, message.channel, effective=message.channel != "call")
             )
-            message.write({"attempted_at": now, "blocked_reason": False})
             allowed |= message
+        allowed.write({"attempted_at": now, "blocked_reason": False})
         self.env["collections.contact.refusal"].sudo().create(refusals)
         return allowed
 
@@ -462,7 +493,156 @@ class CollectionsMessage(models.Model):
 
     @api.model
     def _cron_dispatch(self):
-        self._dispatch_planned()
+        self.with_context(collections_dispatch_commit=True)._dispatch_planned()
+
+    # === SMS AND PROVIDERS === #
+
+    def _prepare_sms(self):
+        """Each message's number in E.164 (the contact's mobile, else phone; the
+        contact's country, else the company's, for local numbers) and its text
+        in the customer's language. Messages without a valid number end
+        blocked with the reason. Returns the messages ready to go."""
+        ready = self.browse()
+        for message in self:
+            contact = message.recipient_id or message.partner_id
+            number = contact.mobile or contact.phone
+            if not number:
+                message.write({"state": "blocked", "blocked_reason": _("No mobile or phone number")})
+                continue
+            country = contact.country_id or message.company_id.country_id
+            try:
+                e164 = phone_validation.phone_format(
+                    number, country.code or None, country.phone_code or None, force_format="E164"
+                )
+            except UserError as error:
+                message.write({"state": "blocked", "blocked_reason": str(error)})
+                continue
+            message.recipient_phone = e164
+            ready |= message
+        ready._render_text()
+        return ready
+
+    def _render_text(self):
+        """The short text of SMS and WhatsApp messages, in each customer's
+        language: the stage action's text, else a standard one."""
+        rule_sets = self.env["collections.contact.rule.set"]._for_messages(self)
+        Render = self.env["mail.render.mixin"]
+        for (action, lang), messages in self.grouped(
+            lambda m: (m.action_id, (m.recipient_id or m.partner_id).lang or "en_US")
+        ).items():
+            source = action.with_context(lang=lang).sms_text
+            if source:
+                texts = Render.with_context(lang=lang)._render_template(
+                    source, self._name, messages.ids, engine="inline_template"
+                )
+            else:
+                # Translated once per language (thousands of messages at a time), filled in per message.
+                text = self.with_context(lang=lang).env._(
+                    "%(company)s: %(amount)s is overdue. Please pay or contact us.",
+                    company="%(company)s",
+                    amount="%(amount)s",
+                )
+                amounts = messages._amount_texts(lang)
+                texts = {m.id: text % {"company": m.company_id.name, "amount": amounts[m.id]} for m in messages}
+            for message in messages:
+                text = texts[message.id]
+                opt_out = rule_sets[message].with_context(lang=lang).opt_out_text
+                message.body_text = f"{text} {opt_out}" if opt_out else text
+
+    def _task_payloads(self):
+        """What a worker needs to send each message, so it never reads Odoo per message."""
+        return [
+            {"id": m.id, "key": m.idempotency_key, "to": m.recipient_phone, "body": m.body_text, "attempt": 0}
+            for m in self
+        ]
+
+    @api.model
+    def report_dispatch_results(self, results):
+        """Public RPC of the Celery workers: the outcome of messages they sent.
+
+        ``results``: [{"key": idempotency key, "status": "sent"|"failed",
+        "provider_ref", "code", "message"}]. Idempotent: a result reported
+        again, or for a message already further on, changes nothing.
+        Returns the number of messages updated."""
+        if not self.env.user.has_group(DISPATCHERS_GROUP):
+            raise AccessError(_("Only collections managers may report dispatch results."))
+        if not isinstance(results, list) or not all(
+            isinstance(r, dict) and r.get("key") and r.get("status") in ("sent", "failed") for r in results
+        ):
+            raise UserError(_("Each result needs an idempotency key and a status 'sent' or 'failed'."))
+        return len(self.sudo()._apply_dispatch_results(results))
+
+    @api.model
+    def _apply_dispatch_results(self, results):
+        """Set-based: queued or sending messages become sent or failed; anything
+        else (already sent, delivered, unknown key) is left alone."""
+        if not results:
+            return self.browse()
+        self.env.flush_all()
+        columns = [
+            [r.get(name) or None for r in results] for name in ("key", "status", "provider_ref", "code", "message")
+        ]
+        self.env.cr.execute(
+            """
+            UPDATE collections_message m
+               SET state = v.status,
+                   provider_ref = COALESCE(v.ref, m.provider_ref),
+                   error_code = v.code,
+                   error = CASE WHEN v.status = 'failed' THEN v.msg END,
+                   sent_at = CASE WHEN v.status = 'sent' THEN now() AT TIME ZONE 'UTC' ELSE m.sent_at END,
+                   lease_until = NULL,
+                   write_uid = %s,
+                   write_date = now() AT TIME ZONE 'UTC'
+              FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::text[])
+                   AS v(key, status, ref, code, msg)
+             WHERE m.idempotency_key = v.key AND m.state IN ('queued', 'sending')
+         RETURNING m.id, v.status
+            """,
+            [self.env.uid, *columns],
+        )
+        rows = self.env.cr.fetchall()
+        updated = self.browse([row[0] for row in rows])
+        updated.invalidate_recordset()
+        updated.browse([row[0] for row in rows if row[1] == "sent"])._log_sent_on_chatter()
+        return updated
+
+    @api.model
+    def _cron_sweep_stalled(self):
+        self.with_context(collections_dispatch_commit=True)._sweep_stalled()
+
+    @api.model
+    def _sweep_stalled(self):
+        """Hand out again what a crash, a lost task or a temporary error left
+        behind: queued or sending messages past their lease, same idempotency key."""
+        stalled = self.search(
+            [("state", "in", ("queued", "sending")), ("lease_until", "<", fields.Datetime.now())], order="id"
+        )
+        for provider, messages in stalled.grouped("provider_id").items():
+            if not provider:
+                continue
+            if provider.dispatch_mode == "celery":
+                provider._enqueue(messages)
+            else:
+                provider._resend(messages)
+        return len(stalled)
+
+    @api.model
+    def _apply_provider_status(self, provider, provider_ref, status, code=None, error=None):
+        """A delivery-status callback: sent -> delivered (or failed with the
+        code); never downgrades, so replays and late callbacks change nothing."""
+        message = self.sudo().search([("provider_id", "=", provider.id), ("provider_ref", "=", provider_ref)], limit=1)
+        if not message or message.state in ("failed", "blocked", "cancelled"):
+            return message
+        rank = STATUS_RANK.get(message.state, 0)
+        if status == "failed" and rank <= STATUS_RANK["sent"]:
+            message.write({"state": "failed", "error_code": code, "error": error or _("Not delivered")})
+        elif status in ("delivered", "read") and STATUS_RANK[status] > rank:
+            now = fields.Datetime.now()
+            values = {"state": status, "delivered_at": message.delivered_at or now}
+            if status == "read":
+                values["read_at"] = now
+            message.write(values)
+        return message
 
     def _template(self):
         self.ensure_one()
@@ -622,6 +802,26 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         return self.currency_id.format(self.amount_due)
 
+    def _amount_texts(self, lang_code=None):
+        """{message id: amount due with its currency}, as odoo.tools.format_amount
+        writes it, with the language looked up once for all the messages."""
+        lang = self.env["res.lang"].browse(get_lang(self.env, lang_code).id)
+        texts = {}
+        for message in self:
+            currency = message.currency_id
+            number = (
+                lang.format(f"%.{currency.decimal_places}f", currency.round(message.amount_due), grouping=True)
+                .replace(" ", "\N{NO-BREAK SPACE}")
+                .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+            )
+            symbol = currency.symbol or ""
+            texts[message.id] = (
+                f"{symbol}\N{NO-BREAK SPACE}{number}"
+                if currency.position == "before"
+                else f"{number}\N{NO-BREAK SPACE}{symbol}"
+            )
+        return texts
+
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""
         for message in self:
@@ -632,13 +832,54 @@ class CollectionsMessage(models.Model):
 
     def _mark_sent(self):
         """Sent: stamped, and shown on the customer's chatter as the contact timeline."""
+        self.write({"state": "sent", "sent_at": fields.Datetime.now()})
+        self._log_sent_on_chatter()
+
+    def _log_sent_on_chatter(self):
+        """One note per customer on its chatter for these sent messages.
+
+        Thousands at a time (worker reports): the notes are written with one
+        INSERT, as ``mail.thread._message_log_batch`` would write them (an
+        internal note, no notification) but without the ORM's per-record cost;
+        their bodies are built from escaped values, so they need no sanitizing."""
+        if not self:
+            return
         channels = dict(self._fields["channel"]._description_selection(self.env))
+        amounts = self._amount_texts()
+        text = _(
+            "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
+            channel="%(channel)s",
+            subject="%(subject)s",
+            amount="%(amount)s",
+        )
+        bodies = defaultdict(list)
         for message in self:
-            message.write({"state": "sent", "sent_at": fields.Datetime.now()})
-            body = Markup("<p>%s</p>") % _(
-                "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
-                channel=channels.get(message.channel, message.channel),
-                subject=message.subject or message.stage_id.name or "",
-                amount=message._amount_text(),
-            )
-            message.partner_id.sudo().message_post(body=body, subtype_xmlid="mail.mt_note")
+            values = {
+                "channel": channels.get(message.channel, message.channel),
+                "subject": message.subject or message.stage_id.name or "",
+                "amount": amounts[message.id],
+            }
+            bodies[message.partner_id.id].append(Markup("<p>%s</p>") % (text % values))
+        author = self.env.user.partner_id
+        partner_ids = list(bodies)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, email_from, date,
+                                      is_internal, message_id, create_uid, create_date, write_uid, write_date)
+            SELECT 'res.partner', v.res_id, v.body, 'notification', %s, %s, %s, now() AT TIME ZONE 'UTC',
+                   TRUE, v.message_id, %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC'
+              FROM unnest(%s::int[], %s::text[], %s::varchar[]) AS v(res_id, body, message_id)
+            """,
+            [
+                self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+                author.id,
+                author.email_formatted or None,
+                self.env.uid,
+                self.env.uid,
+                partner_ids,
+                [str(Markup("").join(bodies[pid])) for pid in partner_ids],
+                [generate_tracking_message_id("collections") for _pid in partner_ids],
+            ],
+        )
+        self.env["res.partner"].invalidate_model(["message_ids"])

@@ -38,6 +38,12 @@ class CollectionsStageAction(models.Model):
         string="Send At",
         help="Hour of the day, in the customer's time zone, before which the message is not sent (0 = any time).",
     )
+    sms_text = fields.Text(
+        string="Short Text",
+        translate=True,
+        help="For SMS and WhatsApp, in the customer's language; placeholders like "
+        "{{ object.partner_id.name }} and {{ object._amount_text() }}. Empty: a standard text.",
+    )
     note = fields.Char(string="Instructions", translate=True, help="For phone-call tasks: what the collector says.")
 
     @api.depends("channel", "time_of_day")

@@ -12,3 +12,5 @@ from . import test_payment_plan
 from . import test_promise_dispute
 from . import test_collections_reconcile
 from . import test_statement_import
+from . import test_collections_providers
+from . import test_collections_provider_status

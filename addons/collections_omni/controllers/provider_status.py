@@ -1,0 +1,41 @@
+import logging
+
+from odoo import http
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+# Twilio's MessageStatus values and what they mean for a collections message.
+TWILIO_STATUSES = {
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
+
+
+class CollectionsProviderStatus(http.Controller):
+    @http.route(
+        "/collections/status/<int:provider_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def provider_status(self, provider_id, **params):
+        """Delivery-status callback of an SMS provider (Twilio-compatible:
+        MessageSid, MessageStatus, ErrorCode), signed with the provider's
+        token in X-Twilio-Signature. Replays are harmless: statuses never go back."""
+        provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
+        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
+        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
+        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
+            _logger.warning("Collections: refused a status callback for provider %s (bad signature)", provider_id)
+            return request.make_response("Forbidden", status=403)
+        status = TWILIO_STATUSES.get(params.get("MessageStatus"))
+        if status and params.get("MessageSid"):
+            request.env["collections.message"].sudo()._apply_provider_status(
+                provider, params["MessageSid"], status, code=params.get("ErrorCode"), error=params.get("ErrorMessage")
+            )
+        return request.make_response("", status=204)

@@ -1,0 +1,72 @@
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.collections_omni.tools import sms_http_client
+
+TOKEN = "status-test-token"
+
+
+@tagged("post_install", "-at_install", "collections_http")
+class TestProviderStatusCallback(HttpCase):
+    """The delivery-status callback of the Twilio-compatible SMS provider, over HTTP."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.provider = cls.env["collections.provider"].create(
+            {
+                "name": "Status SMS",
+                "channel": "sms",
+                "provider_type": "sms_http",
+                "sms_http_base_url": "http://127.0.0.1:9",
+                "sms_http_account_sid": "AC" + "1" * 32,
+                "sms_http_auth_token": TOKEN,
+                "sms_http_from_number": "+15005550006",
+            }
+        )
+        partner = cls.env["res.partner"].create({"name": "Status Customer", "mobile": "+34612345678"})
+        cls.message = cls.env["collections.message"].create(
+            {
+                "partner_id": partner.id,
+                "channel": "sms",
+                "currency_id": cls.env.company.currency_id.id,
+                "idempotency_key": "status-test-1",
+                "state": "sent",
+                "provider_id": cls.provider.id,
+                "provider_ref": "SMstatus1",
+            }
+        )
+
+    def _post(self, params, token=TOKEN, provider=None):
+        url = f"{self.base_url()}/collections/status/{(provider or self.provider).id}"
+        headers = {"X-Twilio-Signature": sms_http_client.sign(token, url, params)}
+        return self.url_open(url, data=params, headers=headers)
+
+    def test_signed_delivery_report_marks_the_message_delivered_once(self):
+        params = {"MessageSid": "SMstatus1", "MessageStatus": "delivered", "To": "+34612345678"}
+        self.assertEqual(self._post(params).status_code, 204)
+        self.message.invalidate_recordset()
+        delivered_at = self.message.delivered_at
+        self.assertEqual(self.message.state, "delivered")
+        self.assertTrue(delivered_at)
+        # The provider retries it, then a late 'failed' arrives: nothing changes.
+        self.assertEqual(self._post(params).status_code, 204)
+        late = {"MessageSid": "SMstatus1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+        self.assertEqual(self._post(late).status_code, 204)
+        self.message.invalidate_recordset()
+        self.assertEqual((self.message.state, self.message.delivered_at), ("delivered", delivered_at))
+
+    def test_undelivered_ends_failed_with_the_code(self):
+        params = {"MessageSid": "SMstatus1", "MessageStatus": "undelivered", "ErrorCode": "30006"}
+        self.assertEqual(self._post(params).status_code, 204)
+        self.message.invalidate_recordset()
+        self.assertEqual((self.message.state, self.message.error_code), ("failed", "30006"))
+
+    def test_unsigned_or_forged_reports_are_refused(self):
+        params = {"MessageSid": "SMstatus1", "MessageStatus": "undelivered", "ErrorCode": "30006"}
+        self.assertEqual(self._post(params, token="forged").status_code, 403)
+        url = f"{self.base_url()}/collections/status/{self.provider.id}"
+        self.assertEqual(self.url_open(url, data=params).status_code, 403)
+        mail_provider = self.env.ref("collections_omni.provider_mail")
+        self.assertEqual(self._post(params, provider=mail_provider).status_code, 403)
+        self.message.invalidate_recordset()
+        self.assertEqual(self.message.state, "sent")
