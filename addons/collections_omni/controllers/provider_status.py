@@ -39,3 +39,28 @@ class CollectionsProviderStatus(http.Controller):
                 provider, params["MessageSid"], status, code=params.get("ErrorCode"), error=params.get("ErrorMessage")
             )
         return request.make_response("", status=204)
+
+    @http.route(
+        "/collections/inbound/<int:provider_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def provider_inbound(self, provider_id, **params):
+        """A customer's reply to an SMS (Twilio-compatible incoming-message
+        webhook: From, Body, MessageSid), signed like the status callbacks.
+        Logged as an inbound collections message; STOP/BAJA records an opt-out."""
+        provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
+        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
+        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
+        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
+            _logger.warning("Collections: refused an inbound message for provider %s (bad signature)", provider_id)
+            return request.make_response("Forbidden", status=403)
+        if params.get("From") and params.get("MessageSid"):
+            request.env["collections.message"].sudo()._record_inbound_reply(
+                provider, params["From"], params.get("Body") or "", params["MessageSid"]
+            )
+        # An empty TwiML answer: the customer gets no automatic reply from us.
+        return request.make_response("<Response/>", headers=[("Content-Type", "text/xml")])

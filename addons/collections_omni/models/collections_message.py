@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 from collections import defaultdict, namedtuple
 
 from markupsafe import Markup
@@ -11,7 +12,7 @@ from odoo.tools.misc import get_lang, hmac
 
 from odoo.addons.phone_validation.tools import phone_validation
 
-from ..tools import contact_rules, letter_pdf
+from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client
 from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
 from .collections_stage_action import CHANNELS
 
@@ -26,6 +27,7 @@ MESSAGE_STATES = [
     ("blocked", "Blocked"),
     ("cancelled", "Cancelled"),
 ]
+_logger = logging.getLogger(__name__)
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
 # A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
@@ -642,6 +644,62 @@ class CollectionsMessage(models.Model):
             if status == "read":
                 values["read_at"] = now
             message.write(values)
+        return message
+
+    @api.model
+    def _record_inbound_reply(self, provider, number, text, provider_ref):
+        """A customer's reply on ``provider``'s channel: logged once (replays of
+        the webhook change nothing) on the customer we last wrote to at that
+        number, else the customer with that number; STOP/BAJA opts the customer
+        out of the channel, START opts back in."""
+        key = f"in-{provider.channel}-{provider_ref}"
+        existing = self.search([("idempotency_key", "=", key)], limit=1)
+        if existing:
+            return existing
+        e164 = number if sms_http_client.E164.match(number or "") else False
+        last = e164 and self.search(
+            [("recipient_phone", "=", e164), ("direction", "=", "outbound"), ("channel", "=", provider.channel)],
+            order="id desc",
+            limit=1,
+        )
+        partner = last.partner_id if last else self.env["res.partner"]
+        if not partner and e164:
+            partner = self.env["res.partner"].search([("phone_sanitized", "=", e164)], limit=1).commercial_partner_id
+        if not partner:
+            _logger.info("Collections: a reply from an unknown number on %s was ignored", provider.name)
+            return self.browse()
+        company = last.company_id if last else (partner.company_id or provider.company_id or self.env.company)
+        message = self.create(
+            {
+                "company_id": company.id,
+                "partner_id": partner.id,
+                "direction": "inbound",
+                "channel": provider.channel,
+                "currency_id": company.currency_id.id,
+                "provider_id": provider.id,
+                "provider_ref": provider_ref,
+                "recipient_phone": e164,
+                "body_text": text,
+                "subject": _("Reply from %(number)s", number=number),
+                "state": "delivered",
+                "idempotency_key": key,
+            }
+        )
+        intent = reply_keywords.reply_intent(text)
+        if intent:
+            self.env["collections.consent"]._record(
+                partner, provider.channel, intent, "reply", address=e164, note=text[:200]
+            )
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        partner.message_post(
+            body=_(
+                "Collections reply by %(channel)s from %(number)s: %(text)s",
+                channel=channels[provider.channel],
+                number=number,
+                text=text,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
         return message
 
     def _template(self):

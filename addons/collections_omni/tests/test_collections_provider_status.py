@@ -70,3 +70,84 @@ class TestProviderStatusCallback(HttpCase):
         self.assertEqual(self._post(params, provider=mail_provider).status_code, 403)
         self.message.invalidate_recordset()
         self.assertEqual(self.message.state, "sent")
+
+
+@tagged("post_install", "-at_install", "collections_http")
+class TestProviderInboundReplies(HttpCase):
+    """Customers' SMS replies through the Twilio-compatible incoming-message webhook."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.provider = cls.env["collections.provider"].create(
+            {
+                "name": "Inbound SMS",
+                "channel": "sms",
+                "provider_type": "sms_http",
+                "sms_http_base_url": "http://127.0.0.1:9",
+                "sms_http_account_sid": "AC" + "2" * 32,
+                "sms_http_auth_token": TOKEN,
+                "sms_http_from_number": "+15005550006",
+            }
+        )
+        cls.customer = cls.env["res.partner"].create({"name": "Respuesta S.L.", "is_company": True})
+        contact = cls.env["res.partner"].create({"name": "Ana", "parent_id": cls.customer.id})
+        currency = cls.env.company.currency_id.id
+        cls.sent = cls.env["collections.message"].create(
+            {
+                "partner_id": cls.customer.id,
+                "recipient_id": contact.id,
+                "channel": "sms",
+                "currency_id": currency,
+                "idempotency_key": "inbound-test-sent",
+                "state": "sent",
+                "provider_id": cls.provider.id,
+                "recipient_phone": "+34611222333",
+            }
+        )
+        cls.pending = cls.env["collections.message"].create(
+            {"partner_id": cls.customer.id, "channel": "sms", "currency_id": currency, "idempotency_key": "inbound-p"}
+        )
+
+    def _post(self, params, token=TOKEN):
+        url = f"{self.base_url()}/collections/inbound/{self.provider.id}"
+        headers = {"X-Twilio-Signature": sms_http_client.sign(token, url, params)}
+        return self.url_open(url, data=params, headers=headers)
+
+    def _ledger(self):
+        return self.env["collections.consent"].search([("partner_id", "=", self.customer.id)])
+
+    def _replies(self):
+        return self.env["collections.message"].search(
+            [("partner_id", "=", self.customer.id), ("direction", "=", "inbound")]
+        )
+
+    def test_baja_opts_the_customer_out_once_and_stops_pending_sms(self):
+        params = {"MessageSid": "SMin1", "From": "+34611222333", "Body": "BAJA por favor"}
+        for _attempt in range(3):  # the provider retries its webhook
+            response = self._post(params)
+            self.assertEqual(response.status_code, 200)
+            self.assertIn("<Response/>", response.text)
+        reply = self._replies()
+        self.assertEqual((len(reply), reply.body_text, reply.channel), (1, "BAJA por favor", "sms"))
+        opt_out = self._ledger()
+        self.assertEqual(
+            (len(opt_out), opt_out.status, opt_out.source, opt_out.address), (1, "opt_out", "reply", "+34611222333")
+        )
+        self.assertEqual(self.pending.state, "blocked")
+
+    def test_an_ordinary_reply_is_logged_and_changes_no_consent(self):
+        self.assertEqual(
+            self._post({"MessageSid": "SMin2", "From": "+34611222333", "Body": "Pago el viernes"}).status_code, 200
+        )
+        self.assertEqual(len(self._replies()), 1)
+        self.assertFalse(self._ledger())
+        self.assertEqual(self.pending.state, "planned")
+
+    def test_forged_or_unknown_replies_change_nothing(self):
+        self.assertEqual(
+            self._post({"MessageSid": "SMin3", "From": "+34611222333", "Body": "STOP"}, "x").status_code, 403
+        )
+        self.assertEqual(self._post({"MessageSid": "SMin4", "From": "+34699999999", "Body": "STOP"}).status_code, 200)
+        self.assertFalse(self._replies())
+        self.assertFalse(self._ledger())
