@@ -271,6 +271,17 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertEqual(bad_invoice.payment_state, "not_paid")
         self.assertFalse(bad.is_reconciled)
 
+    def test_cron_works_in_batches_of_new_lines(self):
+        first_invoice = self._invoice(self.customer, 301.0, 10)
+        second_invoice = self._invoice(self.customer, 302.0, 10)
+        first = self._line(301.0, first_invoice.name, self.customer)
+        second = self._line(302.0, second_invoice.name, self.customer)
+        self.Match._cron_match(batch=1)
+        self.assertTrue(first.is_reconciled)
+        self.assertFalse(second.is_reconciled)
+        self.Match._cron_match(batch=1)
+        self.assertTrue(second.is_reconciled)
+
     def test_match_now_reports_the_outcome(self):
         invoice = self._invoice(self.customer, 210.0, 10)
         line = self._line(210.0, invoice.name, self.customer)
