@@ -572,10 +572,11 @@ class CollectionsMessage(models.Model):
             isinstance(r, dict) and r.get("key") and r.get("status") in ("sent", "failed") for r in results
         ):
             raise UserError(_("Each result needs an idempotency key and a status 'sent' or 'failed'."))
-        return len(self.sudo()._apply_dispatch_results(results))
+        # Only the caller's companies, as its record rules would allow.
+        return len(self.sudo()._apply_dispatch_results(results, company_ids=self.env.user.company_ids.ids))
 
     @api.model
-    def _apply_dispatch_results(self, results):
+    def _apply_dispatch_results(self, results, company_ids=None):
         """Set-based: queued or sending messages become sent or failed; anything
         else (already sent, delivered, unknown key) is left alone."""
         if not results:
@@ -598,9 +599,10 @@ class CollectionsMessage(models.Model):
               FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::text[])
                    AS v(key, status, ref, code, msg)
              WHERE m.idempotency_key = v.key AND m.state IN ('queued', 'sending')
+               AND (%s::int[] IS NULL OR m.company_id = ANY(%s::int[]))
          RETURNING m.id, v.status
             """,
-            [self.env.uid, *columns],
+            [self.env.uid, *columns, company_ids, company_ids],
         )
         rows = self.env.cr.fetchall()
         updated = self.browse([row[0] for row in rows])

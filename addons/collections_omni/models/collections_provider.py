@@ -5,7 +5,7 @@ import random
 import threading
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .collections_stage_action import CHANNELS
 
@@ -317,7 +317,7 @@ class CollectionsProvider(models.Model):
         """For the workers: how to reach each provider (credentials included).
         Managers only: the same people who may read the credentials."""
         if not self.env.user.has_group("collections_omni.group_collections_manager"):
-            raise UserError(_("Only collections managers may read provider settings."))
+            raise AccessError(_("Only collections managers may read provider settings."))
         self.check_access("read")
         settings = {}
         for provider in self:

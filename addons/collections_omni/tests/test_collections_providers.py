@@ -342,6 +342,29 @@ class TestScaledDispatch(ProviderCommon):
         with self.assertRaises(UserError):
             self.env["collections.message"].report_dispatch_results([{"key": message.idempotency_key, "status": "x"}])
 
+    def test_reports_reach_only_the_reporters_companies(self):
+        other = self.env["res.company"].create({"name": "Other Collections Co"})
+        message = self.env["collections.message"].create(
+            {
+                "company_id": other.id,
+                "partner_id": self._sms_customer("Otra empresa").id,
+                "channel": "sms",
+                "currency_id": other.currency_id.id,
+                "idempotency_key": "other-company-1",
+                "state": "queued",
+            }
+        )
+        reporter = new_test_user(
+            self.env,
+            "dispatch.reporter",
+            groups="base.group_user,collections_omni.group_collections_manager",
+            company_id=self.company.id,
+            company_ids=[(6, 0, self.company.ids)],
+        )
+        result = [{"key": "other-company-1", "status": "sent", "provider_ref": "SM2"}]
+        self.assertEqual(self.env["collections.message"].with_user(reporter).report_dispatch_results(result), 0)
+        self.assertEqual(message.state, "queued")
+
     def test_workers_get_the_provider_settings(self):
         settings = self.sms_provider.dispatch_settings()[str(self.sms_provider.id)]
         self.assertEqual(settings["type"], "sms_http")
