@@ -26,6 +26,18 @@ class CollectionsProvider(models.Model):
     sms_http_auth_token = fields.Char(string="Auth Token", groups=MANAGERS)
     sms_http_from_number = fields.Char(string="Sender Number", groups=MANAGERS, help="In E.164, e.g. +34600000000.")
     sms_http_timeout = fields.Float(string="Timeout (seconds)", default=10.0, groups=MANAGERS)
+    sms_http_inbound_url = fields.Char(
+        string="Incoming Messages URL",
+        compute="_compute_sms_http_inbound_url",
+        groups=MANAGERS,
+        help="Set it as the provider's webhook for incoming messages: customers' replies are logged "
+        "and STOP/BAJA opts them out of SMS.",
+    )
+
+    def _compute_sms_http_inbound_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        for provider in self:
+            provider.sms_http_inbound_url = f"{base_url}/collections/inbound/{provider.id}" if provider.id else False
 
     @api.constrains("provider_type", "sms_http_base_url", "sms_http_from_number", "sms_http_timeout")
     def _check_sms_http(self):

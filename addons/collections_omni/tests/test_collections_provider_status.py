@@ -136,6 +136,11 @@ class TestProviderInboundReplies(HttpCase):
         )
         self.assertEqual(self.pending.state, "blocked")
 
+    def test_the_provider_form_shows_the_url_to_configure(self):
+        self.assertEqual(
+            self.provider.sms_http_inbound_url, f"{self.provider.get_base_url()}/collections/inbound/{self.provider.id}"
+        )
+
     def test_an_ordinary_reply_is_logged_and_changes_no_consent(self):
         self.assertEqual(
             self._post({"MessageSid": "SMin2", "From": "+34611222333", "Body": "Pago el viernes"}).status_code, 200
