@@ -15,6 +15,16 @@ TWILIO_STATUSES = {
 
 
 class CollectionsProviderStatus(http.Controller):
+    def _signed_provider(self, provider_id, what):
+        """The provider whose token signed this request (X-Twilio-Signature), or None."""
+        provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
+        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
+        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
+        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
+            _logger.warning("Collections: refused a %s for provider %s (bad signature)", what, provider_id)
+            return None
+        return provider
+
     @http.route(
         "/collections/status/<int:provider_id>",
         type="http",
@@ -27,11 +37,8 @@ class CollectionsProviderStatus(http.Controller):
         """Delivery-status callback of an SMS provider (Twilio-compatible:
         MessageSid, MessageStatus, ErrorCode), signed with the provider's
         token in X-Twilio-Signature. Replays are harmless: statuses never go back."""
-        provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
-        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
-        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
-        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
-            _logger.warning("Collections: refused a status callback for provider %s (bad signature)", provider_id)
+        provider = self._signed_provider(provider_id, "status callback")
+        if provider is None:
             return request.make_response("Forbidden", status=403)
         status = TWILIO_STATUSES.get(params.get("MessageStatus"))
         if status and params.get("MessageSid"):
@@ -52,11 +59,8 @@ class CollectionsProviderStatus(http.Controller):
         """A customer's reply to an SMS (Twilio-compatible incoming-message
         webhook: From, Body, MessageSid), signed like the status callbacks.
         Logged as an inbound collections message; STOP/BAJA records an opt-out."""
-        provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
-        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
-        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
-        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
-            _logger.warning("Collections: refused an inbound message for provider %s (bad signature)", provider_id)
+        provider = self._signed_provider(provider_id, "inbound message")
+        if provider is None:
             return request.make_response("Forbidden", status=403)
         if params.get("From") and params.get("MessageSid"):
             request.env["collections.message"].sudo()._record_inbound_reply(
