@@ -46,6 +46,7 @@ TwilioCompatibleClient = sms_http_client.TwilioCompatibleClient
 E164 = sms_http_client.E164
 sign = sms_http_client.sign
 verify_signature = sms_http_client.verify_signature
+callback_url_for = sms_http_client.callback_url_for
 
 _clients = {}
 _clients_lock = threading.Lock()

@@ -210,7 +210,8 @@ class Dispatcher:
                 time.sleep(wait)
                 wait = recipients.acquire(message["to"])
         key = message["key"]
-        sent = client.send(message["to"], message["body"], key, settings.get("status_callback"))
+        callback = clients.callback_url_for(settings.get("status_callback"), key)
+        sent = client.send(message["to"], message["body"], key, callback)
         if sent.status == "temporary":
             attempt = message.get("attempt", 0) + 1
             if attempt < settings["max_attempts"]:

@@ -43,7 +43,12 @@ class CollectionsProviderStatus(http.Controller):
         status = TWILIO_STATUSES.get(params.get("MessageStatus"))
         if status and params.get("MessageSid"):
             request.env["collections.message"].sudo()._apply_provider_status(
-                provider, params["MessageSid"], status, code=params.get("ErrorCode"), error=params.get("ErrorMessage")
+                provider,
+                params["MessageSid"],
+                status,
+                code=params.get("ErrorCode"),
+                error=params.get("ErrorMessage"),
+                key=request.httprequest.args.get("key"),
             )
         return request.make_response("", status=204)
 

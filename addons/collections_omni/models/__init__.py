@@ -27,3 +27,4 @@ from . import account_partial_reconcile
 from . import res_company
 from . import collections_reconcile_match
 from . import collections_reconcile_candidate
+from . import sms_tracker

@@ -86,6 +86,10 @@ class CollectionsMessage(models.Model):
         help="A message queued or sending past this moment is handed out again, with the same idempotency key.",
     )
     attempt_count = fields.Integer(string="Attempts", readonly=True)
+    early_status = fields.Char(
+        readonly=True, copy=False, help="A delivery report that came before the send's own result: applied with it."
+    )
+    early_status_code = fields.Char(readonly=True, copy=False)
     error_code = fields.Char(readonly=True, help="The provider's error code.")
     error = fields.Text()
     idempotency_key = fields.Char(required=True, copy=False, readonly=True)
@@ -607,7 +611,12 @@ class CollectionsMessage(models.Model):
         rows = self.env.cr.fetchall()
         updated = self.browse([row[0] for row in rows])
         updated.invalidate_recordset()
-        updated.browse([row[0] for row in rows if row[1] == "sent"])._log_sent_on_chatter()
+        sent = updated.browse([row[0] for row in rows if row[1] == "sent"])
+        sent._log_sent_on_chatter()
+        for message in sent.filtered("early_status"):
+            message._apply_provider_status(
+                message.provider_id, message.provider_ref, message.early_status, code=message.early_status_code
+            )
         return updated
 
     @api.model
@@ -631,11 +640,20 @@ class CollectionsMessage(models.Model):
         return len(stalled)
 
     @api.model
-    def _apply_provider_status(self, provider, provider_ref, status, code=None, error=None):
+    def _apply_provider_status(self, provider, provider_ref, status, code=None, error=None, key=None):
         """A delivery-status callback: sent -> delivered (or failed with the
-        code); never downgrades, so replays and late callbacks change nothing."""
-        message = self.sudo().search([("provider_id", "=", provider.id), ("provider_ref", "=", provider_ref)], limit=1)
+        code); never downgrades, so replays and late callbacks change nothing.
+        A report that overtakes the send's own result (found by the message's
+        ``key`` in the callback URL) waits on the message until that result."""
+        Message = self.sudo()
+        message = Message.search([("provider_id", "=", provider.id), ("provider_ref", "=", provider_ref)], limit=1)
+        if not message and key:
+            message = Message.search([("provider_id", "=", provider.id), ("idempotency_key", "=", key)], limit=1)
         if not message or message.state in ("failed", "blocked", "cancelled"):
+            return message
+        if message.state in ("queued", "sending"):
+            if status != "failed" or not message.early_status:  # a delivery outranks a failure report
+                message.write({"early_status": status, "early_status_code": code})
             return message
         rank = STATUS_RANK.get(message.state, 0)
         if status == "failed" and rank <= STATUS_RANK["sent"]:

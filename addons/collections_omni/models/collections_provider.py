@@ -7,6 +7,7 @@ import threading
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..tools import sms_http_client
 from .collections_stage_action import CHANNELS
 
 _logger = logging.getLogger(__name__)
@@ -217,7 +218,12 @@ class CollectionsProvider(models.Model):
         callback = self._status_callback_url()
         results = []
         for message in messages:
-            result = client.send(message.recipient_phone, message.body_text, message.idempotency_key, callback)
+            result = client.send(
+                message.recipient_phone,
+                message.body_text,
+                message.idempotency_key,
+                sms_http_client.callback_url_for(callback, message.idempotency_key),
+            )
             results.append(
                 {
                     "id": message.id,

@@ -25,9 +25,13 @@ class CollectionsProvider(models.Model):
         )
         for message, sms in zip(missing, created, strict=True):
             message.provider_ref = sms.uuid
+        # IAP's delivery reports reach Odoo's SMS trackers (see sms_tracker.py), which carry them to the messages.
+        self.env["sms.tracker"].sudo().create([{"sms_uuid": sms.uuid} for sms in created])
         all_sms = self.env["sms.sms"].sudo().search([("uuid", "in", messages.mapped("provider_ref"))])
         sms_by_message = {m.id: all_sms.filtered(lambda s, m=m: s.uuid == m.provider_ref)[:1] for m in messages}
-        all_sms.filtered(lambda s: s.state in ("outgoing", "error"))._send(unlink_failed=False, unlink_sent=False)
+        all_sms.filtered(lambda s: s.state in ("outgoing", "error")).with_context(collections_sending=True)._send(
+            unlink_failed=False, unlink_sent=False
+        )
         results = []
         for message in messages:
             sms = sms_by_message[message.id]

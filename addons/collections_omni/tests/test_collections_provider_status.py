@@ -55,6 +55,32 @@ class TestProviderStatusCallback(HttpCase):
         self.message.invalidate_recordset()
         self.assertEqual((self.message.state, self.message.delivered_at), ("delivered", delivered_at))
 
+    def test_a_report_that_overtakes_the_send_result_waits_for_it(self):
+        queued = self.env["collections.message"].create(
+            {
+                "partner_id": self.message.partner_id.id,
+                "channel": "sms",
+                "currency_id": self.env.company.currency_id.id,
+                "idempotency_key": "status-test-early",
+                "state": "queued",
+                "provider_id": self.provider.id,
+            }
+        )
+        callback = sms_http_client.callback_url_for(
+            f"{self.base_url()}/collections/status/{self.provider.id}", queued.idempotency_key
+        )
+        params = {"MessageSid": "SMearly", "MessageStatus": "delivered"}
+        headers = {"X-Twilio-Signature": sms_http_client.sign(TOKEN, callback, params)}
+        self.assertEqual(self.url_open(callback, data=params, headers=headers).status_code, 204)
+        queued.invalidate_recordset()
+        self.assertEqual((queued.state, queued.early_status), ("queued", "delivered"))
+        # The worker's own result arrives: sent, then at once delivered.
+        self.env["collections.message"]._apply_dispatch_results(
+            [{"key": "status-test-early", "status": "sent", "provider_ref": "SMearly"}]
+        )
+        self.assertEqual((queued.state, queued.provider_ref), ("delivered", "SMearly"))
+        self.assertTrue(queued.sent_at and queued.delivered_at)
+
     def test_undelivered_ends_failed_with_the_code(self):
         params = {"MessageSid": "SMstatus1", "MessageStatus": "undelivered", "ErrorCode": "30006"}
         self.assertEqual(self._post(params).status_code, 204)

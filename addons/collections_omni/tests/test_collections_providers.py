@@ -430,6 +430,22 @@ class TestIapSms(ProviderCommon):
         self.assertEqual((sms.number, sms.body), ("+34612345678", message.body_text))
         self.assertEqual(len(self.iap_calls), 1)
 
+    def test_iap_delivery_reports_update_the_messages(self):
+        delivered = self._planned_sms(self._sms_customer("Entregado"))
+        bounced = self._planned_sms(self._sms_customer("Rebotado", mobile="612000444"))
+        self._dispatch()
+        Tracker = self.env["sms.tracker"].sudo()
+        Tracker.search([("sms_uuid", "=", delivered.provider_ref)])._action_update_from_sms_state("sent")
+        Tracker.search([("sms_uuid", "=", bounced.provider_ref)])._action_update_from_provider_error(
+            "invalid_destination"
+        )
+        self.assertEqual(delivered.state, "delivered")
+        self.assertTrue(delivered.delivered_at)
+        self.assertEqual((bounced.state, bounced.error_code), ("failed", "sms_invalid_destination"))
+        # A late report for the delivered one changes nothing.
+        Tracker.search([("sms_uuid", "=", delivered.provider_ref)])._action_update_from_provider_error("expired")
+        self.assertEqual(delivered.state, "delivered")
+
     def test_iap_errors_fail_or_wait_for_a_retry(self):
         self.iap_state = "insufficient_credit"
         no_credit = self._planned_sms(self._sms_customer("Sin credito"))

@@ -18,7 +18,7 @@ import hmac
 import re
 import time
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -130,6 +130,16 @@ def _retry_after(value):
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+def callback_url_for(status_callback, idempotency_key):
+    """The status-callback URL of one message: the message's key rides along
+    (and is signed with the URL), so a delivery report that arrives before the
+    send's own result still finds its message."""
+    if not status_callback:
+        return None
+    separator = "&" if "?" in status_callback else "?"
+    return f"{status_callback}{separator}{urlencode({'key': idempotency_key})}"
 
 
 def sign(auth_token, url, params) -> str:
