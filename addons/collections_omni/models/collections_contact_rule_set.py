@@ -2,7 +2,7 @@ import pytz
 
 from odoo import api, fields, models
 
-from ..tools import contact_rules
+from ..tools import contact_rules, timezones
 from .collections_stage_action import CHANNELS
 
 try:
@@ -123,11 +123,11 @@ class CollectionsContactRuleSet(models.Model):
 
     @api.model
     def _partner_timezone(self, partner):
-        """The customer's own time zone, else its country's, else UTC."""
+        """The customer's own time zone, else its state's or country's, else UTC."""
         if partner.tz:
             return partner.tz
-        zones = pytz.country_timezones.get((partner.country_id.code or "").upper())
-        return zones[0] if zones else "UTC"
+        country = (partner.country_id.code or "").upper()
+        return timezones.zone_for(country, partner.state_id.code, pytz.country_timezones.get(country)) or "UTC"
 
     @api.model
     def _holidays(self, country, years):

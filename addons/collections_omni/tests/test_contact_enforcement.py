@@ -95,6 +95,31 @@ class TestContactEnforcement(CollectionsCommon):
         plain = self._customer("Plain US", country_id=self.env.ref("base.us").id)
         self.assertEqual(self.RuleSet._for_partners(plain)[plain], self.reg_f)
 
+    def test_time_zone_from_the_state_when_the_country_spans_several(self):
+        states = self.env["res.country.state"]
+        cases = [
+            ("base.us", "CA", "America/Los_Angeles"),
+            ("base.us", "TX", "America/Chicago"),
+            ("base.mx", "BCN", "America/Tijuana"),
+            ("base.es", "TF", "Atlantic/Canary"),
+            ("base.es", "M", "Europe/Madrid"),
+            ("base.ca", False, "America/Toronto"),
+        ]
+        for country_xmlid, state_code, zone in cases:
+            country = self.env.ref(country_xmlid)
+            state = state_code and states.search([("country_id", "=", country.id), ("code", "=", state_code)])
+            customer = self._customer(f"Zone {state_code}", country_id=country.id, state_id=state and state.id)
+            self.assertEqual(self.RuleSet._partner_timezone(customer), zone, (country_xmlid, state_code))
+        # Regulation F's 08:00-21:00 are judged in Los Angeles, not in New York.
+        la = self._customer(
+            "Pacific Debtor", country_id=self.env.ref("base.us").id, state_id=self.env.ref("base.state_us_5").id
+        )
+        self._invoice(la, 500, 10)
+        self._run()
+        with freeze_time("2026-06-16 14:30:00"):  # 07:30 in Los Angeles, 10:30 in New York
+            self._dispatch()
+        self.assertEqual(self._messages(la).scheduled_at, dt.datetime(2026, 6, 16, 15, 0))  # 08:00 PDT
+
     def test_time_zone_from_country_when_the_customer_has_none(self):
         customer = self._customer("No tz", country_id=self.env.ref("base.mx").id, tz=False)
         self.assertEqual(self.RuleSet._partner_timezone(customer), "America/Mexico_City")
