@@ -932,8 +932,7 @@ def main():
     dispatch.add_argument("--seed", type=int, default=1)
     dispatch.add_argument("--redis-db", type=int, default=1, help="Redis database for the bench's queue and state")
     args = parser.parse_args()
-    {"dunning": bench_dunning, "reconcile": bench_reconcile}[args.bench](args)
-    {"dunning": bench_dunning, "dispatch": bench_dispatch}[args.bench](args)
+    {"dunning": bench_dunning, "reconcile": bench_reconcile, "dispatch": bench_dispatch}[args.bench](args)
 
 
 if __name__ == "__main__":
