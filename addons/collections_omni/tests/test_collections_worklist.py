@@ -35,11 +35,22 @@ class TestCollectionsWorklist(CollectionsCommon):
         wizard.outcome = "disputed"
         wizard.note = "Invoice 12 was never delivered"
         wizard.save().action_confirm()
-        self.assertTrue(self.customer.collections_dispute_hold)
+        dispute = self.env["collections.dispute"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(
+            (dispute.state, dispute.move_ids, dispute.description),
+            ("open", self._messages(self.customer).move_ids, "Invoice 12 was never delivered"),
+        )
+        self.assertFalse(self.customer.collections_dispute_hold, "the dispute holds the invoices, not the customer")
         self.assertFalse(activity.exists(), "the call task is done")
         logged = self._messages(self.customer).filtered(lambda m: m.subject and m.subject.startswith("Call"))
         self.assertEqual((logged.state, logged.channel), ("sent", "call"))
         self.assertIn("never delivered", logged.body)
+
+    def test_a_dispute_without_open_invoices_holds_the_customer(self):
+        wizard = self.env["collections.call.outcome"].create({"partner_id": self.customer.id, "outcome": "disputed"})
+        wizard.action_confirm()
+        self.assertFalse(self.env["collections.dispute"].search([("partner_id", "=", self.customer.id)]))
+        self.assertTrue(self.customer.collections_dispute_hold)
 
     def test_promise_needs_a_date_and_sets_next_action(self):
         wizard = self.env["collections.call.outcome"].create(

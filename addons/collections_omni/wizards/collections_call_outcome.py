@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 OUTCOMES = [
@@ -77,6 +77,31 @@ class CollectionsCallOutcome(models.TransientModel):
             allowed_now = moment and moment <= fields.Datetime.now()
             wizard.rule_warning = False if allowed_now else reason
 
+    def _open_dispute(self, partner):
+        """The customer disputes the debt on the phone: a dispute over its open
+        overdue invoices, owned by the collector, with what was said."""
+        invoices = self.env["account.move"].search(
+            [
+                ("commercial_partner_id", "=", partner.id),
+                ("company_id", "=", self.env.company.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial", "in_payment")),
+                ("invoice_date_due", "<=", fields.Date.context_today(self)),
+            ]
+        )
+        if not invoices:
+            return self.env["collections.dispute"]
+        return self.env["collections.dispute"].create(
+            {
+                "company_id": self.env.company.id,
+                "partner_id": partner.id,
+                "move_ids": [Command.set(invoices.ids)],
+                "reason": "other",
+                "description": self.note or _("Disputed on the phone"),
+            }
+        )
+
     def action_confirm(self):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id
@@ -108,7 +133,8 @@ class CollectionsCallOutcome(models.TransientModel):
         partner_values = {"collections_last_date": fields.Date.context_today(self)}
         if self.next_date:
             partner_values["collections_next_date"] = self.next_date
-        if self.outcome == "disputed":
+        if self.outcome == "disputed" and not self._open_dispute(partner):
+            # Nothing open to attach a dispute to: hold the customer as a whole.
             partner_values["collections_dispute_hold"] = True
         partner.write(partner_values)
         # The call task the dunning run created for this customer is done.
