@@ -13,13 +13,7 @@ class AccountPartialReconcile(models.Model):
         partials = super().create(vals_list)
         invoices = partials._collections_invoices()
         if invoices:
-            pending = (
-                self.env["collections.message"]
-                .sudo()
-                .search([("move_ids", "in", invoices.ids), ("state", "in", ("planned", "queued"))])
-            )
-            if pending:
-                pending._still_due()
+            self.env["collections.message"]._recheck_pending(moves=invoices)
             self.env["collections.payment.plan"].sudo()._on_payments(invoices)
             self.env["collections.promise"].sudo()._on_payments(invoices)
         return partials

@@ -61,13 +61,13 @@ class CollectionsConsent(models.Model):
         """An opt-out is honoured at once, not at the next send: the customer's
         planned messages on the channel end blocked, and emails still waiting
         in Odoo's mail queue are cancelled."""
-        Message = self.env["collections.message"].sudo()
-        reason = _("The customer opted out of this channel")
-        for entry in self:
-            pending = Message.search(
+        pending = (
+            self.env["collections.message"]
+            .sudo()
+            .search(
                 [
-                    ("partner_id", "=", entry.partner_id.id),
-                    ("channel", "=", entry.channel),
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("channel", "in", self.mapped("channel")),
                     ("direction", "=", "outbound"),
                     "|",
                     ("state", "=", "planned"),
@@ -76,10 +76,14 @@ class CollectionsConsent(models.Model):
                     ("mail_id.state", "=", "outgoing"),
                 ]
             )
-            pending.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
-            pending.write({"state": "blocked", "blocked_reason": reason})
+        )
+        stopped = pending.grouped(lambda m: (m.partner_id, m.channel))
+        for entry in self:
+            messages = stopped.get((entry.partner_id, entry.channel), pending.browse())
+            messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
+            messages.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
             # The ledger is append-only for collectors: the engine stamps its own columns.
-            entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(pending)})
+            entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(messages)})
 
     @api.model
     def _record(self, partner, channel, status, source, address=False, note=False, hour_from=0.0, hour_to=0.0):

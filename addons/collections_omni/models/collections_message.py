@@ -6,9 +6,9 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import format_date, formatLang
+from odoo.tools import format_amount, format_date, formatLang
 from odoo.tools.mail import generate_tracking_message_id
-from odoo.tools.misc import get_lang, hmac
+from odoo.tools.misc import hmac
 
 from odoo.addons.phone_validation.tools import phone_validation
 
@@ -636,7 +636,7 @@ class CollectionsMessage(models.Model):
             if provider.dispatch_mode == "celery":
                 provider._enqueue(messages)
             else:
-                provider._resend(messages)
+                provider._send_from_odoo(messages)
         return len(stalled)
 
     @api.model
@@ -881,24 +881,8 @@ class CollectionsMessage(models.Model):
         return self.currency_id.format(self.amount_due)
 
     def _amount_texts(self, lang_code=None):
-        """{message id: amount due with its currency}, as odoo.tools.format_amount
-        writes it, with the language looked up once for all the messages."""
-        lang = self.env["res.lang"].browse(get_lang(self.env, lang_code).id)
-        texts = {}
-        for message in self:
-            currency = message.currency_id
-            number = (
-                lang.format(f"%.{currency.decimal_places}f", currency.round(message.amount_due), grouping=True)
-                .replace(" ", "\N{NO-BREAK SPACE}")
-                .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
-            )
-            symbol = currency.symbol or ""
-            texts[message.id] = (
-                f"{symbol}\N{NO-BREAK SPACE}{number}"
-                if currency.position == "before"
-                else f"{number}\N{NO-BREAK SPACE}{symbol}"
-            )
-        return texts
+        """{message id: amount due with its currency, in ``lang_code``}."""
+        return {m.id: format_amount(self.env, m.amount_due, m.currency_id, lang_code) for m in self}
 
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""

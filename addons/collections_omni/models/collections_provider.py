@@ -190,10 +190,8 @@ class CollectionsProvider(models.Model):
         messages.write({"provider_id": self.id})
         if self.dispatch_mode == "celery":
             self._enqueue(messages)
-        elif self.supports_scaled:
-            self._send_with_client(messages)
         else:
-            getattr(self, f"_{self.provider_type}_send")(messages)
+            self._send_from_odoo(messages)
 
     def _client(self):
         return getattr(self, f"_{self.provider_type}_client")()
@@ -201,8 +199,7 @@ class CollectionsProvider(models.Model):
     def _status_callback_url(self):
         if not self.delivery_reports:
             return None
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
-        return f"{base_url}/collections/status/{self.id}"
+        return f"{self.get_base_url()}/collections/status/{self.id}"
 
     # === EMBEDDED MODE (HTTP providers called from inside Odoo) === #
 
@@ -252,8 +249,8 @@ class CollectionsProvider(models.Model):
         self._retry_later(messages.browse([r["id"] for r in results if r["status"] == "temporary"]), results)
         self._commit_if_allowed()
 
-    def _resend(self, messages):
-        """The sweeper's second try (same idempotency keys) of messages left 'sending'."""
+    def _send_from_odoo(self, messages):
+        """Embedded mode, and the sweeper's second try (same idempotency keys)."""
         if self.supports_scaled:
             self._send_with_client(messages)
         else:

@@ -35,9 +35,10 @@ class CollectionsProvider(models.Model):
     )
 
     def _compute_sms_http_inbound_url(self):
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
         for provider in self:
-            provider.sms_http_inbound_url = f"{base_url}/collections/inbound/{provider.id}" if provider.id else False
+            provider.sms_http_inbound_url = (
+                provider.id and f"{provider.get_base_url()}/collections/inbound/{provider.id}"
+            )
 
     @api.constrains("provider_type", "sms_http_base_url", "sms_http_from_number", "sms_http_timeout")
     def _check_sms_http(self):
