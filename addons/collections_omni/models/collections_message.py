@@ -6,6 +6,7 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.osv import expression
 from odoo.tools import format_amount, format_date, formatLang
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
@@ -211,13 +212,11 @@ class CollectionsMessage(models.Model):
     def _recheck_pending(self, moves=None, partners=None):
         """Re-check at once the pending messages about these invoices or
         customers (a payment plan, promise or dispute has just started)."""
-        if moves:
-            domain = [("move_ids", "in", moves.ids)]
-        elif partners:
-            domain = [("partner_id", "in", partners.ids)]
-        else:
+        domains = [[("move_ids", "in", moves.ids)]] if moves else []
+        domains += [[("partner_id", "in", partners.ids)]] if partners else []
+        if not domains:
             return
-        pending = self.sudo().search(domain + [("state", "in", ("planned", "queued"))])
+        pending = self.sudo().search(expression.AND([expression.OR(domains), [("state", "in", ("planned", "queued"))]]))
         if pending:
             pending._still_due()
 

@@ -324,7 +324,7 @@ class CollectionsPaymentPlan(models.Model):
         self.ensure_one()
         if self.state not in ("proposed", "active", "broken"):
             raise UserError(_("Only a proposed, active or broken plan can be renegotiated."))
-        open_invoices = self.move_ids.filtered(lambda m: m.currency_id.compare_amounts(m.amount_residual, 0) > 0)
+        open_invoices = self._open_invoices_oldest_first()
         if not open_invoices:
             raise UserError(_("Every invoice of this plan is paid: there is nothing to renegotiate."))
         new_plan = self.copy(

@@ -81,13 +81,18 @@ class CollectionsPolicy(models.Model):
         partner = partner.commercial_partner_id.with_company(company)
         if partner.collections_policy_id:
             return partner.collections_policy_id
-        if partner.category_id:
-            segment = self.search(
-                [("company_id", "=", company.id), ("partner_category_ids", "in", partner.category_id.ids)],
-                order="sequence, id",
-                limit=1,
-            )
-            if segment:
+        segments = self.search(
+            [
+                ("company_id", "=", company.id),
+                "|",
+                ("partner_category_ids", "!=", False),
+                ("partner_domain", "not in", (False, "", "[]")),
+            ],
+            order="sequence, id",
+        )
+        for segment in segments:
+            domain = segment._segment_domain()
+            if (segment.partner_category_ids & partner.category_id) or (domain and partner.filtered_domain(domain)):
                 return segment
         return self.search([("company_id", "=", company.id), ("is_company_default", "=", True)], limit=1)
 

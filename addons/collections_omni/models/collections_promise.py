@@ -134,9 +134,9 @@ class CollectionsPromise(models.Model):
 
     def _stop_pending_messages(self):
         """While the promise runs, reminders already planned for what it covers are dropped."""
-        Message = self.env["collections.message"]
-        Message._recheck_pending(moves=self.filtered("move_ids").move_ids)
-        Message._recheck_pending(partners=self.filtered(lambda p: not p.move_ids).partner_id)
+        self.env["collections.message"]._recheck_pending(
+            moves=self.move_ids, partners=self.filtered(lambda p: not p.move_ids).partner_id
+        )
 
     def action_cancel(self):
         self.filtered(lambda p: p.state in ("open", "broken")).write(

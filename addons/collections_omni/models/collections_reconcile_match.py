@@ -5,13 +5,14 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools import reconcile_matching as matching
+from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
 
 # Open customer invoices a payment can settle (credit notes are netted by the
 # dunning run, not paid from the bank).
-OPEN_INVOICE_SQL = """m.state = 'posted' AND m.move_type = 'out_invoice'
-               AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0"""
+# 'in_payment' is left out: a payment already registered for it waits in the outstanding account.
+OPEN_INVOICE_SQL = f"{OPEN_RECEIVABLE_SQL} AND m.move_type = 'out_invoice' AND m.payment_state != 'in_payment'"
 LIVE_STATES = ("auto_reconciled", "confirmed")
 CRON_BATCH = 1000  # lines per cron transaction: the cron framework commits and runs the job again for the rest
 RULES = [
@@ -594,10 +595,10 @@ class CollectionsReconcileMatch(models.Model):
         ]
         if not targets:
             raise UserError(_("The invoices of %(match)s are no longer open.", match=self.display_name))
-        allocations, write_off = matching.allocate(amount, [t.amount_residual_currency for t in targets], tolerance)
         write_off_account = company.collections_reconcile_writeoff_account_id
-        if not write_off_account:
-            allocations, write_off = matching.allocate(amount, [t.amount_residual_currency for t in targets], 0.0)
+        allocations, write_off = matching.allocate(
+            amount, [t.amount_residual_currency for t in targets], tolerance if write_off_account else 0.0
+        )
         partner = candidate.partner_id
         base = {
             "move_id": suspense.move_id.id,

@@ -108,6 +108,11 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertEqual(invoices[us_tagged].collections_stage_id.policy_id, us_policy, "sequence 5 before 10")
         self.assertEqual(invoices[es_tagged].collections_stage_id.policy_id, tag_policy)
         self.assertEqual(invoices[es_plain].collections_stage_id.policy_id, self.policy)
+        # Plans and promises find the same policy for a customer as planning does.
+        Policy = self.env["collections.policy"]
+        self.assertEqual(Policy._for_partner(us_tagged, self.company), us_policy)
+        self.assertEqual(Policy._for_partner(es_tagged, self.company), tag_policy)
+        self.assertEqual(Policy._for_partner(es_plain, self.company), self.policy)
 
     def test_an_invalid_customer_filter_is_refused_with_the_policy_name(self):
         with self.assertRaisesRegex(ValidationError, "Broken filter"):

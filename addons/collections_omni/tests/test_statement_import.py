@@ -4,6 +4,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools.misc import file_open
 
+from ..tools.statement_parsers import parse_camt053
 from .common import CollectionsCommon
 
 
@@ -96,6 +97,17 @@ class TestStatementImport(CollectionsCommon):
         self.assertEqual(lines[1].partner_name, "Unknown Payer")
         self.assertEqual(invoice.payment_state, "paid")
         self.assertTrue(lines[3].is_reconciled)
+
+    def test_camt053_transactions_take_their_own_direction_else_the_entry_s(self):
+        """A batched entry whose first transaction is a debit: the next one, without its own
+        indicator, is the entry's credit again (not the previous transaction's debit)."""
+        content = self._sample("camt053.xml")
+        first_tx = content.index(b"<TxDtls>", content.index(b">300.00</Amt>"))
+        content = content[:first_tx] + b"<TxDtls><CdtDbtInd>DBIT</CdtDbtInd>" + content[first_tx + len(b"<TxDtls>") :]
+        (statement,) = parse_camt053(content)
+        amounts = [line["amount"] for line in statement["lines"]]
+        self.assertIn(-120.0, amounts)
+        self.assertIn(180.0, amounts)
 
     def test_camt053_newer_version(self):
         content = self._sample("camt053.xml").replace(b"camt.053.001.02", b"camt.053.001.08")

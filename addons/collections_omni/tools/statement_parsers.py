@@ -210,13 +210,12 @@ def parse_camt053(data):
                     _lt("%(where)s: booking date '%(date)s' is not a date.", where=entry_where, date=date_text)
                 ) from error
             details = entry.xpath("c:NtryDtls/c:TxDtls", namespaces=ns)
-            credit = text(entry, "c:CdtDbtInd") == "CRDT"
+            entry_indicator = text(entry, "c:CdtDbtInd")
             for detail in details or [entry]:
                 amount = entry_amount
                 if detail is not entry and detail.xpath("c:Amt|c:AmtDtls/c:TxAmt/c:Amt", namespaces=ns):
                     amount = _camt_amount(detail, ns, entry_where, path="c:Amt|c:AmtDtls/c:TxAmt/c:Amt")
-                if text(detail, "c:CdtDbtInd"):
-                    credit = text(detail, "c:CdtDbtInd") == "CRDT"
+                credit = (text(detail, "c:CdtDbtInd") or entry_indicator) == "CRDT"
                 party = "Dbtr" if credit else "Cdtr"
                 labels = [node.text.strip() for node in detail.xpath("c:RmtInf/c:Ustrd", namespaces=ns) if node.text]
                 labels += [
