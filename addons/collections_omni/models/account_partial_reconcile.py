@@ -11,12 +11,17 @@ class AccountPartialReconcile(models.Model):
         now all settled are cancelled at once, not at their sending time; the
         payment plans and promises of those invoices take the payment at once."""
         partials = super().create(vals_list)
-        invoices = partials._collections_invoices()
+        self._collections_on_payments(partials._collections_invoices())
+        return partials
+
+    @api.model
+    def _collections_on_payments(self, invoices):
+        """Payments went into ``invoices`` (through the ORM or the set-based
+        reconciliation writer)."""
         if invoices:
             self.env["collections.message"]._recheck_pending(moves=invoices)
             self.env["collections.payment.plan"].sudo()._on_payments(invoices)
             self.env["collections.promise"].sudo()._on_payments(invoices)
-        return partials
 
     def unlink(self):
         """An undone reconciliation gives the invoices their debt back: their

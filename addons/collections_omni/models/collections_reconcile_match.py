@@ -1,10 +1,12 @@
 import logging
 import time
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import reconcile_matching as matching
+from ..tools.reconcile_writer import write_statement_reconciliations
 from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
@@ -171,6 +173,13 @@ class CollectionsReconcileMatch(models.Model):
             statement_lines = statement_lines or self.env["account.bank.statement.line"]
             payments = payments or self.env["account.payment"]
         index = self._open_invoice_index(company)
+        installments = self._open_installments(company)
+        digits = dict(
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([])
+            .mapped(lambda c: (c.id, c.decimal_places))
+        )
         tolerance = company.collections_reconcile_tolerance or 0.0
         stats = {"lines": 0, "auto_reconciled": 0, "proposed": 0, "none": 0}
         timings = stats["seconds"] = {"load": time.perf_counter() - started}
@@ -179,14 +188,21 @@ class CollectionsReconcileMatch(models.Model):
             ("payment", self._unmatched_payments(company, payments)),
         ):
             lines = [
-                matching.Line(key=row[0], partner_id=row[1], amount=row[2], currency_id=row[3], label=row[4] or "")
+                matching.Line(
+                    key=row[0],
+                    partner_id=row[1],
+                    amount=row[2],
+                    currency_id=row[3],
+                    label=row[4] or "",
+                    digits=digits.get(row[3], 2),
+                )
                 for row in rows
             ]
             if not lines:
                 continue
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
-            decisions = matching.decide(lines, index, tolerance, self._extra_candidates)
+            decisions = matching.decide(lines, index, tolerance, installments.candidates)
             timings["decide"] = timings.get("decide", 0.0) + time.perf_counter() - started
             stats["lines"] += len(lines)
             self._record_decisions(company, kind, decisions, original_partners, stats)
@@ -282,11 +298,29 @@ class CollectionsReconcileMatch(models.Model):
         return self.env.cr.fetchall()
 
     @api.model
-    def _extra_candidates(self, line, open_invoices):
-        """Hook for further candidate sources (payment-plan installments):
-        yield ``tools.reconcile_matching.Candidate`` objects for ``line`` among
-        the customer's ``open_invoices`` not claimed by a surer match."""
-        return []
+    def _open_installments(self, company):
+        """The next installment still due of every running payment plan of the
+        company, in one query: a payment of exactly that amount pays the plan's
+        invoices, oldest first."""
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT ON (plan.id) plan.id, partner.commercial_partner_id, plan.currency_id,
+                   inst.amount - COALESCE(inst.paid_amount, 0),
+                   ARRAY(SELECT rel.move_id FROM collections_payment_plan_account_move_rel rel
+                          WHERE rel.plan_id = plan.id)
+              FROM collections_payment_plan plan
+              JOIN res_partner partner ON partner.id = plan.partner_id
+              JOIN collections_payment_plan_installment inst ON inst.plan_id = plan.id
+             WHERE plan.company_id = %s AND plan.state = 'active' AND inst.state != 'paid'
+               AND inst.amount > COALESCE(inst.paid_amount, 0)
+             ORDER BY plan.id, inst.due_date, inst.sequence
+            """,
+            [company.id],
+        )
+        return matching.InstallmentIndex(
+            matching.Installment(plan_id, partner_id, currency_id, amount, tuple(move_ids))
+            for plan_id, partner_id, currency_id, amount, move_ids in self.env.cr.fetchall()
+        )
 
     # ------------------------------------------------------------------
     # Recording and reconciling
@@ -453,8 +487,14 @@ class CollectionsReconcileMatch(models.Model):
         company.ensure_one()
         tolerance = company.collections_reconcile_tolerance or 0.0
         receivables = self._open_receivable_lines(candidates.move_ids)
-        st_matches = self.filtered("statement_line_id")
-        pay_matches = self - st_matches
+        self.env.flush_all()
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
+        last_partial = self.env.cr.fetchone()[0]
+        set_based = self._set_based_reconcilable(by_match, receivables)
+        if set_based:
+            set_based._reconcile_set_based(by_match, receivables, tolerance, lap)
+        st_matches = self.filtered("statement_line_id") - set_based
+        pay_matches = self - st_matches - set_based
         # A statement line of an unknown customer keeps its (empty) customer: the receivable items
         # carry the invoices' customer, and the match records it. Writing it on the line would
         # resynchronise its whole journal entry, one ORM write per customer.
@@ -494,9 +534,6 @@ class CollectionsReconcileMatch(models.Model):
                 for target in receivables.get(move.id, []):
                     pay_lines |= target
             plan.append(pay_lines)
-        self.env.flush_all()
-        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
-        last_partial = self.env.cr.fetchone()[0]
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
         lap("reconcile")
@@ -506,6 +543,185 @@ class CollectionsReconcileMatch(models.Model):
         # at commit; counted here so that the benchmark sees the whole cost.
         self.env.cr.flush()
         lap("chatter")
+
+    def _set_based_reconcilable(self, by_match, receivables):
+        """The statement-line matches of ``self`` that the set-based writer
+        may reconcile: company currency throughout, no cash-basis taxes or
+        storno, invoice items never reconciled before and claimed by one
+        match only. The others go through the accounting ORM."""
+        company = self.company_id
+        if not company.collections_reconcile_set_based or company.tax_exigibility or company.account_storno:
+            return self.browse()
+        currency = company.currency_id
+        claimed, eligible = {}, []
+        for match in self.filtered("statement_line_id"):
+            st_line = match.statement_line_id
+            if st_line.foreign_currency_id or st_line.currency_id != currency:
+                continue
+            targets = [line for move in by_match[match.id].move_ids for line in receivables.get(move.id, [])]
+            if not targets or any(t.currency_id != currency or t.matching_number for t in targets):
+                continue
+            for target in targets:
+                claimed[target.id] = claimed.get(target.id, 0) + 1
+            eligible.append((match, targets))
+        return self.browse(
+            match.id for match, targets in eligible if all(claimed[target.id] == 1 for target in targets)
+        )
+
+    def _reconcile_set_based(self, by_match, receivables, tolerance, lap):
+        """Reconcile ``self`` (see :meth:`_set_based_reconcilable`) with the
+        journal items the ORM path would create (:meth:`_counterpart_values`),
+        written by ``tools/reconcile_writer.py``; then what the ORM would
+        have triggered: the invoices' chatter, Odoo's paid hook, the
+        collections payment hooks and other stored fields depending on what
+        was written."""
+        items = []
+        suspense_lines = self.env["account.move.line"]
+        for match in self:
+            _liquidity, suspense, _other = match.statement_line_id._seek_for_lines()
+            suspense.ensure_one()
+            suspense_lines |= suspense
+            values, targets = match._counterpart_values(by_match[match.id], suspense, receivables, tolerance)
+            for position, (vals, target) in enumerate(zip(values, targets, strict=True), start=1):
+                items.append(
+                    (
+                        match.id,
+                        suspense.id,
+                        position,
+                        vals["account_id"],
+                        vals["partner_id"],
+                        vals["balance"],
+                        target.id if target else None,
+                    )
+                )
+        lap("prepare_items")
+        result = write_statement_reconciliations(self.env.cr, self.env.uid, items)
+        self.env.invalidate_all()
+        lap("write_reconciliation")
+        invoices = self.env["account.move"].browse(result["invoices"])
+        self._track_payment_states(result["changed_payment_state"])
+        self._trigger_dependents(invoices, suspense_lines)
+        invoices.browse(result["paid"])._invoice_paid_hook()
+        self.env["account.partial.reconcile"]._collections_on_payments(invoices)
+        lap("hooks")
+
+    def _track_payment_states(self, changes):
+        """The chatter line "Payment Status: Not Paid → Paid" that tracking
+        writes on each invoice whose payment state changed, as mail.thread
+        does it: a paid invoice gets a posted message of subtype "Paid", any
+        other change a logged note. Invoices with followers of "Paid" need
+        Odoo's notification: posted through it; the others inserted set-based."""
+        # Invoices created in this very transaction are not tracked (mail.thread's _track_discard).
+        discarded = self.env.cr.precommit.data.get("mail.tracking.account.move", {})
+        changes = [change for change in changes if not (change[0] in discarded and discarded[change[0]] is None)]
+        if not changes:
+            return
+        Move = self.env["account.move"]
+        field = self.env["ir.model.fields"]._get("account.move", "payment_state")
+        col_info = Move.fields_get(["payment_state"], attributes=("string", "type", "selection"))["payment_state"]
+        labels = dict(col_info["selection"])
+        paid_subtype = self.env.ref("account.mt_invoice_paid")
+        note_subtype = self.env.ref("mail.mt_note")
+        invoices = Move.browse([move_id for move_id, _old, _new in changes])
+        paid = invoices.browse([move_id for move_id, _old, new in changes if new == "paid"])
+        notified = set(
+            self.env["mail.followers"]
+            .sudo()
+            .search([("res_model", "=", "account.move"), ("res_id", "in", paid.ids)])
+            .filtered(lambda follower: paid_subtype in follower.subtype_ids)
+            .mapped("res_id")
+        )
+        author, email_from = self.env.user.partner_id, self.env.user.email_formatted
+        reply_to = invoices._notify_get_reply_to(default=email_from)
+        log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
+        alias_domains = paid.sudo()._mail_get_alias_domains(default_company=self.env.company)
+        companies = paid._mail_get_companies(default=self.env.company)
+        rows = {key: [] for key in ("ids", "old", "new", "subtypes", "posted", "message_ids", "reply_to")}
+        rows.update(domains=[], companies=[], names=[])
+        for move_id, old, new in changes:
+            if move_id in notified:
+                invoice = Move.browse(move_id)
+                tracking = self.env["mail.tracking.value"]._create_tracking_values(
+                    old, new, "payment_state", col_info, invoice
+                )
+                invoice.message_post(body="", subtype_id=paid_subtype.id, tracking_value_ids=[Command.create(tracking)])
+                continue
+            posted = new == "paid"
+            rows["ids"].append(move_id)
+            rows["old"].append(labels.get(old))
+            rows["new"].append(labels.get(new))
+            rows["posted"].append(posted)
+            rows["subtypes"].append((paid_subtype if posted else note_subtype).id)
+            rows["message_ids"].append(
+                generate_tracking_message_id(f"{move_id}-account.move" if posted else "message-notify")
+            )
+            rows["reply_to"].append(reply_to[move_id] if posted else log_reply_to)
+            rows["domains"].append(alias_domains[move_id].id or None if posted else None)
+            rows["companies"].append(companies[move_id].id or None if posted else None)
+        if not rows["ids"]:
+            return
+        self.env.cr.execute(
+            """
+            WITH change AS (
+                SELECT * FROM unnest(%(ids)s::int[], %(old)s::varchar[], %(new)s::varchar[], %(subtypes)s::int[],
+                                     %(posted)s::bool[], %(message_ids)s::varchar[], %(reply_to)s::varchar[],
+                                     %(domains)s::int[], %(companies)s::int[])
+                       AS c(move_id, old, new, subtype_id, posted, message_id, reply_to, domain_id, company_id)
+            ), message AS (
+                INSERT INTO mail_message
+                       (model, res_id, record_name, record_alias_domain_id, record_company_id, message_type,
+                        subtype_id, is_internal, author_id, email_from, reply_to, message_id, email_add_signature,
+                        date, body, create_uid, create_date, write_uid, write_date)
+                SELECT 'account.move', change.move_id, CASE WHEN change.posted THEN m.name END, change.domain_id,
+                       change.company_id, 'notification', change.subtype_id, CASE WHEN NOT change.posted THEN TRUE END,
+                       %(author)s, %(email_from)s, change.reply_to, change.message_id, change.posted,
+                       now() at time zone 'UTC', '',
+                       %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+                  FROM change JOIN account_move m ON m.id = change.move_id
+                RETURNING id, res_id
+            )
+            INSERT INTO mail_tracking_value
+                   (field_id, old_value_char, new_value_char, mail_message_id,
+                    create_uid, create_date, write_uid, write_date)
+            SELECT %(field)s, change.old, change.new, message.id,
+                   %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+              FROM message JOIN change ON change.move_id = message.res_id
+            """,
+            {**rows, "field": field.id, "author": author.id, "email_from": email_from, "uid": self.env.uid},
+        )
+
+    def _trigger_dependents(self, invoices, suspense_lines):
+        """Other modules' stored fields that depend on what the writer set are
+        recomputed as after an ORM write; the fields it wrote itself are
+        protected from a second, per-record computation."""
+        lines = self.env["account.move.line"].search([("move_id", "in", (invoices | suspense_lines.move_id).ids)])
+        statement_lines = suspense_lines.move_id.statement_line_id
+        line_fields = [
+            "account_id",
+            "partner_id",
+            "amount_currency",
+            "balance",
+            "debit",
+            "credit",
+            "amount_residual",
+            "amount_residual_currency",
+            "reconciled",
+            "full_reconcile_id",
+            "matching_number",
+            "matched_debit_ids",
+            "matched_credit_ids",
+        ]
+        move_fields = ["amount_residual", "amount_residual_signed", "payment_state"]
+        Move, Line, StLine = self.env["account.move"], self.env["account.move.line"], statement_lines
+        written = [
+            ([Line._fields[name] for name in line_fields if Line._fields[name].store], lines),
+            ([Move._fields[name] for name in move_fields], invoices | suspense_lines.move_id),
+            ([StLine._fields["is_reconciled"], StLine._fields["amount_residual"]], statement_lines),
+        ]
+        with self.env.protecting(written):
+            lines.modified(line_fields)
+            invoices.modified(move_fields)
+            statement_lines.modified(["is_reconciled", "amount_residual"])
 
     def _record_reconciliation(self, by_match, last_partial, state):
         """Log what each match reconciled, set-based: its candidate, the
@@ -597,7 +813,10 @@ class CollectionsReconcileMatch(models.Model):
             raise UserError(_("The invoices of %(match)s are no longer open.", match=self.display_name))
         write_off_account = company.collections_reconcile_writeoff_account_id
         allocations, write_off = matching.allocate(
-            amount, [t.amount_residual_currency for t in targets], tolerance if write_off_account else 0.0
+            amount,
+            [t.amount_residual_currency for t in targets],
+            tolerance if write_off_account else 0.0,
+            currency.decimal_places,
         )
         partner = candidate.partner_id
         base = {

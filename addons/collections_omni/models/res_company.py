@@ -18,3 +18,11 @@ class ResCompany(models.Model):
         help="Where a difference within the tolerance is written off, so the invoice ends fully paid. "
         "Without it the difference stays open on the customer's account.",
     )
+    collections_reconcile_set_based = fields.Boolean(
+        string="Fast Automatic Reconciliation",
+        default=True,
+        help="Reconcile bank statement lines in the company currency with a few set-based SQL statements "
+        "instead of Odoo's accounting ORM, record by record (minutes for thousands of lines). It writes the "
+        "same journal items, partials and chatter, and calls Odoo's paid-invoice hook. Turn it off when "
+        "another installed module changes how reconciliation itself works.",
+    )

@@ -1,7 +1,9 @@
 from unittest.mock import patch
 
+from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tests.common import freeze_time
 
 from ..tools import reconcile_matching as matching
 from .common import TODAY, CollectionsCommon
@@ -292,6 +294,34 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertTrue(line.is_reconciled)
         self.assertEqual(self.Match.search([("statement_line_id", "=", noise.id)]).state, "none")
 
+    @freeze_time(TODAY)
+    def test_a_plan_installment_paid_without_reference(self):
+        """Exactly the next installment of a running plan, no reference: the
+        plan's invoices are paid oldest first, and the plan counts it."""
+        older = self._invoice(self.customer, 250.0, 40)
+        newer = self._invoice(self.customer, 200.0, 10)
+        plan = self.env["collections.payment.plan"].create(
+            {
+                "partner_id": self.customer.id,
+                "currency_id": self.company.currency_id.id,
+                "move_ids": [Command.set((older | newer).ids)],
+                "installment_count": 3,
+                "start_date": TODAY,
+                "frequency": "monthly",
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_activate()
+        match = self._match(self._line(150.0, "cuota plan de pagos", self.customer))
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertEqual(match.rule, "installment")
+        self.assertEqual((older.amount_residual, newer.amount_residual), (100.0, 200.0))
+        self.assertEqual([i.state for i in plan.installment_ids.sorted("due_date")], ["paid", "pending", "pending"])
+        # The same amount from a customer with no plan is no match.
+        self._invoice(self.other, 300.0, 10)
+        other = self._match(self._line(150.0, "cuota", self.other))
+        self.assertEqual(other.state, "none")
+
     def test_reject_keeps_line_out_of_later_runs(self):
         self._invoice(self.customer, 500.0, 20)
         self._invoice(self.customer, 500.0, 5)
@@ -317,3 +347,24 @@ class TestReconcileMatchingTools(CollectionsCommon):
         self.assertEqual(matching.allocate(999.4, [1000.0], 1.0), ([1000.0], 0.6))
         self.assertEqual(matching.allocate(1000.3, [1000.0], 1.0), ([1000.0], -0.3))
         self.assertEqual(matching.allocate(1200.0, [1000.0], 1.0), ([1000.0], None))
+        # The currency's decimal places: yen have none, Kuwaiti dinars three.
+        self.assertEqual(matching.allocate(1000.0, [600.0, 500.0], 0.0, 0), ([600.0, 400.0], None))
+        self.assertEqual(matching.allocate(10.124, [10.125], 0.001, 3), ([10.125], 0.001))
+        self.assertEqual(matching.allocate(10.124, [10.125], 0.0, 3), ([10.124], None))
+
+    def test_amounts_compare_in_the_currencys_smallest_unit(self):
+        def decide(amount, residuals, digits, tolerance=0.0):
+            invoices = [
+                (matching.OpenInvoice(move_id=n, partner_id=7, residual=r, currency_id=3, due=n), set())
+                for n, r in enumerate(residuals, start=1)
+            ]
+            line = matching.Line(key=1, partner_id=7, amount=amount, currency_id=3, label="pago", digits=digits)
+            decision = matching.decide([line], matching.OpenInvoiceIndex(invoices), tolerance)[0]
+            return decision.verdict, [(c.rule, c.move_ids) for c in decision.candidates]
+
+        # A fils apart is not the same amount in Kuwaiti dinars.
+        self.assertEqual(decide(10.125, [10.124], 3), ("none", []))
+        self.assertEqual(decide(10.125, [10.125], 3), ("confident", [("amount", (1,))]))
+        self.assertEqual(decide(10.125, [10.124, 0.001], 3), ("confident", [("combination", (1, 2))]))
+        # Yen: whole units.
+        self.assertEqual(decide(1500.0, [1000.0, 500.0], 0), ("confident", [("combination", (1, 2))]))

@@ -87,6 +87,7 @@ class Line:
     amount: float  # in the line's currency
     currency_id: int
     label: str
+    digits: int = 2  # the currency's decimal places: amounts compare in its smallest unit
 
 
 @dataclass
@@ -96,6 +97,37 @@ class Candidate:
     rule: str
     score: int
     amount: float  # residual of the candidate invoices together
+
+
+@dataclass
+class Installment:
+    plan_id: int
+    partner_id: int  # commercial partner
+    currency_id: int
+    amount: float  # what the plan's next installment still asks
+    move_ids: tuple  # the plan's invoices
+
+
+class InstallmentIndex:
+    """The next installment of each running payment plan, by customer."""
+
+    def __init__(self, installments):
+        self.by_partner = {}
+        for installment in installments:
+            self.by_partner.setdefault(installment.partner_id, []).append(installment)
+
+    def candidates(self, line, open_invoices):
+        """A payment of exactly a plan's next installment: that plan's open
+        invoices, settled oldest first up to the amount paid."""
+        open_by_move = {inv.move_id: inv for inv in open_invoices}
+        for installment in self.by_partner.get(line.partner_id, ()):
+            invoices = [open_by_move[move_id] for move_id in installment.move_ids if move_id in open_by_move]
+            if (
+                installment.currency_id == line.currency_id
+                and invoices
+                and round(line.amount - installment.amount, line.digits) == 0
+            ):
+                yield _candidate(invoices, "installment", line.digits, amount=installment.amount)
 
 
 @dataclass
@@ -135,13 +167,13 @@ class OpenInvoiceIndex:
         return [self.by_move[move_id] for move_id in sorted(found)], partners
 
 
-def _candidate(invoices, rule):
+def _candidate(invoices, rule, digits, amount=None):
     return Candidate(
         move_ids=tuple(inv.move_id for inv in sorted(invoices, key=lambda inv: (inv.due, inv.move_id))),
         partner_id=invoices[0].partner_id,
         rule=rule,
         score=SCORES[rule],
-        amount=round(sum(inv.residual for inv in invoices), 2),
+        amount=round(sum(inv.residual for inv in invoices) if amount is None else amount, digits),
     )
 
 
@@ -151,14 +183,15 @@ def _by_reference(line, referenced, tolerance, index):
         return [], False
     own = [inv for inv in referenced if line.partner_id is None or inv.partner_id == line.partner_id]
     others = [inv for inv in referenced if inv not in own]
-    candidates = [_candidate([inv], "other_partner") for inv in others]
+    digits = line.digits
+    candidates = [_candidate([inv], "other_partner", digits) for inv in others]
     if not own:
         return candidates, False
     partners = {inv.partner_id for inv in own}
     if len(partners) > 1:  # the label names invoices of several customers: a person decides
-        return candidates + [_candidate([inv], "reference_overpaid") for inv in own], False
-    total = round(sum(inv.residual for inv in own), 2)
-    difference = round(line.amount - total, 2)
+        return candidates + [_candidate([inv], "reference_overpaid", digits) for inv in own], False
+    total = round(sum(inv.residual for inv in own), digits)
+    difference = round(line.amount - total, digits)
     if difference == 0:
         rule = "reference"
     elif abs(difference) <= tolerance:
@@ -167,7 +200,7 @@ def _by_reference(line, referenced, tolerance, index):
         rule = "reference_partial"
     else:
         rule = "reference_overpaid"
-    candidates.insert(0, _candidate(own, rule))
+    candidates.insert(0, _candidate(own, rule, digits))
     confident = not others and (
         rule in ("reference", "reference_tolerance")
         # A partial payment is taken as such only when the customer is known, names one invoice,
@@ -177,7 +210,7 @@ def _by_reference(line, referenced, tolerance, index):
             and line.partner_id is not None
             and len(own) == 1
             and not any(
-                abs(round(line.amount - inv.residual, 2)) <= tolerance
+                abs(round(line.amount - inv.residual, digits)) <= tolerance
                 for inv in index.by_partner.get(line.partner_id, [])
                 if inv.currency_id == line.currency_id
             )
@@ -189,29 +222,34 @@ def _by_reference(line, referenced, tolerance, index):
 def _by_amount(line, open_invoices, tolerance):
     """The customer's open invoices, alone or a few together, that make the amount."""
     candidates = []
+    digits = line.digits
     for inv in open_invoices:
-        difference = round(line.amount - inv.residual, 2)
+        difference = round(line.amount - inv.residual, digits)
         if difference == 0:
-            candidates.append(_candidate([inv], "amount"))
+            candidates.append(_candidate([inv], "amount", digits))
         elif abs(difference) <= tolerance:
-            candidates.append(_candidate([inv], "amount_tolerance"))
-    cents = round(line.amount * 100)
+            candidates.append(_candidate([inv], "amount_tolerance", digits))
+
+    def units(amount):  # in the currency's smallest unit: cents, yen, fils
+        return round(amount * 10**digits)
+
+    wanted = units(line.amount)
     # Pairs among all the customer's open invoices, by looking up the complement.
-    by_cents = {}
+    by_units = {}
     for inv in open_invoices:
-        by_cents.setdefault(round(inv.residual * 100), []).append(inv)
+        by_units.setdefault(units(inv.residual), []).append(inv)
     for first in open_invoices:
-        for second in by_cents.get(cents - round(first.residual * 100), ()):
+        for second in by_units.get(wanted - units(first.residual), ()):
             if (second.due, second.move_id) > (first.due, first.move_id):
-                candidates.append(_candidate([first, second], "combination"))
+                candidates.append(_candidate([first, second], "combination", digits))
                 if len(candidates) > MAX_CANDIDATES:
                     return candidates
     pool = open_invoices[:COMBINATION_POOL]
     for size in range(3, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
         for subset in itertools.combinations(pool, size):
             # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
-            if round(sum(inv.residual for inv in subset) * 100) == cents:
-                candidates.append(_candidate(list(subset), "combination"))
+            if units(sum(inv.residual for inv in subset)) == wanted:
+                candidates.append(_candidate(list(subset), "combination", digits))
                 if len(candidates) > MAX_CANDIDATES:
                     return candidates
     return candidates
@@ -224,7 +262,7 @@ def decide(lines, index, tolerance, extra_candidates=None):
     amount among the invoices nobody claimed yet, so that a customer paying
     one invoice by reference and another by amount alone gets both matched.
     ``extra_candidates(line, open_invoices)`` may add candidates (payment-plan
-    installments); they are never confident on their own.
+    installments); one is confident when it is the line's only candidate.
     """
     decisions = {}
     claimed = {}
@@ -251,9 +289,10 @@ def decide(lines, index, tolerance, extra_candidates=None):
             known = {cand.move_ids for cand in candidates}
             by_amount = [cand for cand in _by_amount(line, open_invoices, tolerance) if cand.move_ids not in known]
             extra = list(extra_candidates(line, open_invoices)) if extra_candidates else []
-            # Without a reference only an exact amount is sure enough.
-            confident = not candidates and not extra and len(by_amount) == 1 and by_amount[0].rule != "amount_tolerance"
-            candidates = candidates + by_amount + extra
+            # Without a reference only an exact amount is sure enough: one invoice, or one plan's installment.
+            found = by_amount + extra
+            confident = not candidates and len(found) == 1 and found[0].rule != "amount_tolerance"
+            candidates = candidates + found
         else:
             confident = False
         verdict = "confident" if confident else ("ambiguous" if candidates else "none")
@@ -274,22 +313,23 @@ def decide(lines, index, tolerance, extra_candidates=None):
     return result
 
 
-def allocate(amount, residuals, tolerance):
+def allocate(amount, residuals, tolerance, digits=2):
     """How a received amount settles invoices, oldest first.
 
     ``residuals``: the invoices' residuals in settling order. Returns
     ``(allocations, write_off)``: the amount applied to each invoice and the
     difference within the tolerance to write off (positive: received less
     than owed), or ``None`` when no write-off applies; what is left over beyond
-    the invoices stays as an open credit of the customer.
+    the invoices stays as an open credit of the customer. ``digits``: the
+    currency's decimal places.
     """
-    remaining = round(amount, 2)
+    remaining = round(amount, digits)
     allocations = []
     for residual in residuals:
-        applied = round(min(residual, max(remaining, 0.0)), 2)
+        applied = round(min(residual, max(remaining, 0.0)), digits)
         allocations.append(applied)
-        remaining = round(remaining - applied, 2)
-    shortfall = round(sum(residuals) - amount, 2)
+        remaining = round(remaining - applied, digits)
+    shortfall = round(sum(residuals) - amount, digits)
     write_off = shortfall if shortfall and abs(shortfall) <= tolerance else None
     if write_off is not None and write_off > 0:
         allocations = list(residuals)  # settle in full, the write-off covers the gap

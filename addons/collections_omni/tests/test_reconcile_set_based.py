@@ -1,0 +1,213 @@
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from .common import TODAY, CollectionsCommon
+
+# Columns that name the records themselves (ids, sequence numbers, labels carrying
+# the invoice number, timestamps) and so differ between two twin scenarios.
+IGNORED = {
+    "id",
+    "create_date",
+    "write_date",
+    "name",
+    "ref",
+    "move_name",
+    "payment_reference",
+    "payment_ref",
+    "sequence_prefix",
+    "sequence_number",
+    "access_token",
+    "internal_index",
+    "inalterable_hash",
+    "secure_sequence_number",
+    "made_sequence_gap",
+    "record_name",
+    "date",
+    "body",
+    "message_id",
+    "invoice_partner_display_name",
+}
+# Columns holding ids of the twin's own records: compared through a translation.
+OWN_IDS = {
+    "move_id",
+    "partner_id",
+    "commercial_partner_id",
+    "statement_line_id",
+    "statement_id",
+    "res_id",
+    "debit_move_id",
+    "credit_move_id",
+    "full_reconcile_id",
+    "mail_message_id",
+    "message_main_attachment_id",
+    "partner_shipping_id",
+    "matching_number",
+    "origin_payment_id",
+}
+
+
+@tagged("post_install", "-at_install")
+class TestReconcileSetBased(CollectionsCommon):
+    """The set-based writer writes what Odoo's accounting ORM writes: twin
+    scenarios are reconciled one each way and every column of the journal
+    items, entries, partials, statement lines and chatter is compared."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The invoices' chatter is part of what is compared.
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=False, mail_notrack=False))
+        cls.Match = cls.env["collections.reconcile.match"]
+        cls.bank = cls.company_data["default_journal_bank"]
+        cls.write_off = cls.company_data["default_account_expense"]
+        cls.company.collections_reconcile_tolerance = 1.0
+        cls.company.collections_reconcile_writeoff_account_id = cls.write_off
+
+    def _scenario(self, name, set_based):
+        """One customer, five invoices, five statement lines: a full payment
+        without customer, a partial payment, two invoices in one line, a
+        write-off within the tolerance, and an overpayment confirmed from
+        the review queue (its surplus stays as the customer's credit)."""
+        self.company.collections_reconcile_set_based = set_based
+        match_class = type(self.Match)
+        written = []
+        original = match_class._reconcile_set_based
+
+        def spy(matches, *args):
+            written.extend(matches.ids)
+            return original(matches, *args)
+
+        patcher = patch.object(match_class, "_reconcile_set_based", spy)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        customer = self._customer(name)
+        invoices = [
+            self._invoice(customer, amount, days)
+            for amount, days in ((1000, 10), (800, 20), (100, 30), (250, 25), (400, 5))
+        ]
+        Line = self.env["account.bank.statement.line"]
+        lines = [
+            Line.create(
+                {
+                    "journal_id": self.bank.id,
+                    "date": TODAY,
+                    "amount": amount,
+                    "payment_ref": label,
+                    "partner_id": partner,
+                }
+            )
+            for amount, label, partner in (
+                (1000.0, f"Pago {invoices[0].name}", False),
+                (300.0, f"A cuenta {invoices[1].name}", customer.id),
+                (350.0, f"Facturas {invoices[2].name} {invoices[3].name}", customer.id),
+                (399.40, f"Pago {invoices[4].name}", customer.id),
+            )
+        ]
+        self.Match._match(self.company, statement_lines=Line.concat(*lines))
+        overpaid = self._invoice(customer, 500.0, 3)
+        line = Line.create(
+            {
+                "journal_id": self.bank.id,
+                "date": TODAY,
+                "amount": 650.0,
+                "payment_ref": overpaid.name,
+                "partner_id": customer.id,
+            }
+        )
+        self.Match._match(self.company, statement_lines=line)
+        match = self.Match.search([("statement_line_id", "=", line.id)])
+        self.assertEqual(match.state, "proposed")
+        match.action_confirm()
+        matches = self.Match.search([("statement_line_id", "in", [*(x.id for x in lines), line.id])])
+        self.assertEqual(set(matches.mapped("state")), {"auto_reconciled", "confirmed"})
+        self.assertEqual(sorted(written), sorted(matches.ids) if set_based else [])
+        patcher.stop()
+        # Tracking is written by the pre-commit hooks.
+        self.env.cr.flush()
+        return customer, invoices + [overpaid], lines + [line]
+
+    def _rows(self, table, where, params, order):
+        self.env.cr.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {order}", params)  # noqa: S608
+        names = [column.name for column in self.env.cr.description]
+        return [dict(zip(names, row, strict=True)) for row in self.env.cr.fetchall()]
+
+    def _snapshot(self, customer, invoices, lines):
+        moves = [m.id for m in invoices] + [line.move_id.id for line in lines]
+        items = self._rows(
+            "account_move_line",
+            "move_id = ANY(%s)",
+            [moves],
+            "array_position(%s::int[], move_id), account_id, balance" % ("ARRAY" + str(moves)),
+        )
+        item_ids = [item["id"] for item in items]
+        partials = self._rows(
+            "account_partial_reconcile",
+            "debit_move_id = ANY(%s) OR credit_move_id = ANY(%s)",
+            [item_ids, item_ids],
+            "amount, max_date",
+        )
+        entries = self._rows(
+            "account_move", "id = ANY(%s)", [moves], "array_position(%s::int[], id)" % ("ARRAY" + str(moves))
+        )
+        statement_lines = self._rows(
+            "account_bank_statement_line", "id = ANY(%s)", [[line.id for line in lines]], "amount"
+        )
+        messages = self._rows(
+            "mail_message",
+            "model = 'account.move' AND res_id = ANY(%s)",
+            [[m.id for m in invoices]],
+            "res_id, id",
+        )
+        tracking = self._rows(
+            "mail_tracking_value",
+            "mail_message_id = ANY(%s)",
+            [[m["id"] for m in messages]],
+            "(SELECT res_id FROM mail_message WHERE id = mail_message_id), id",
+        )
+        # Ids of this twin's own records are replaced by their rank in order of appearance.
+        translation = {}
+
+        def normal(rows, table):
+            result = []
+            for row in rows:
+                clean = {}
+                for column, value in row.items():
+                    if column in IGNORED or column.startswith(("create_", "write_")) and column.endswith("_date"):
+                        continue
+                    if column in OWN_IDS and value is not None:
+                        if column == "matching_number":
+                            value = (
+                                value[:1] if value.startswith("P") else "F",
+                                translation.setdefault(("n", value), len(translation)),
+                            )
+                        else:
+                            value = translation.setdefault((column, value), len(translation))
+                    clean[column] = value
+                result.append(clean)
+            return {table: result}
+
+        snapshot = {}
+        for table, rows in (
+            ("account_move_line", items),
+            ("account_partial_reconcile", partials),
+            ("account_move", entries),
+            ("account_bank_statement_line", statement_lines),
+            ("mail_message", messages),
+            ("mail_tracking_value", tracking),
+        ):
+            snapshot.update(normal(rows, table))
+        return snapshot
+
+    def test_set_based_writes_what_the_orm_writes(self):
+        orm = self._snapshot(*self._scenario("Cliente ORM", set_based=False))
+        fast = self._snapshot(*self._scenario("Cliente SQL", set_based=True))
+        for table in orm:
+            self.assertEqual(len(orm[table]), len(fast[table]), table)
+            for index, (orm_row, fast_row) in enumerate(zip(orm[table], fast[table], strict=True)):
+                differences = {
+                    column: (orm_row[column], fast_row.get(column))
+                    for column in orm_row
+                    if orm_row[column] != fast_row.get(column)
+                }
+                self.assertFalse(differences, f"{table} row {index}: {differences}")

@@ -1,0 +1,197 @@
+"""Set-based writing of bank statement reconciliations.
+
+Reconciling ten thousand statement lines through the accounting ORM takes
+minutes: every journal item and partial is created, recomputed and tracked one
+by one. This module writes the same rows with a handful of SQL statements, for
+the plain case only: everything in the company currency, no cash-basis taxes,
+no storno accounting, invoice items never reconciled before (the caller checks
+this). What Odoo's ORM writes in that case is pinned down by
+``test_reconcile_set_based``, which reconciles twin scenarios both ways and
+compares every column.
+
+Each item replaces (part of) a statement line's suspense item: the first item
+of a suspense item takes its row, the others are copies of it. Items with a
+target (an open receivable item of an invoice) are reconciled with it.
+"""
+
+# Columns of a copied item that never come from the suspense item it replaces.
+_OWN_COLUMNS = {
+    "id",
+    "account_id",
+    "partner_id",
+    "amount_currency",
+    "balance",
+    "debit",
+    "credit",
+    "amount_residual",
+    "amount_residual_currency",
+    "reconciled",
+    "price_subtotal",
+    "price_total",
+    "full_reconcile_id",
+    "matching_number",
+    "create_uid",
+    "create_date",
+    "write_uid",
+    "write_date",
+}
+
+
+def write_statement_reconciliations(cr, uid, items):
+    """Write ``items`` and reconcile them with their targets.
+
+    ``items``: (match id, suspense item id, position from 1, account id,
+    partner id, balance, target item id or None) in the company currency.
+    Returns {"invoices": ids of the invoices paid into, "paid": ids of those
+    now fully paid, "changed_payment_state": [(invoice id, old state, new
+    state)]}.
+    """
+    columns = [list(column) for column in zip(*items, strict=True)] if items else [[]] * 7
+    cr.execute(
+        """
+        CREATE TEMP TABLE collections_rec_item ON COMMIT DROP AS
+        SELECT src.*,
+               CASE WHEN src.position = 1 THEN src.suspense_id
+                    ELSE nextval('account_move_line_id_seq') END AS line_id,
+               CASE WHEN src.target_id IS NOT NULL
+                    THEN nextval('account_partial_reconcile_id_seq') END AS partial_id,
+               COALESCE(acc.reconcile, FALSE) AS reconcilable,
+               NULL::int AS full_id
+          FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::numeric[], %s::int[])
+               AS src(match_id, suspense_id, position, account_id, partner_id, balance, target_id)
+          JOIN account_account acc ON acc.id = src.account_id
+        """,
+        columns,
+    )
+    _write_items(cr, uid)
+    _write_partials(cr, uid)
+    result = _write_invoices(cr, uid)
+    cr.execute(
+        """
+        UPDATE account_bank_statement_line st
+           SET is_reconciled = TRUE, amount_residual = 0, write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+          FROM account_move_line suspense
+         WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item)
+           AND st.id = suspense.statement_line_id;
+        -- As the ORM's writes do, on the invoices too (_write_invoices).
+        UPDATE account_move m SET is_manually_modified = TRUE
+          FROM account_move_line suspense
+         WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item) AND m.id = suspense.move_id;
+        DROP TABLE collections_rec_item;
+        """,
+        {"uid": uid},
+    )
+    return result
+
+
+def _write_items(cr, uid):
+    """The first item of each suspense item takes its row; the others are
+    inserted as copies of it (same entry, date, label, journal...)."""
+    cr.execute(
+        """
+        SELECT column_name FROM information_schema.columns
+         WHERE table_name = 'account_move_line' AND table_schema = current_schema()
+         ORDER BY ordinal_position
+        """
+    )
+    copied = [name for (name,) in cr.fetchall() if name not in _OWN_COLUMNS]
+    amounts = """
+        i.account_id, i.partner_id, i.balance, i.balance, GREATEST(i.balance, 0), GREATEST(-i.balance, 0),
+        CASE WHEN i.reconcilable THEN i.balance ELSE 0 END, CASE WHEN i.reconcilable THEN i.balance ELSE 0 END,
+        FALSE, i.balance, i.balance, %(uid)s, now() at time zone 'UTC'
+    """
+    own = """account_id, partner_id, amount_currency, balance, debit, credit, amount_residual,
+             amount_residual_currency, reconciled, price_subtotal, price_total, write_uid, write_date"""
+    copied_sql = ", ".join(f'"{name}"' for name in copied)
+    copied_from = ", ".join(f's."{name}"' for name in copied)
+    cr.execute(
+        f"""
+        INSERT INTO account_move_line (id, create_uid, create_date, {own}, {copied_sql})
+        SELECT i.line_id, %(uid)s, now() at time zone 'UTC', {amounts}, {copied_from}
+          FROM collections_rec_item i
+          JOIN account_move_line s ON s.id = i.suspense_id
+         WHERE i.position > 1
+         ORDER BY i.line_id;
+        UPDATE account_move_line l
+           SET ({own}) = ({amounts})
+          FROM collections_rec_item i
+         WHERE i.position = 1 AND l.id = i.suspense_id;
+        """,
+        {"uid": uid},
+    )
+
+
+def _write_partials(cr, uid):
+    """One partial per item and target; a full reconcile where the target is
+    settled (the item then is too: it never exceeds the target's residual)."""
+    cr.execute(
+        """
+        UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
+          FROM account_move_line t
+         WHERE t.id = i.target_id AND t.amount_residual + i.balance = 0;
+        INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
+        SELECT full_id, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+          FROM collections_rec_item WHERE full_id IS NOT NULL ORDER BY full_id;
+        INSERT INTO account_partial_reconcile
+               (id, debit_move_id, credit_move_id, full_reconcile_id, debit_currency_id, credit_currency_id,
+                amount, debit_amount_currency, credit_amount_currency, company_id, max_date,
+                create_uid, create_date, write_uid, write_date)
+        SELECT i.partial_id, i.target_id, i.line_id, i.full_id, t.currency_id, l.currency_id,
+               -i.balance, -i.balance, -i.balance, t.company_id, GREATEST(t.date, l.date),
+               %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+          FROM collections_rec_item i
+          JOIN account_move_line t ON t.id = i.target_id
+          JOIN account_move_line l ON l.id = i.line_id
+         ORDER BY i.partial_id;
+        UPDATE account_move_line t
+           SET amount_residual = t.amount_residual + i.balance,
+               amount_residual_currency = t.amount_residual_currency + i.balance,
+               reconciled = i.full_id IS NOT NULL,
+               full_reconcile_id = i.full_id,
+               matching_number = COALESCE(i.full_id::text, 'P' || i.partial_id),
+               write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+          FROM collections_rec_item i
+         WHERE t.id = i.target_id;
+        UPDATE account_move_line l
+           SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE,
+               full_reconcile_id = i.full_id,
+               matching_number = COALESCE(i.full_id::text, 'P' || i.partial_id)
+          FROM collections_rec_item i
+         WHERE l.id = i.line_id AND i.target_id IS NOT NULL;
+        """,
+        {"uid": uid},
+    )
+
+
+def _write_invoices(cr, uid):
+    """Residuals and payment state of the invoices paid into: settled
+    invoices are paid (a bank statement line is no payment waiting for its
+    bank match), the others partially paid."""
+    cr.execute(
+        """
+        WITH paid AS (
+            SELECT t.move_id, SUM(-i.balance) AS amount
+              FROM collections_rec_item i
+              JOIN account_move_line t ON t.id = i.target_id
+             GROUP BY t.move_id
+        ), old AS (
+            SELECT m.id, m.payment_state FROM account_move m JOIN paid ON paid.move_id = m.id FOR UPDATE OF m
+        )
+        UPDATE account_move m
+           SET amount_residual = m.amount_residual - paid.amount,
+               amount_residual_signed = m.amount_residual_signed - paid.amount,
+               is_manually_modified = TRUE,
+               payment_state = CASE WHEN m.amount_residual = paid.amount THEN 'paid' ELSE 'partial' END,
+               write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+          FROM paid, old
+         WHERE m.id = paid.move_id AND old.id = m.id
+        RETURNING m.id, old.payment_state, m.payment_state
+        """,
+        {"uid": uid},
+    )
+    rows = cr.fetchall()
+    return {
+        "invoices": [row[0] for row in rows],
+        "paid": [row[0] for row in rows if row[2] == "paid"],
+        "changed_payment_state": [row for row in rows if row[1] != row[2]],
+    }
