@@ -644,7 +644,7 @@ class CollectionsReconcileMatch(models.Model):
                 tracking = self.env["mail.tracking.value"]._create_tracking_values(
                     old, new, "payment_state", col_info, invoice
                 )
-                invoice.message_post(body="", subtype_id=paid_subtype.id, tracking_value_ids=[Command.create(tracking)])
+                invoice.message_post(subtype_id=paid_subtype.id, tracking_value_ids=[Command.create(tracking)])
                 continue
             posted = new == "paid"
             rows["ids"].append(move_id)

@@ -211,3 +211,30 @@ class TestReconcileSetBased(CollectionsCommon):
                     if orm_row[column] != fast_row.get(column)
                 }
                 self.assertFalse(differences, f"{table} row {index}: {differences}")
+
+    def test_followers_of_paid_invoices_are_notified(self):
+        """Whoever follows an invoice's "Paid" updates hears of it, as through
+        the ORM; the others' chatter is written set-based."""
+        self.company.collections_reconcile_set_based = True
+        customer = self._customer("Cliente Seguido")
+        followed, quiet = self._invoice(customer, 300.0, 10), self._invoice(customer, 200.0, 10)
+        watcher = self.env["res.partner"].create({"name": "Controller", "email": "controller@example.com"})
+        followed.message_subscribe(partner_ids=watcher.ids, subtype_ids=self.env.ref("account.mt_invoice_paid").ids)
+        self.env.cr.flush()
+        Line = self.env["account.bank.statement.line"]
+        lines = Line.concat(
+            *(
+                Line.create(
+                    {"journal_id": self.bank.id, "date": TODAY, "amount": inv.amount_total, "payment_ref": inv.name}
+                )
+                for inv in (followed, quiet)
+            )
+        )
+        self.Match._match(self.company, statement_lines=lines)
+        self.env.cr.flush()
+        self.assertEqual((followed | quiet).mapped("payment_state"), ["paid", "paid"])
+        for invoice, notified in ((followed, watcher), (quiet, self.env["res.partner"])):
+            paid = invoice.message_ids.filtered(lambda m: m.subtype_id == self.env.ref("account.mt_invoice_paid"))
+            self.assertEqual(len(paid), 1)
+            self.assertEqual(paid.tracking_value_ids.mapped("new_value_char"), ["Paid"])
+            self.assertEqual(paid.notification_ids.res_partner_id, notified)
