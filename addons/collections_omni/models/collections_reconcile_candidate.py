@@ -31,17 +31,24 @@ class CollectionsReconcileCandidate(models.Model):
     def action_confirm(self):
         """One click in the review queue: reconcile the match with this candidate."""
         self.ensure_one()
-        match = self.match_id
-        match._check_reviewable()
-        if match.original_partner_id and self.partner_id != match.original_partner_id:
-            raise UserError(
-                _(
-                    "%(match)s comes from %(customer)s: it cannot settle invoices of %(other)s. "
-                    "Correct the statement line's customer first if the bank named the wrong one.",
-                    match=match.display_name,
-                    customer=match.original_partner_id.display_name,
-                    other=self.partner_id.display_name,
-                )
-            )
-        match._reconcile_candidates(self, "confirmed")
+        self._confirm()
         return True
+
+    def _confirm(self):
+        """Reconcile each candidate's match with it, in one batch per company."""
+        for candidate in self:
+            match = candidate.match_id
+            match._check_reviewable()
+            if match.original_partner_id and candidate.partner_id != match.original_partner_id:
+                raise UserError(
+                    _(
+                        "%(match)s comes from %(customer)s: it cannot settle invoices of %(other)s. "
+                        "Correct the statement line's customer first if the bank named the wrong one.",
+                        match=match.display_name,
+                        customer=match.original_partner_id.display_name,
+                        other=candidate.partner_id.display_name,
+                    )
+                )
+        for company in self.match_id.company_id:
+            candidates = self.filtered(lambda c, company=company: c.match_id.company_id == company)
+            candidates.match_id._reconcile_candidates(candidates, "confirmed")

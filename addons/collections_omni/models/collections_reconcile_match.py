@@ -872,11 +872,13 @@ class CollectionsReconcileMatch(models.Model):
                 raise UserError(_("%(line)s is already reconciled.", line=source.display_name))
 
     def action_confirm(self):
-        """Confirm each match's best candidate."""
+        """Confirm each match's best candidate, all in one batch."""
+        best = self.env["collections.reconcile.candidate"]
         for match in self:
             if not match.candidate_ids:
                 raise UserError(_("%(match)s has no candidate to confirm.", match=match.display_name))
-            match.candidate_ids.sorted("rank")[:1].action_confirm()
+            best |= match.candidate_ids.sorted("rank")[:1]
+        best._confirm()
         return True
 
     def action_reject(self):

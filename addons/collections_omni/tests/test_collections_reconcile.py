@@ -322,6 +322,27 @@ class TestReconcileMatching(CollectionsCommon):
         other = self._match(self._line(150.0, "cuota", self.other))
         self.assertEqual(other.state, "none")
 
+    def test_confirming_several_matches_reconciles_them_in_one_batch(self):
+        lines, invoices = [], []
+        for customer in (self.customer, self.other):
+            invoices += [self._invoice(customer, 500.0, 20), self._invoice(customer, 500.0, 5)]
+            lines.append(self._line(500.0, "transferencia", customer))
+        matches = self._match(*lines)
+        self.assertEqual(matches.mapped("state"), ["proposed", "proposed"])
+        match_class = type(self.Match)
+        original, calls = match_class._reconcile_candidates, []
+
+        def spy(batch, candidates, state, *args):
+            calls.append(len(batch))
+            return original(batch, candidates, state, *args)
+
+        with patch.object(match_class, "_reconcile_candidates", spy):
+            matches.action_confirm()
+        self.assertEqual(calls, [2])
+        self.assertEqual(matches.mapped("state"), ["confirmed", "confirmed"])
+        # The best candidate of each: the older invoice.
+        self.assertEqual([inv.payment_state for inv in invoices], ["paid", "not_paid", "paid", "not_paid"])
+
     def test_reject_keeps_line_out_of_later_runs(self):
         self._invoice(self.customer, 500.0, 20)
         self._invoice(self.customer, 500.0, 5)
