@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .collections_payment_plan import plan_holds_sql
+
 _logger = logging.getLogger(__name__)
 
 # Advisory-lock namespace of dunning runs (one lock per company).
@@ -36,7 +38,7 @@ def held_invoices_sql(date_sql):
             SELECT rel.move_id, 'payment_plan' AS reason
               FROM collections_payment_plan_account_move_rel rel
               JOIN collections_payment_plan plan ON plan.id = rel.plan_id
-             WHERE plan.state IN ('proposed', 'active') OR (plan.state = 'broken' AND plan.hold_after_break)
+             WHERE {plan_holds_sql("plan")}
             UNION ALL
             SELECT rel.move_id, 'promise'
               FROM collections_promise_account_move_rel rel

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import Command
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
 from .common import TODAY, CollectionsCommon
@@ -125,13 +125,31 @@ class TestPromise(PromiseCommon):
         self.assertEqual(promise.state, "broken")
         self.assertFalse(promise.activity_ids)
 
+    def test_the_promises_collector_then_the_customers_then_the_companys(self):
+        def told_when_broken(**values):
+            invoice = self._invoice(self.customer, 300, 10)
+            promise = self._promise(300, days=2, invoices=invoice, **values)
+            self._check_on(TODAY + timedelta(days=3))
+            return promise.activity_ids.user_id
+
+        promise_collector, customer_collector, company_collector = (
+            new_test_user(self.env, login, groups="base.group_user,collections_omni.group_collections_collector")
+            for login in ("promise_collector", "customer_collector", "company_collector")
+        )
+        self.company.collections_user_id = company_collector
+        self.customer.collections_user_id = customer_collector
+        self.assertEqual(told_when_broken(user_id=promise_collector.id), promise_collector)
+        self.assertEqual(told_when_broken(user_id=False), customer_collector)
+        self.customer.collections_user_id = False
+        self.assertEqual(told_when_broken(user_id=False), company_collector)
+
     def test_bad_promises_are_refused(self):
         with self.assertRaisesRegex(ValidationError, "positive amount"):
             self._promise(0)
         with self.assertRaisesRegex(ValidationError, "before the day"):
             self._promise(10, days=-1)
         eur = self.setup_other_currency("EUR")
-        with self.assertRaisesRegex(ValidationError, "own currency"):
+        with self.assertRaisesRegex(ValidationError, "another currency"):
             self._promise(10, invoices=self._invoice(self.customer, 100, 10, currency=eur))
         promise = self._promise(10)
         with self.assertRaises(UserError):
@@ -209,6 +227,9 @@ class TestDispute(PromiseCommon):
             self.env["collections.dispute"].create(
                 {"partner_id": self.customer.id, "move_ids": [Command.set(other.ids)], "reason": "other"}
             )
+        draft = self._invoice(self.customer, 100, 10, post=False)
+        with self.assertRaisesRegex(ValidationError, "posted invoices"):
+            self._dispute(draft)
 
     def test_the_worklist_shows_plans_promises_and_disputes(self):
         invoice = self._invoice(self.customer, 300, 10)
