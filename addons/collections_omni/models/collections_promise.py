@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .collections_run import OPEN_RECEIVABLE_SQL
+
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
     ("whatsapp", "WhatsApp"),
@@ -188,11 +190,13 @@ class CollectionsPromise(models.Model):
         holding = self.filtered(lambda p: action_of[p] == "activity")
         holding.write({"state": "broken", "end_date": today, "hold_after_break": True})
         (self - holding).write({"state": "broken", "end_date": today, "hold_after_break": False})
+        self.filtered(lambda p: action_of[p] == "escalate")._escalate_invoices()
         resumes = _("Dunning resumes with the next run.")
         notes = {
             "resume": resumes,
             "resume_activity": resumes,
             "activity": _("Dunning stays on hold until you resume it or cancel the promise."),
+            "escalate": _("Its invoices move on to the next dunning stage with the next run."),
         }
         for promise in self:
             summary = _(
@@ -205,6 +209,26 @@ class CollectionsPromise(models.Model):
             promise.message_post(body=_("%(summary)s. %(note)s", summary=summary, note=note))
             if action_of[promise] != "resume":
                 promise._tell_collector(summary, note=note, deadline=today, activity="mail.mail_activity_data_call")
+
+    def _escalate_invoices(self):
+        """The open invoices these promises cover move on to their policy's next
+        stage at the next run, whatever their days overdue (see
+        collections.move.state's ``escalate``). One statement for all promises."""
+        if not self:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            f"""
+            INSERT INTO collections_move_state AS st (move_id, company_id, escalate)
+            SELECT DISTINCT m.id, m.company_id, TRUE
+              FROM collections_promise pr
+              JOIN account_move m ON m.company_id = pr.company_id AND {PROMISE_COVERS_SQL}
+             WHERE pr.id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
+            ON CONFLICT (move_id) DO UPDATE SET escalate = TRUE
+            """,
+            [self.ids],
+        )
+        self.env["collections.move.state"].invalidate_model(["escalate"])
 
     @api.model
     def _cron_check(self):

@@ -125,6 +125,69 @@ class TestPromise(PromiseCommon):
         self.assertEqual(promise.state, "broken")
         self.assertFalse(promise.activity_ids)
 
+    def _stage(self, name):
+        return self.policy.stage_ids.filtered(lambda s: s.name == name)
+
+    def test_a_broken_promise_escalates_its_invoices_to_the_next_stage(self):
+        self.policy.broken_promise_action = "escalate"
+        promised = self._invoice(self.customer, 300, 10)
+        not_promised = self._invoice(self.customer, 100, 10)
+        other = self._customer("Other")
+        elsewhere = self._invoice(other, 100, 10)
+        self._run()
+        first, second = self._stage("First"), self._stage("Second")
+        self.assertEqual((promised | not_promised | elsewhere).mapped("collections_stage_id"), first)
+        promise = self._promise(300, days=2, invoices=promised)
+        later = TODAY + timedelta(days=3)  # 13 days overdue: Second starts at 21
+        self._check_on(later)
+        self.assertEqual((promise.state, promise.hold_after_break), ("broken", False))
+        self.assertEqual(promise.activity_ids.user_id, self.env.user, "the collector is told")
+        self.assertTrue(promised.collections_state_id.escalate)
+        run = self._run(later)
+        self.assertEqual(run.message_ids.partner_id, self.customer, "no one else is contacted")
+        self.assertEqual(run.message_ids.stage_id, second)
+        self.assertEqual(sorted(run.message_ids.mapped("channel")), ["call", "email"], "the actions of Second")
+        self.assertIn(promised, run.message_ids.move_ids)
+        self.assertEqual(promised.collections_stage_id, second)
+        self.assertFalse(promised.collections_state_id.escalate, "escalated once")
+        self.assertEqual((not_promised | elsewhere).mapped("collections_stage_id"), first, "only the promised one")
+        self.assertEqual(self._run(later + timedelta(days=1)).messages_planned, 0, "then time leads again")
+        self._run(TODAY + timedelta(days=35))  # 45 days overdue
+        self.assertEqual(promised.collections_stage_id, self._stage("Final"), "and on to the last stage on its day")
+
+    def test_without_escalation_a_broken_promise_waits_for_the_next_stages_day(self):
+        self.policy.broken_promise_action = "resume_activity"
+        promised = self._invoice(self.customer, 300, 10)
+        self._run()
+        self._promise(300, days=2, invoices=promised)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self.assertEqual(self._run(later).messages_planned, 0)
+        self.assertEqual(promised.collections_stage_id, self._stage("First"))
+
+    def test_a_promise_without_invoices_escalates_all_of_the_customers(self):
+        self.policy.broken_promise_action = "escalate"
+        invoices = self._invoice(self.customer, 300, 10) | self._invoice(self.customer, 100, 12)
+        self._run()
+        self._promise(400, days=2)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self._run(later)
+        self.assertEqual(invoices.mapped("collections_stage_id"), self._stage("Second"))
+
+    def test_escalation_stays_on_the_last_stage(self):
+        self.policy.broken_promise_action = "escalate"
+        invoice = self._invoice(self.customer, 300, 50)
+        self._run()
+        self.assertEqual(invoice.collections_stage_id, self._stage("Final"))
+        self._promise(300, days=2, invoices=invoice)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self.assertTrue(invoice.collections_state_id.escalate)
+        self.assertEqual(self._run(later).messages_planned, 0)
+        self.assertEqual(invoice.collections_stage_id, self._stage("Final"))
+        self.assertFalse(invoice.collections_state_id.escalate, "nothing left to escalate to")
+
     def test_the_promises_collector_then_the_customers_then_the_companys(self):
         def told_when_broken(**values):
             invoice = self._invoice(self.customer, 300, 10)
