@@ -63,14 +63,15 @@ class CollectionsHoldMixin(models.AbstractModel):
 
     def _collector(self):
         """Who looks after the record: its own collector, else the customer's,
-        else the company's default collector, else the current user."""
+        else the company's default collector, else the current user. Portal
+        users (a record made on the portal) are never the collector."""
         self.ensure_one()
-        return (
-            self.user_id
-            or self.partner_id.commercial_partner_id.collections_user_id
-            or self.company_id.collections_user_id
-            or self.env.user
+        candidates = (
+            self.user_id,
+            self.partner_id.commercial_partner_id.collections_user_id,
+            self.company_id.collections_user_id,
         )
+        return next((user for user in candidates if user and not user.share), self.env.user)
 
     def _tell_collector(self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo"):
         """A to-do (or the given activity type) for the collector of each record."""

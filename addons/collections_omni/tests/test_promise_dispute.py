@@ -203,6 +203,8 @@ class TestPromise(PromiseCommon):
         self.customer.collections_user_id = customer_collector
         self.assertEqual(told_when_broken(user_id=promise_collector.id), promise_collector)
         self.assertEqual(told_when_broken(user_id=False), customer_collector)
+        portal_user = new_test_user(self.env, "promise_portal", groups="base.group_portal")
+        self.assertEqual(told_when_broken(user_id=portal_user.id), customer_collector, "never a portal user")
         self.customer.collections_user_id = False
         self.assertEqual(told_when_broken(user_id=False), company_collector)
 
