@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from odoo_env import ROOT, configure, odoo_command  # noqa: E402
+from worker_pool import WorkerPool  # noqa: E402
 
 BENCH_TODAY = datetime.date(2026, 6, 30)  # data and runs anchored to one date: results comparable across days
 
@@ -638,65 +638,6 @@ def _insert_messages(cr, company_id, count, tag):
     return [row[0] for row in cr.fetchall()], targets
 
 
-class _BenchWorkers:
-    def __init__(self, server_url, db, redis_url, concurrency):
-        self.env = {
-            **os.environ,
-            "COLLECTIONS_REDIS_URL": redis_url,
-            "COLLECTIONS_ODOO_URL": server_url,
-            "COLLECTIONS_ODOO_DB": db,
-            "COLLECTIONS_ODOO_LOGIN": "admin",
-            "COLLECTIONS_ODOO_PASSWORD": "admin",
-            "COLLECTIONS_VISIBILITY_TIMEOUT": "10",
-            "COLLECTIONS_LEASE_SECONDS": "5",
-            "COLLECTIONS_REPORT_STALE_SECONDS": "10",
-        }
-        self.concurrency, self.processes, self.started = concurrency, [], 0
-        self.log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
-        os.makedirs(self.log_dir, exist_ok=True)
-
-    def start(self):
-        self.started += 1
-        log_path = os.path.join(self.log_dir, f"bench-worker-{self.started}.log")
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [
-                    os.path.join(ROOT, "scripts", "worker"),
-                    "--pool=threads",
-                    f"--concurrency={self.concurrency}",
-                    f"--hostname=bench{self.started}@%h",
-                    "--loglevel=WARNING",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.processes.append(process)
-        return process
-
-    def kill_one(self):
-        """SIGKILL the first live worker (no goodbye: its tasks stay unacknowledged) and start a
-        replacement, as a process supervisor would."""
-        victim = next(p for p in self.processes if p.poll() is None)
-        os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait()
-        self.start()
-
-    def stop(self):
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 def _wait_workers_ready(redis_url, count, seconds=60):
     from celery import Celery  # noqa: PLC0415 (only this benchmark needs it)
 
@@ -736,9 +677,17 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
         import redis  # noqa: PLC0415
 
         redis.Redis.from_url(redis_url).flushdb()
-        pool = _BenchWorkers(server, DISPATCH_DB, redis_url, args.concurrency)
-        for _ in range(workers):
-            pool.start()
+        log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
+        pool = WorkerPool(
+            server,
+            DISPATCH_DB,
+            redis_url,
+            log_dir,
+            loglevel="WARNING",
+            extra_args=("--without-mingle", "--without-gossip"),
+        )
+        for number in range(workers):
+            pool.start(f"bench-worker-{number + 1}", concurrency=args.concurrency)
         _wait_workers_ready(redis_url, workers)
     killed = threading.Event()
 
@@ -746,7 +695,9 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
         while not killed.is_set():
             stats = requests.get(f"{fake}/_stats", timeout=30).json()
             if stats["delivered"] >= args.messages // 2:
-                pool.kill_one()
+                # A process supervisor would start a replacement: so does the bench.
+                pool.kill(next(p for p in pool.processes if p.poll() is None))
+                pool.start(f"bench-worker-{len(pool.processes) + 1}", concurrency=args.concurrency)
                 killed.set()
                 return
             time.sleep(0.05)

@@ -4,7 +4,6 @@ Each test proves exactly-once by counting what the provider received: every
 message delivered once, no duplicate, every message ending sent."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,18 +13,13 @@ import pytest
 import redis
 import requests
 from conftest import ROOT, free_port
+from worker_pool import WorkerPool
 
 from collections_worker.celery_app import app
 
 REDIS_URL = os.environ.get(
     "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
 )
-# Short enough for a test to see a killed worker's tasks handed to another worker.
-WORKER_ENV = {
-    "COLLECTIONS_VISIBILITY_TIMEOUT": "10",
-    "COLLECTIONS_LEASE_SECONDS": "5",
-    "COLLECTIONS_REPORT_STALE_SECONDS": "10",
-}
 FINAL = {"sent", "failed", "blocked"}
 
 
@@ -140,51 +134,9 @@ def clean(fake):
     yield client
 
 
-class Workers:
-    def __init__(self, odoo_server, log_dir):
-        self.odoo_server, self.log_dir, self.processes = odoo_server, log_dir, []
-
-    def start(self, name, concurrency=4):
-        env = {
-            **os.environ,
-            **WORKER_ENV,
-            "COLLECTIONS_REDIS_URL": REDIS_URL,
-            "COLLECTIONS_ODOO_URL": self.odoo_server.url,
-            "COLLECTIONS_ODOO_DB": self.odoo_server.db,
-            "COLLECTIONS_ODOO_LOGIN": "admin",
-            "COLLECTIONS_ODOO_PASSWORD": "admin",
-        }
-        process = subprocess.Popen(
-            [
-                os.path.join(ROOT, "scripts", "worker"),
-                "--pool=threads",
-                f"--concurrency={concurrency}",
-                f"--hostname={name}@%h",
-                "--loglevel=INFO",
-            ],
-            env=env,
-            stdout=open(self.log_dir / f"{name}.log", "wb"),  # noqa: SIM115 (the worker keeps it)
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def stop(self):
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 @pytest.fixture
 def workers(odoo_server, clean, tmp_path):
-    pool = Workers(odoo_server, tmp_path)
+    pool = WorkerPool(odoo_server.url, odoo_server.db, REDIS_URL, tmp_path)
     yield pool
     pool.stop()
     print(f"worker logs: {tmp_path}")
@@ -259,8 +211,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(odoo_server, fake,
     while fake.stats()["delivered"] < 60:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    os.killpg(first.pid, signal.SIGKILL)  # mid-batch: tasks taken, some messages sent, none reported
-    first.wait()
+    workers.kill(first)  # mid-batch: tasks taken, some messages sent, none reported
     killed_at = fake.stats()["delivered"]
     assert killed_at < 300, "the worker died while there was work left"
     wait_until_final(odoo_server, message_ids, timeout=120)

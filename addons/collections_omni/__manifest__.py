@@ -39,6 +39,7 @@
         "views/account_move_views.xml",
         "views/collections_reconcile_match_views.xml",
         "views/collections_statement_import_views.xml",
+        "views/res_company_views.xml",
         "views/collections_menus.xml",
         "views/collections_unsubscribe_templates.xml",
     ],

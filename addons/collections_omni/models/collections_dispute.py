@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
 
 class CollectionsDispute(models.Model):
@@ -11,7 +11,7 @@ class CollectionsDispute(models.Model):
 
     _name = "collections.dispute"
     _description = "Collections Dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
     _order = "id desc"
     _check_company_auto = True
 
@@ -89,20 +89,7 @@ class CollectionsDispute(models.Model):
 
     @api.constrains("move_ids", "partner_id")
     def _check_invoices(self):
-        for dispute in self:
-            wrong = dispute.move_ids.filtered(
-                lambda m, dispute=dispute: (
-                    m.move_type != "out_invoice" or m.commercial_partner_id != dispute.partner_id.commercial_partner_id
-                )
-            )
-            if wrong:
-                raise ValidationError(
-                    _(
-                        "A dispute is about invoices of its own customer: %(invoices)s are not %(customer)s's.",
-                        invoices=", ".join(wrong.mapped("display_name")),
-                        customer=dispute.partner_id.display_name,
-                    )
-                )
+        self._check_customer_invoices()
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
@@ -114,13 +101,13 @@ class CollectionsDispute(models.Model):
             if vals.get("name", _("New")) == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("collections.dispute") or _("New")
         disputes = super().create(vals_list)
-        self.env["collections.message"]._recheck_pending(moves=disputes.move_ids)
+        disputes._stop_pending_messages()
         return disputes
 
     def write(self, vals):
         result = super().write(vals)
         if "move_ids" in vals:
-            self.env["collections.message"]._recheck_pending(moves=self.filtered(lambda d: d.state == "open").move_ids)
+            self.filtered(lambda d: d.state == "open")._stop_pending_messages()
         return result
 
     def action_resolve(self):
@@ -140,5 +127,5 @@ class CollectionsDispute(models.Model):
         self.filtered(lambda d: d.state == "resolved").write(
             {"state": "open", "resolution": False, "resolved_date": False}
         )
-        self.env["collections.message"]._recheck_pending(moves=self.move_ids)
+        self._stop_pending_messages()
         return True

@@ -20,6 +20,10 @@ class CollectionsMoveState(models.Model):
     reminder_count = fields.Integer()
     last_date = fields.Date()
     next_date = fields.Date(help="When the invoice reaches its policy's next stage.")
+    escalate = fields.Boolean(
+        help="A broken promise escalates the invoice: the next run moves it on to the stage after its current "
+        "one, whatever its days overdue."
+    )
 
     _sql_constraints = [
         ("move_uniq", "unique(move_id)", "An invoice has one collections state."),

@@ -11,8 +11,17 @@ FREQUENCY_STEPS = {
     "biweekly": relativedelta(weeks=2),
     "monthly": relativedelta(months=1),
 }
-# States in which a plan holds its invoices out of dunning (a broken plan may too, see hold_after_break).
+# A plan holds its invoices out of dunning while proposed or active, and once broken under a policy
+# that keeps the hold (hold_after_break): the one definition that the plans, planning and sending
+# (held_invoices_sql) and the worklist use, as a domain and as SQL.
 HOLDING_STATES = ("proposed", "active")
+HOLDING_DOMAIN = ["|", ("state", "in", HOLDING_STATES), "&", ("state", "=", "broken"), ("hold_after_break", "=", True)]
+
+
+def plan_holds_sql(alias):
+    """HOLDING_DOMAIN as an SQL condition on the payment plan table aliased ``alias``."""
+    states = ", ".join(f"'{state}'" for state in HOLDING_STATES)
+    return f"({alias}.state IN ({states}) OR ({alias}.state = 'broken' AND {alias}.hold_after_break))"
 
 
 class CollectionsPaymentPlan(models.Model):
@@ -29,9 +38,10 @@ class CollectionsPaymentPlan(models.Model):
 
     _name = "collections.payment.plan"
     _description = "Collections Payment Plan"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
     _order = "id desc"
     _check_company_auto = True
+    _hold_one_currency = True  # installments are paid in one currency
 
     name = fields.Char(required=True, readonly=True, copy=False, default=lambda self: _("New"))
     company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
@@ -148,32 +158,7 @@ class CollectionsPaymentPlan(models.Model):
 
     @api.constrains("move_ids", "partner_id", "currency_id")
     def _check_invoices(self):
-        for plan in self:
-            wrong = plan.move_ids.filtered(
-                lambda m, plan=plan: (
-                    m.move_type != "out_invoice" or m.commercial_partner_id != plan.partner_id.commercial_partner_id
-                )
-            )
-            if wrong:
-                raise ValidationError(
-                    _(
-                        "A payment plan covers customer invoices of its own customer only: %(invoices)s cannot be "
-                        "in the plan of %(customer)s.",
-                        invoices=", ".join(wrong.mapped("display_name")),
-                        customer=plan.partner_id.display_name,
-                    )
-                )
-            # Installments are paid in one currency: converting would make the schedule drift with the rates.
-            foreign = plan.move_ids.filtered(lambda m, plan=plan: m.currency_id != plan.currency_id)
-            if foreign:
-                raise ValidationError(
-                    _(
-                        "The plan is in %(currency)s but %(invoices)s are in another currency: "
-                        "make one plan per currency.",
-                        currency=plan.currency_id.name,
-                        invoices=", ".join(foreign.mapped("display_name")),
-                    )
-                )
+        self._check_customer_invoices()
 
     @api.constrains("installment_count", "down_payment")
     def _check_schedule_terms(self):
@@ -313,11 +298,6 @@ class CollectionsPaymentPlan(models.Model):
         self.write({"state": "draft"})
         return True
 
-    def action_resume_dunning(self):
-        """A broken plan held under its policy: the collector lets dunning resume."""
-        self.filtered(lambda p: p.state == "broken").write({"hold_after_break": False})
-        return True
-
     def action_renegotiate(self):
         """A new draft plan for what is still open; the old plan is cancelled,
         and linked, when the new one is proposed or activated."""
@@ -370,11 +350,7 @@ class CollectionsPaymentPlan(models.Model):
             [
                 ("id", "not in", (self | self.previous_plan_id).ids),
                 ("move_ids", "in", self.move_ids.ids),
-                "|",
-                ("state", "in", HOLDING_STATES),
-                "&",
-                ("state", "=", "broken"),
-                ("hold_after_break", "=", True),
+                *HOLDING_DOMAIN,
             ],
             limit=1,
         )
@@ -399,10 +375,6 @@ class CollectionsPaymentPlan(models.Model):
             }
         )
         previous.message_post(body=_("Renegotiated as %(plan)s.", plan=self.name))
-
-    def _stop_pending_messages(self):
-        """Reminders already planned for these invoices are dropped at once."""
-        self.env["collections.message"]._recheck_pending(moves=self.move_ids)
 
     # === ALLOCATION === #
 
@@ -509,13 +481,7 @@ class CollectionsPaymentPlan(models.Model):
                 else _("Its invoices stay out of dunning until you renegotiate, cancel or resume it.")
             )
             plan.message_post(body=_("%(summary)s. %(note)s", summary=summary, note=note))
-            plan.activity_schedule(
-                "mail.mail_activity_data_todo",
-                date_deadline=today,
-                summary=summary,
-                note=note,
-                user_id=(plan.partner_id.collections_user_id or plan.user_id or self.env.user).id,
-            )
+            plan._tell_collector(summary, note=note, deadline=today)
 
     @api.model
     def _cron_check(self):

@@ -60,10 +60,13 @@ class CollectionsPolicy(models.Model):
             ("resume", "Resume dunning"),
             ("resume_activity", "Resume dunning and tell the collector"),
             ("activity", "Tell the collector; dunning stays on hold"),
+            ("escalate", "Escalate to the next stage and tell the collector"),
         ],
         default="resume_activity",
         required=True,
-        help="What happens when a promise to pay is broken (not covered by payments on the promised date).",
+        help="What happens when a promise to pay is broken (not covered by payments on the promised date). "
+        "Escalate: its invoices move on to the stage after their current one at the next run, "
+        "without waiting for that stage's day (they stay on the last stage).",
     )
 
     _sql_constraints = [

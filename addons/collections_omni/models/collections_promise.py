@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .collections_run import OPEN_RECEIVABLE_SQL
+
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
     ("whatsapp", "WhatsApp"),
@@ -8,6 +10,11 @@ PROMISE_SOURCES = [
     ("email", "Email"),
     ("other", "Other"),
 ]
+# The invoices (alias m, of the promise's company) that the promise pr covers: its own or,
+# without any, all of its customer's.
+PROMISE_COVERS_SQL = """(m.id IN (SELECT move_id FROM collections_promise_account_move_rel WHERE promise_id = pr.id)
+                          OR (m.commercial_partner_id = pr.partner_id AND NOT EXISTS (
+                              SELECT 1 FROM collections_promise_account_move_rel WHERE promise_id = pr.id)))"""
 
 
 class CollectionsPromise(models.Model):
@@ -21,9 +28,10 @@ class CollectionsPromise(models.Model):
 
     _name = "collections.promise"
     _description = "Collections Promise to Pay"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
     _order = "promised_date desc, id desc"
     _check_company_auto = True
+    _hold_one_currency = True  # the promised amount is in one currency
 
     company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     partner_id = fields.Many2one(
@@ -105,22 +113,7 @@ class CollectionsPromise(models.Model):
                 raise ValidationError(_("A promise to pay needs a positive amount."))
             if promise.promised_date < promise.date:
                 raise ValidationError(_("The promised date cannot be before the day of the promise."))
-            wrong = promise.move_ids.filtered(
-                lambda m, promise=promise: (
-                    m.move_type != "out_invoice"
-                    or m.commercial_partner_id != promise.partner_id.commercial_partner_id
-                    or m.currency_id != promise.currency_id
-                )
-            )
-            if wrong:
-                raise ValidationError(
-                    _(
-                        "A promise covers invoices of its own customer in its own currency (%(currency)s): "
-                        "%(invoices)s do not qualify.",
-                        currency=promise.currency_id.name,
-                        invoices=", ".join(wrong.mapped("display_name")),
-                    )
-                )
+        self._check_customer_invoices()
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
@@ -133,7 +126,8 @@ class CollectionsPromise(models.Model):
         return promises
 
     def _stop_pending_messages(self):
-        """While the promise runs, reminders already planned for what it covers are dropped."""
+        """While the promise runs, reminders already planned for what it covers
+        (without invoices: everything its customer owes) are dropped."""
         self.env["collections.message"]._recheck_pending(
             moves=self.move_ids, partners=self.filtered(lambda p: not p.move_ids).partner_id
         )
@@ -142,10 +136,6 @@ class CollectionsPromise(models.Model):
         self.filtered(lambda p: p.state in ("open", "broken")).write(
             {"state": "cancelled", "hold_after_break": False, "end_date": fields.Date.context_today(self)}
         )
-        return True
-
-    def action_resume_dunning(self):
-        self.filtered(lambda p: p.state == "broken").write({"hold_after_break": False})
         return True
 
     # === EVALUATION === #
@@ -159,16 +149,11 @@ class CollectionsPromise(models.Model):
             return {}
         self.env.flush_all()
         self.env.cr.execute(
-            """
+            f"""
             SELECT pr.id, COALESCE(sum(apr.debit_amount_currency), 0)
               FROM collections_promise pr
               JOIN account_move m ON m.company_id = pr.company_id AND m.currency_id = pr.currency_id
-                                 AND m.move_type = 'out_invoice' AND m.state = 'posted'
-                                 AND (m.id IN (SELECT move_id FROM collections_promise_account_move_rel
-                                                WHERE promise_id = pr.id)
-                                      OR (m.commercial_partner_id = pr.partner_id AND NOT EXISTS (
-                                          SELECT 1 FROM collections_promise_account_move_rel
-                                           WHERE promise_id = pr.id)))
+                                 AND m.move_type = 'out_invoice' AND m.state = 'posted' AND {PROMISE_COVERS_SQL}
               JOIN account_move_line aml ON aml.move_id = m.id AND aml.display_type = 'payment_term'
               JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
              WHERE pr.id = ANY(%s) AND apr.max_date BETWEEN pr.date AND pr.promised_date
@@ -200,23 +185,50 @@ class CollectionsPromise(models.Model):
         broken._break(today)
 
     def _break(self, today):
+        """Broken: the policy's broken_promise_action says what follows."""
+        action_of = {promise: promise.policy_id.broken_promise_action or "resume_activity" for promise in self}
+        holding = self.filtered(lambda p: action_of[p] == "activity")
+        holding.write({"state": "broken", "end_date": today, "hold_after_break": True})
+        (self - holding).write({"state": "broken", "end_date": today, "hold_after_break": False})
+        self.filtered(lambda p: action_of[p] == "escalate")._escalate_invoices()
+        resumes = _("Dunning resumes with the next run.")
+        notes = {
+            "resume": resumes,
+            "resume_activity": resumes,
+            "activity": _("Dunning stays on hold until you resume it or cancel the promise."),
+            "escalate": _("Its invoices move on to the next dunning stage with the next run."),
+        }
         for promise in self:
-            action = promise.policy_id.broken_promise_action or "resume_activity"
-            promise.write({"state": "broken", "end_date": today, "hold_after_break": action == "activity"})
             summary = _(
                 "Promise broken: %(amount)s promised by %(date)s, %(paid)s paid",
                 amount=promise.currency_id.format(promise.amount),
                 date=promise.promised_date,
                 paid=promise.currency_id.format(promise.amount_paid),
             )
-            promise.message_post(body=summary)
-            if action in ("resume_activity", "activity"):
-                promise.activity_schedule(
-                    "mail.mail_activity_data_call",
-                    date_deadline=today,
-                    summary=summary,
-                    user_id=(promise.partner_id.collections_user_id or promise.user_id or self.env.user).id,
-                )
+            note = notes[action_of[promise]]
+            promise.message_post(body=_("%(summary)s. %(note)s", summary=summary, note=note))
+            if action_of[promise] != "resume":
+                promise._tell_collector(summary, note=note, deadline=today, activity="mail.mail_activity_data_call")
+
+    def _escalate_invoices(self):
+        """The open invoices these promises cover move on to their policy's next
+        stage at the next run, whatever their days overdue (see
+        collections.move.state's ``escalate``). One statement for all promises."""
+        if not self:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            f"""
+            INSERT INTO collections_move_state AS st (move_id, company_id, escalate)
+            SELECT DISTINCT m.id, m.company_id, TRUE
+              FROM collections_promise pr
+              JOIN account_move m ON m.company_id = pr.company_id AND {PROMISE_COVERS_SQL}
+             WHERE pr.id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
+            ON CONFLICT (move_id) DO UPDATE SET escalate = TRUE
+            """,
+            [self.ids],
+        )
+        self.env["collections.move.state"].invalidate_model(["escalate"])
 
     @api.model
     def _cron_check(self):

@@ -63,7 +63,7 @@ class CollectionsProvider(models.Model):
         "res.company", index=True, help="Leave empty to serve every company that has no provider of its own."
     )
     channel = fields.Selection(CHANNELS, required=True)
-    provider_type = fields.Selection([], string="Provider", required=True)
+    provider_type = fields.Selection([], string="Type", required=True)
     dispatch_mode = fields.Selection(
         [("embedded", "Embedded (Odoo scheduled action)"), ("celery", "Scaled (Celery workers)")],
         required=True,

@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .collections_payment_plan import plan_holds_sql
+
 _logger = logging.getLogger(__name__)
 
 # Advisory-lock namespace of dunning runs (one lock per company).
@@ -36,7 +38,7 @@ def held_invoices_sql(date_sql):
             SELECT rel.move_id, 'payment_plan' AS reason
               FROM collections_payment_plan_account_move_rel rel
               JOIN collections_payment_plan plan ON plan.id = rel.plan_id
-             WHERE plan.state IN ('proposed', 'active') OR (plan.state = 'broken' AND plan.hold_after_break)
+             WHERE {plan_holds_sql("plan")}
             UNION ALL
             SELECT rel.move_id, 'promise'
               FROM collections_promise_account_move_rel rel
@@ -251,7 +253,7 @@ class CollectionsRun(models.Model):
             CREATE TEMP TABLE collections_open ON COMMIT DROP AS
             SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.currency_id, m.move_type,
                    m.invoice_date_due AS due, st.stage_id AS current_stage_id,
-                   COALESCE(st.reminder_count, 0) AS reminder_count,
+                   COALESCE(st.reminder_count, 0) AS reminder_count, COALESCE(st.escalate, FALSE) AS escalate,
                    CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual,
                    m.amount_residual_signed AS residual_company,
                    COALESCE(m.collections_policy_id, (p.collections_policy_id ->> %(company_key)s)::int,
@@ -270,7 +272,9 @@ class CollectionsRun(models.Model):
             """,
             {"company": company.id, "company_key": str(company.id)},
         )
-        # 2. For each invoice, the furthest stage it has reached, if it is further than where it stands.
+        # 2. For each invoice, the furthest stage it has reached, if it is further than where it stands
+        #    (in its policy): by its days overdue and reminders, or, escalated by a broken promise,
+        #    the stage right after the current one whatever the day.
         cr.execute(
             """
             CREATE TEMP TABLE collections_advance ON COMMIT DROP AS
@@ -279,15 +283,25 @@ class CollectionsRun(models.Model):
                    o.due + (SELECT min(nxt.offset_days) FROM collections_stage nxt
                              WHERE nxt.policy_id = o.policy_id AND nxt.offset_days > reached.offset_days) AS next_date
               FROM collections_open o
+              LEFT JOIN collections_stage cur ON cur.id = o.current_stage_id AND cur.policy_id = o.policy_id
               JOIN LATERAL (
-                    SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
-                     WHERE s.policy_id = o.policy_id
-                       AND s.offset_days <= (%(date)s::date - o.due)
-                       AND COALESCE(s.min_reminder_count, 0) <= o.reminder_count
-                  ORDER BY s.offset_days DESC, s.sequence DESC, s.id DESC LIMIT 1) reached ON TRUE
-              LEFT JOIN collections_stage cur ON cur.id = o.current_stage_id
+                    SELECT candidate.id, candidate.offset_days, candidate.sequence FROM (
+                        (SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
+                          WHERE s.policy_id = o.policy_id
+                            AND s.offset_days <= (%(date)s::date - o.due)
+                            AND COALESCE(s.min_reminder_count, 0) <= o.reminder_count
+                       ORDER BY s.offset_days DESC, s.sequence DESC, s.id DESC LIMIT 1)
+                        UNION ALL
+                        (SELECT s.id, s.offset_days, s.sequence FROM collections_stage s
+                          WHERE o.escalate AND s.policy_id = o.policy_id
+                            AND (cur.id IS NULL
+                                 OR (s.offset_days, s.sequence, s.id) > (cur.offset_days, cur.sequence, cur.id))
+                       ORDER BY s.offset_days, s.sequence, s.id LIMIT 1)
+                    ) candidate
+                  ORDER BY candidate.offset_days DESC, candidate.sequence DESC, candidate.id DESC
+                     LIMIT 1) reached ON TRUE
              WHERE o.move_type = 'out_invoice' AND o.skip_reason IS NULL
-               AND (cur.id IS NULL OR cur.policy_id != o.policy_id
+               AND (cur.id IS NULL
                     OR (reached.offset_days, reached.sequence, reached.id) > (cur.offset_days, cur.sequence, cur.id))
             """,
             {"date": date},
@@ -381,17 +395,28 @@ class CollectionsRun(models.Model):
         cr.execute(
             """
             INSERT INTO collections_move_state AS st
-                   (move_id, company_id, stage_id, reminder_count, last_date, next_date)
-            SELECT a.move_id, %(company)s, a.stage_id, a.reminder_count + 1, %(date)s, a.next_date
+                   (move_id, company_id, stage_id, reminder_count, last_date, next_date, escalate)
+            SELECT a.move_id, %(company)s, a.stage_id, a.reminder_count + 1, %(date)s, a.next_date, FALSE
               FROM collections_advance a
               JOIN collections_group g ON g.partner_id = a.partner_id AND g.currency_id = a.currency_id
              WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
                AND EXISTS (SELECT 1 FROM collections_stage_action sa WHERE sa.stage_id = g.stage_id)
             ON CONFLICT (move_id) DO UPDATE
                SET stage_id = EXCLUDED.stage_id, reminder_count = EXCLUDED.reminder_count,
-                   last_date = EXCLUDED.last_date, next_date = EXCLUDED.next_date
+                   last_date = EXCLUDED.last_date, next_date = EXCLUDED.next_date, escalate = FALSE
             """,
             {"company": company.id, "date": date},
+        )
+        # An escalation with no stage after the current one is over: the invoice stays on its last stage.
+        cr.execute(
+            """
+            UPDATE collections_move_state st SET escalate = FALSE
+              FROM collections_open o
+              JOIN collections_stage cur ON cur.id = o.current_stage_id AND cur.policy_id = o.policy_id
+             WHERE o.escalate AND st.move_id = o.move_id
+               AND NOT EXISTS (SELECT 1 FROM collections_stage s WHERE s.policy_id = o.policy_id
+                                  AND (s.offset_days, s.sequence, s.id) > (cur.offset_days, cur.sequence, cur.id))
+            """
         )
         cr.execute(
             """

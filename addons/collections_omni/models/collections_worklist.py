@@ -1,6 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
+from .collections_payment_plan import plan_holds_sql
 from .collections_run import OPEN_RECEIVABLE_SQL
 
 
@@ -30,7 +31,10 @@ class CollectionsWorklist(models.Model):
     last_date = fields.Date(string="Last Contact", readonly=True)
     next_date = fields.Date(string="Next Action", readonly=True)
     disputed = fields.Boolean(readonly=True, help="On dispute hold, or with an open dispute.")
-    on_payment_plan = fields.Boolean(readonly=True, help="A proposed or active payment plan.")
+    on_payment_plan = fields.Boolean(
+        readonly=True,
+        help="A payment plan holds invoices: proposed, active, or broken under a policy that keeps the hold.",
+    )
     promise_date = fields.Date(string="Promised For", readonly=True, help="The earliest open promise to pay.")
     vulnerable = fields.Boolean(readonly=True)
     priority = fields.Float(
@@ -60,7 +64,7 @@ class CollectionsWorklist(models.Model):
                    EXISTS (
                        SELECT 1 FROM collections_payment_plan plan
                         WHERE plan.partner_id = p.id AND plan.company_id = m.company_id
-                          AND plan.state IN ('proposed', 'active')) AS on_payment_plan,
+                          AND %s) AS on_payment_plan,
                    (SELECT min(pr.promised_date) FROM collections_promise pr
                      WHERE pr.partner_id = p.id AND pr.company_id = m.company_id AND pr.state = 'open') AS promise_date,
                    COALESCE(p.collections_vulnerable, FALSE) AS vulnerable,
@@ -74,6 +78,7 @@ class CollectionsWorklist(models.Model):
           GROUP BY p.id, m.company_id
             """,
                 SQL.identifier(self._table),
+                SQL(plan_holds_sql("plan")),
                 SQL(OPEN_RECEIVABLE_SQL),
             )
         )

@@ -4,6 +4,11 @@ from odoo import fields, models
 class ResCompany(models.Model):
     _inherit = "res.company"
 
+    collections_user_id = fields.Many2one(
+        "res.users",
+        string="Default Collector",
+        help="Told about broken payment plans and promises when neither they nor their customer name a collector.",
+    )
     collections_reconcile_tolerance = fields.Monetary(
         string="Reconciliation Tolerance",
         currency_field="currency_id",

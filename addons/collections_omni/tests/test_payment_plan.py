@@ -114,7 +114,7 @@ class TestPaymentPlanSchedule(PlanCommon):
         eur = self.setup_other_currency("EUR")
         in_eur = self._invoice(self.customer, 100, 10, currency=eur)
         main = self._invoice(self.customer, 100, 10)
-        with self.assertRaisesRegex(ValidationError, "one plan per currency"):
+        with self.assertRaisesRegex(ValidationError, "another currency: make one per currency"):
             self._plan(main | in_eur)
 
     def test_only_the_customers_own_invoices(self):
@@ -240,6 +240,20 @@ class TestPaymentPlanLifecycle(PlanCommon):
         self.assertEqual(plan.activity_ids.user_id, self.collector, "the customer's collector is told")
         self.assertFalse(plan.hold_after_break)
 
+    def test_the_collector_the_plan_was_reassigned_to_is_told(self):
+        invoice = self._invoice(self.customer, 300, 10)
+        plan = self._plan(invoice)
+        self.assertEqual(plan.user_id, self.collector, "the customer's collector by default")
+        other = new_test_user(
+            self.env, "plan_other_collector", groups="base.group_user,collections_omni.group_collections_collector"
+        )
+        plan.user_id = other
+        plan.action_activate()
+        with freeze_time(TODAY + timedelta(days=6)):
+            self.Plan._cron_check()
+        self.assertEqual(plan.state, "broken")
+        self.assertEqual(plan.activity_ids.user_id, other)
+
     def test_paid_installments_keep_the_plan_alive_over_time(self):
         invoice = self._invoice(self.customer, 300, 10)
         plan = self._plan(invoice, count=3, start=TODAY)
@@ -340,6 +354,28 @@ class TestPaymentPlanDunning(PlanCommon):
         self.assertEqual(self._run(later).messages_planned, 0)
         plan.action_resume_dunning()
         self.assertEqual(self._run(later).messages_planned, 1)
+
+    def test_worklist_and_planning_agree_on_a_broken_plan_that_holds(self):
+        self.policy.resume_dunning_on_break = False
+        invoice = self._invoice(self.customer, 300, 10)
+        plan = self._plan(invoice)
+        plan.action_activate()
+        later = TODAY + timedelta(days=6)
+        with freeze_time(later):
+            self.Plan._cron_check()
+        self.assertEqual((plan.state, plan.hold_after_break), ("broken", True))
+        run = self._run(later)
+        self.assertEqual((run.messages_planned, run.skip_reasons), (0, {"payment_plan": 1}))
+        self.assertTrue(self._worklist_line().on_payment_plan, "held by planning, shown on a plan")
+        plan.action_resume_dunning()
+        self.assertEqual(self._run(later).messages_planned, 1)
+        self.assertFalse(self._worklist_line().on_payment_plan, "dunned again, no longer shown on a plan")
+
+    def _worklist_line(self):
+        self.env.flush_all()
+        Worklist = self.env["collections.worklist"]
+        Worklist.invalidate_model()
+        return Worklist.search([("partner_id", "=", self.customer.id)])
 
     def test_allocation_targets_for_bank_matching(self):
         invoice = self._invoice(self.customer, 300, 10)

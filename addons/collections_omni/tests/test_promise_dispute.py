@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import Command
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
 from .common import TODAY, CollectionsCommon
@@ -125,13 +125,96 @@ class TestPromise(PromiseCommon):
         self.assertEqual(promise.state, "broken")
         self.assertFalse(promise.activity_ids)
 
+    def _stage(self, name):
+        return self.policy.stage_ids.filtered(lambda s: s.name == name)
+
+    def test_a_broken_promise_escalates_its_invoices_to_the_next_stage(self):
+        self.policy.broken_promise_action = "escalate"
+        promised = self._invoice(self.customer, 300, 10)
+        not_promised = self._invoice(self.customer, 100, 10)
+        other = self._customer("Other")
+        elsewhere = self._invoice(other, 100, 10)
+        self._run()
+        first, second = self._stage("First"), self._stage("Second")
+        self.assertEqual((promised | not_promised | elsewhere).mapped("collections_stage_id"), first)
+        promise = self._promise(300, days=2, invoices=promised)
+        later = TODAY + timedelta(days=3)  # 13 days overdue: Second starts at 21
+        self._check_on(later)
+        self.assertEqual((promise.state, promise.hold_after_break), ("broken", False))
+        self.assertEqual(promise.activity_ids.user_id, self.env.user, "the collector is told")
+        self.assertTrue(promised.collections_state_id.escalate)
+        run = self._run(later)
+        self.assertEqual(run.message_ids.partner_id, self.customer, "no one else is contacted")
+        self.assertEqual(run.message_ids.stage_id, second)
+        self.assertEqual(sorted(run.message_ids.mapped("channel")), ["call", "email"], "the actions of Second")
+        self.assertIn(promised, run.message_ids.move_ids)
+        self.assertEqual(promised.collections_stage_id, second)
+        self.assertFalse(promised.collections_state_id.escalate, "escalated once")
+        self.assertEqual((not_promised | elsewhere).mapped("collections_stage_id"), first, "only the promised one")
+        self.assertEqual(self._run(later + timedelta(days=1)).messages_planned, 0, "then time leads again")
+        self._run(TODAY + timedelta(days=35))  # 45 days overdue
+        self.assertEqual(promised.collections_stage_id, self._stage("Final"), "and on to the last stage on its day")
+
+    def test_without_escalation_a_broken_promise_waits_for_the_next_stages_day(self):
+        self.policy.broken_promise_action = "resume_activity"
+        promised = self._invoice(self.customer, 300, 10)
+        self._run()
+        self._promise(300, days=2, invoices=promised)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self.assertEqual(self._run(later).messages_planned, 0)
+        self.assertEqual(promised.collections_stage_id, self._stage("First"))
+
+    def test_a_promise_without_invoices_escalates_all_of_the_customers(self):
+        self.policy.broken_promise_action = "escalate"
+        invoices = self._invoice(self.customer, 300, 10) | self._invoice(self.customer, 100, 12)
+        self._run()
+        self._promise(400, days=2)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self._run(later)
+        self.assertEqual(invoices.mapped("collections_stage_id"), self._stage("Second"))
+
+    def test_escalation_stays_on_the_last_stage(self):
+        self.policy.broken_promise_action = "escalate"
+        invoice = self._invoice(self.customer, 300, 50)
+        self._run()
+        self.assertEqual(invoice.collections_stage_id, self._stage("Final"))
+        self._promise(300, days=2, invoices=invoice)
+        later = TODAY + timedelta(days=3)
+        self._check_on(later)
+        self.assertTrue(invoice.collections_state_id.escalate)
+        self.assertEqual(self._run(later).messages_planned, 0)
+        self.assertEqual(invoice.collections_stage_id, self._stage("Final"))
+        self.assertFalse(invoice.collections_state_id.escalate, "nothing left to escalate to")
+
+    def test_the_promises_collector_then_the_customers_then_the_companys(self):
+        def told_when_broken(**values):
+            invoice = self._invoice(self.customer, 300, 10)
+            promise = self._promise(300, days=2, invoices=invoice, **values)
+            self._check_on(TODAY + timedelta(days=3))
+            return promise.activity_ids.user_id
+
+        promise_collector, customer_collector, company_collector = (
+            new_test_user(self.env, login, groups="base.group_user,collections_omni.group_collections_collector")
+            for login in ("promise_collector", "customer_collector", "company_collector")
+        )
+        self.company.collections_user_id = company_collector
+        self.customer.collections_user_id = customer_collector
+        self.assertEqual(told_when_broken(user_id=promise_collector.id), promise_collector)
+        self.assertEqual(told_when_broken(user_id=False), customer_collector)
+        portal_user = new_test_user(self.env, "promise_portal", groups="base.group_portal")
+        self.assertEqual(told_when_broken(user_id=portal_user.id), customer_collector, "never a portal user")
+        self.customer.collections_user_id = False
+        self.assertEqual(told_when_broken(user_id=False), company_collector)
+
     def test_bad_promises_are_refused(self):
         with self.assertRaisesRegex(ValidationError, "positive amount"):
             self._promise(0)
         with self.assertRaisesRegex(ValidationError, "before the day"):
             self._promise(10, days=-1)
         eur = self.setup_other_currency("EUR")
-        with self.assertRaisesRegex(ValidationError, "own currency"):
+        with self.assertRaisesRegex(ValidationError, "another currency"):
             self._promise(10, invoices=self._invoice(self.customer, 100, 10, currency=eur))
         promise = self._promise(10)
         with self.assertRaises(UserError):
@@ -209,6 +292,9 @@ class TestDispute(PromiseCommon):
             self.env["collections.dispute"].create(
                 {"partner_id": self.customer.id, "move_ids": [Command.set(other.ids)], "reason": "other"}
             )
+        draft = self._invoice(self.customer, 100, 10, post=False)
+        with self.assertRaisesRegex(ValidationError, "posted invoices"):
+            self._dispute(draft)
 
     def test_the_worklist_shows_plans_promises_and_disputes(self):
         invoice = self._invoice(self.customer, 300, 10)

@@ -1,0 +1,81 @@
+from odoo import _, models
+from odoo.exceptions import ValidationError
+
+
+class CollectionsHoldMixin(models.AbstractModel):
+    """What payment plans, promises to pay and disputes share: each holds some
+    of a customer's invoices (``move_ids`` of ``partner_id``) out of dunning,
+    and a collector (``user_id``) looks after it.
+
+    Plans and promises may also break under a policy that keeps the hold
+    (``state`` 'broken' with ``hold_after_break``) until the collector resumes
+    dunning.
+    """
+
+    _name = "collections.hold.mixin"
+    _description = "Collections Hold (payment plans, promises, disputes)"
+
+    # Every invoice in the currency of the record (its currency_id): amounts are agreed in one currency.
+    _hold_one_currency = False
+
+    def _check_customer_invoices(self):
+        """Only posted customer invoices of the record's customer, in its currency when it has one."""
+        for record in self:
+            customer = record.partner_id.commercial_partner_id
+            wrong = record.move_ids.filtered(
+                lambda m, customer=customer: (
+                    m.move_type != "out_invoice" or m.state != "posted" or m.commercial_partner_id != customer
+                )
+            )
+            if wrong:
+                raise ValidationError(
+                    _(
+                        "%(record)s may only cover posted invoices of its own customer, %(customer)s: "
+                        "%(invoices)s do not qualify.",
+                        record=record.display_name,
+                        customer=customer.display_name,
+                        invoices=", ".join(wrong.mapped("display_name")),
+                    )
+                )
+            if not self._hold_one_currency:
+                continue
+            # Amounts are agreed in one currency: converting would make them drift with the rates.
+            foreign = record.move_ids.filtered(lambda m, record=record: m.currency_id != record.currency_id)
+            if foreign:
+                raise ValidationError(
+                    _(
+                        "%(record)s is in %(currency)s but %(invoices)s are in another currency: "
+                        "make one per currency.",
+                        record=record.display_name,
+                        currency=record.currency_id.name,
+                        invoices=", ".join(foreign.mapped("display_name")),
+                    )
+                )
+
+    def _stop_pending_messages(self):
+        """Reminders already planned for the held invoices are re-checked at once (and dropped)."""
+        self.env["collections.message"]._recheck_pending(moves=self.move_ids)
+
+    def action_resume_dunning(self):
+        """Broken and still holding under its policy: the collector lets dunning resume."""
+        self.filtered(lambda r: r.state == "broken").write({"hold_after_break": False})
+        return True
+
+    def _collector(self):
+        """Who looks after the record: its own collector, else the customer's,
+        else the company's default collector, else the current user. Portal
+        users (a record made on the portal) are never the collector."""
+        self.ensure_one()
+        candidates = (
+            self.user_id,
+            self.partner_id.commercial_partner_id.collections_user_id,
+            self.company_id.collections_user_id,
+        )
+        return next((user for user in candidates if user and not user.share), self.env.user)
+
+    def _tell_collector(self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo"):
+        """A to-do (or the given activity type) for the collector of each record."""
+        for record in self:
+            record.activity_schedule(
+                activity, date_deadline=deadline, summary=summary, note=note, user_id=record._collector().id
+            )
