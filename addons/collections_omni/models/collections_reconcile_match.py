@@ -1,7 +1,7 @@
 import logging
 import time
 
-from odoo import Command, _, api, fields, models
+from odoo import Command, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.mail import generate_tracking_message_id
 
@@ -547,10 +547,17 @@ class CollectionsReconcileMatch(models.Model):
     def _set_based_reconcilable(self, by_match, receivables):
         """The statement-line matches of ``self`` that the set-based writer
         may reconcile: company currency throughout, no cash-basis taxes or
-        storno, invoice items never reconciled before and claimed by one
-        match only. The others go through the accounting ORM."""
+        storno, invoice items claimed by one match only and reconciled before
+        (if at all) only with company-currency items and no credit note. The
+        others go through the accounting ORM."""
         company = self.company_id
-        if not company.collections_reconcile_set_based or company.tax_exigibility or company.account_storno:
+        if (
+            not company.collections_reconcile_set_based
+            or company.tax_exigibility
+            or company.account_storno
+            # An accountant module's "in payment" state depends on each payment's bank match.
+            or self.env["account.move"]._get_invoice_in_payment_state() != "paid"
+        ):
             return self.browse()
         currency = company.currency_id
         claimed, eligible = {}, []
@@ -559,13 +566,31 @@ class CollectionsReconcileMatch(models.Model):
             if st_line.foreign_currency_id or st_line.currency_id != currency:
                 continue
             targets = [line for move in by_match[match.id].move_ids for line in receivables.get(move.id, [])]
-            if not targets or any(t.currency_id != currency or t.matching_number for t in targets):
+            if not targets or any(
+                t.currency_id != currency or (t.matching_number and not t.matching_number.startswith("P"))
+                for t in targets
+            ):
                 continue
             for target in targets:
                 claimed[target.id] = claimed.get(target.id, 0) + 1
             eligible.append((match, targets))
+        numbers = list({t.matching_number for _match, targets in eligible for t in targets if t.matching_number})
+        excluded = set()
+        if numbers:
+            self.env.cr.execute(
+                """
+                SELECT DISTINCT o.matching_number
+                  FROM account_move_line o
+                  JOIN account_move m ON m.id = o.move_id
+                 WHERE o.matching_number = ANY(%s) AND (o.currency_id != %s OR m.move_type = 'out_refund')
+                """,
+                [numbers, currency.id],
+            )
+            excluded = {number for (number,) in self.env.cr.fetchall()}
         return self.browse(
-            match.id for match, targets in eligible if all(claimed[target.id] == 1 for target in targets)
+            match.id
+            for match, targets in eligible
+            if all(claimed[t.id] == 1 and t.matching_number not in excluded for t in targets)
         )
 
     def _reconcile_set_based(self, by_match, receivables, tolerance, lap):
@@ -600,10 +625,13 @@ class CollectionsReconcileMatch(models.Model):
         lap("write_reconciliation")
         invoices = self.env["account.move"].browse(result["invoices"])
         self._track_payment_states(result["changed_payment_state"])
-        self._trigger_dependents(invoices, suspense_lines)
+        lap("chatter_set_based")
+        self._trigger_dependents(invoices, suspense_lines, result["lines"])
+        lap("dependent_fields")
         invoices.browse(result["paid"])._invoice_paid_hook()
+        lap("paid_hook")
         self.env["account.partial.reconcile"]._collections_on_payments(invoices)
-        lap("hooks")
+        lap("collections_hooks")
 
     def _track_payment_states(self, changes):
         """The chatter line "Payment Status: Not Paid → Paid" that tracking
@@ -690,13 +718,9 @@ class CollectionsReconcileMatch(models.Model):
             {**rows, "field": field.id, "author": author.id, "email_from": email_from, "uid": self.env.uid},
         )
 
-    def _trigger_dependents(self, invoices, suspense_lines):
-        """Other modules' stored fields that depend on what the writer set are
-        recomputed as after an ORM write; the fields it wrote itself are
-        protected from a second, per-record computation."""
-        lines = self.env["account.move.line"].search([("move_id", "in", (invoices | suspense_lines.move_id).ids)])
-        statement_lines = suspense_lines.move_id.statement_line_id
-        line_fields = [
+    # What the set-based writer sets (besides the rows it inserts).
+    _WRITTEN_FIELDS = {
+        "account.move.line": (
             "account_id",
             "partner_id",
             "amount_currency",
@@ -710,18 +734,59 @@ class CollectionsReconcileMatch(models.Model):
             "matching_number",
             "matched_debit_ids",
             "matched_credit_ids",
+            "price_subtotal",
+            "price_total",
+        ),
+        "account.move": ("amount_residual", "amount_residual_signed", "payment_state", "is_manually_modified"),
+        "account.bank.statement.line": ("is_reconciled", "amount_residual"),
+    }
+
+    @api.model
+    @tools.ormcache()
+    def _foreign_reconcile_dependents(self):
+        """Stored computed fields that depend on what the set-based writer sets
+        and come from modules beyond collections_omni's dependencies. Those of
+        its dependencies (account, analytic...) are the ones the twin-scenario
+        test proves unchanged or written alike; any other needs Odoo's
+        recomputation."""
+        self.env.cr.execute(
+            """
+            WITH RECURSIVE needed(name) AS (
+                SELECT d.name FROM ir_module_module_dependency d
+                  JOIN ir_module_module m ON m.id = d.module_id WHERE m.name = 'collections_omni'
+                UNION
+                SELECT d.name FROM ir_module_module_dependency d
+                  JOIN ir_module_module m ON m.id = d.module_id JOIN needed ON needed.name = m.name
+            )
+            SELECT name FROM needed
+            """
+        )
+        proven = {name for (name,) in self.env.cr.fetchall()}
+        written = [self.env[model]._fields[name] for model, names in self._WRITTEN_FIELDS.items() for name in names]
+        tree = self.env.registry.get_trigger_tree(written, select=lambda field: field.store and field.compute)
+        dependents = {field for node in tree.depth_first() for field in node.root}
+        return tuple(sorted(str(field) for field in dependents if not set(field._modules) <= proven))
+
+    def _trigger_dependents(self, invoices, suspense_lines, line_ids):
+        """Stored fields of other modules that depend on what the writer set are
+        recomputed as after an ORM write (those of account and its kin are
+        written alike or unchanged: ``_foreign_reconcile_dependents``)."""
+        foreign = self._foreign_reconcile_dependents()
+        if not foreign:
+            return
+        _logger.info("Recomputing fields of other modules after set-based reconciliation: %s", ", ".join(foreign))
+        records = {
+            "account.move.line": self.env["account.move.line"].browse(line_ids),
+            "account.move": invoices | suspense_lines.move_id,
+            "account.bank.statement.line": suspense_lines.move_id.statement_line_id,
+        }
+        protected = [
+            ([field for field in self.env[model]._fields.values() if field.store and str(field) not in foreign], recs)
+            for model, recs in records.items()
         ]
-        move_fields = ["amount_residual", "amount_residual_signed", "payment_state"]
-        Move, Line, StLine = self.env["account.move"], self.env["account.move.line"], statement_lines
-        written = [
-            ([Line._fields[name] for name in line_fields if Line._fields[name].store], lines),
-            ([Move._fields[name] for name in move_fields], invoices | suspense_lines.move_id),
-            ([StLine._fields["is_reconciled"], StLine._fields["amount_residual"]], statement_lines),
-        ]
-        with self.env.protecting(written):
-            lines.modified(line_fields)
-            invoices.modified(move_fields)
-            statement_lines.modified(["is_reconciled", "amount_residual"])
+        with self.env.protecting(protected):
+            for model, recs in records.items():
+                recs.modified(self._WRITTEN_FIELDS[model])
 
     def _record_reconciliation(self, by_match, last_partial, state):
         """Log what each match reconciled, set-based: its candidate, the

@@ -44,6 +44,8 @@ OWN_IDS = {
     "partner_shipping_id",
     "matching_number",
     "origin_payment_id",
+    "payment_id",
+    "memo",
 }
 
 
@@ -65,10 +67,11 @@ class TestReconcileSetBased(CollectionsCommon):
         cls.company.collections_reconcile_writeoff_account_id = cls.write_off
 
     def _scenario(self, name, set_based):
-        """One customer, five invoices, five statement lines: a full payment
+        """One customer, eight invoices, seven statement lines: a full payment
         without customer, a partial payment, two invoices in one line, a
-        write-off within the tolerance, and an overpayment confirmed from
-        the review queue (its surplus stays as the customer's credit)."""
+        write-off within the tolerance, the rest of an invoice partly paid
+        before, more of another, and an overpayment confirmed from the review
+        queue (its surplus stays as the customer's credit)."""
         self.company.collections_reconcile_set_based = set_based
         match_class = type(self.Match)
         written = []
@@ -86,6 +89,13 @@ class TestReconcileSetBased(CollectionsCommon):
             self._invoice(customer, amount, days)
             for amount, days in ((1000, 10), (800, 20), (100, 30), (250, 25), (400, 5))
         ]
+        # Two invoices partly paid before, by a registered payment: one is settled now (a full
+        # reconcile over the payment too), the other paid a bit more.
+        for amount in (600, 700):
+            invoices.append(self._invoice(customer, amount, 15))
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoices[-1].ids
+            ).create({"amount": 200, "payment_date": TODAY})._create_payments()
         Line = self.env["account.bank.statement.line"]
         lines = [
             Line.create(
@@ -102,6 +112,8 @@ class TestReconcileSetBased(CollectionsCommon):
                 (300.0, f"A cuenta {invoices[1].name}", customer.id),
                 (350.0, f"Facturas {invoices[2].name} {invoices[3].name}", customer.id),
                 (399.40, f"Pago {invoices[4].name}", customer.id),
+                (400.0, f"Pago {invoices[5].name}", customer.id),
+                (300.0, f"A cuenta {invoices[6].name}", customer.id),
             )
         ]
         self.Match._match(self.company, statement_lines=Line.concat(*lines))
@@ -134,6 +146,21 @@ class TestReconcileSetBased(CollectionsCommon):
 
     def _snapshot(self, customer, invoices, lines):
         moves = [m.id for m in invoices] + [line.move_id.id for line in lines]
+        # The registered payments' entries, reconciled with the same invoices.
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT o.move_id
+              FROM account_move_line l
+              JOIN account_partial_reconcile p ON l.id IN (p.debit_move_id, p.credit_move_id)
+              JOIN account_move_line o ON o.id IN (p.debit_move_id, p.credit_move_id) AND o.id != l.id
+             WHERE l.move_id = ANY(%s) AND o.move_id != ALL(%s)
+             ORDER BY o.move_id
+            """,
+            [[m.id for m in invoices], moves],
+        )
+        payment_moves = [move_id for (move_id,) in self.env.cr.fetchall()]
+        self.assertEqual(len(payment_moves), 2)
+        moves += payment_moves
         items = self._rows(
             "account_move_line",
             "move_id = ANY(%s)",
@@ -145,7 +172,8 @@ class TestReconcileSetBased(CollectionsCommon):
             "account_partial_reconcile",
             "debit_move_id = ANY(%s) OR credit_move_id = ANY(%s)",
             [item_ids, item_ids],
-            "amount, max_date",
+            "amount, max_date, array_position(%s::int[], "
+            "(SELECT move_id FROM account_move_line WHERE id = debit_move_id))" % ("ARRAY" + str(moves)),
         )
         entries = self._rows(
             "account_move", "id = ANY(%s)", [moves], "array_position(%s::int[], id)" % ("ARRAY" + str(moves))

@@ -4,8 +4,8 @@ Reconciling ten thousand statement lines through the accounting ORM takes
 minutes: every journal item and partial is created, recomputed and tracked one
 by one. This module writes the same rows with a handful of SQL statements, for
 the plain case only: everything in the company currency, no cash-basis taxes,
-no storno accounting, invoice items never reconciled before (the caller checks
-this). What Odoo's ORM writes in that case is pinned down by
+no storno accounting, invoice items reconciled before only with items in the
+company currency and no credit note (the caller checks this). What Odoo's ORM writes in that case is pinned down by
 ``test_reconcile_set_based``, which reconciles twin scenarios both ways and
 compares every column.
 
@@ -44,7 +44,7 @@ def write_statement_reconciliations(cr, uid, items):
     partner id, balance, target item id or None) in the company currency.
     Returns {"invoices": ids of the invoices paid into, "paid": ids of those
     now fully paid, "changed_payment_state": [(invoice id, old state, new
-    state)]}.
+    state)], "lines": ids of the journal items written}.
     """
     columns = [list(column) for column in zip(*items, strict=True)] if items else [[]] * 7
     cr.execute(
@@ -56,7 +56,8 @@ def write_statement_reconciliations(cr, uid, items):
                CASE WHEN src.target_id IS NOT NULL
                     THEN nextval('account_partial_reconcile_id_seq') END AS partial_id,
                COALESCE(acc.reconcile, FALSE) AS reconcilable,
-               NULL::int AS full_id
+               NULL::int AS full_id,
+               NULL::varchar AS old_number
           FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::numeric[], %s::int[])
                AS src(match_id, suspense_id, position, account_id, partner_id, balance, target_id)
           JOIN account_account acc ON acc.id = src.account_id
@@ -64,8 +65,8 @@ def write_statement_reconciliations(cr, uid, items):
         columns,
     )
     _write_items(cr, uid)
-    _write_partials(cr, uid)
-    result = _write_invoices(cr, uid)
+    lines = _write_partials(cr, uid)
+    result = {**_write_invoices(cr, uid), "lines": lines}
     cr.execute(
         """
         UPDATE account_bank_statement_line st
@@ -122,21 +123,20 @@ def _write_items(cr, uid):
 
 
 def _write_partials(cr, uid):
-    """One partial per item and target; a full reconcile where the target is
-    settled (the item then is too: it never exceeds the target's residual)."""
+    """One partial per item and target. A target partly paid before keeps its
+    matching number (the smallest partial id of its group, as Odoo numbers
+    them); a target settled now gets a full reconcile over its whole group
+    when every item of the group is settled too."""
     cr.execute(
         """
-        UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
+        UPDATE collections_rec_item i SET old_number = t.matching_number
           FROM account_move_line t
-         WHERE t.id = i.target_id AND t.amount_residual + i.balance = 0;
-        INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
-        SELECT full_id, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
-          FROM collections_rec_item WHERE full_id IS NOT NULL ORDER BY full_id;
+         WHERE t.id = i.target_id AND t.matching_number IS NOT NULL;
         INSERT INTO account_partial_reconcile
-               (id, debit_move_id, credit_move_id, full_reconcile_id, debit_currency_id, credit_currency_id,
+               (id, debit_move_id, credit_move_id, debit_currency_id, credit_currency_id,
                 amount, debit_amount_currency, credit_amount_currency, company_id, max_date,
                 create_uid, create_date, write_uid, write_date)
-        SELECT i.partial_id, i.target_id, i.line_id, i.full_id, t.currency_id, l.currency_id,
+        SELECT i.partial_id, i.target_id, i.line_id, t.currency_id, l.currency_id,
                -i.balance, -i.balance, -i.balance, t.company_id, GREATEST(t.date, l.date),
                %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
           FROM collections_rec_item i
@@ -146,21 +146,51 @@ def _write_partials(cr, uid):
         UPDATE account_move_line t
            SET amount_residual = t.amount_residual + i.balance,
                amount_residual_currency = t.amount_residual_currency + i.balance,
-               reconciled = i.full_id IS NOT NULL,
-               full_reconcile_id = i.full_id,
-               matching_number = COALESCE(i.full_id::text, 'P' || i.partial_id),
+               reconciled = t.amount_residual + i.balance = 0,
                write_uid = %(uid)s, write_date = now() at time zone 'UTC'
           FROM collections_rec_item i
          WHERE t.id = i.target_id;
         UPDATE account_move_line l
-           SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE,
-               full_reconcile_id = i.full_id,
-               matching_number = COALESCE(i.full_id::text, 'P' || i.partial_id)
+           SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE
           FROM collections_rec_item i
          WHERE l.id = i.line_id AND i.target_id IS NOT NULL;
+        UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
+          FROM account_move_line t
+         WHERE t.id = i.target_id AND t.amount_residual = 0
+           AND NOT EXISTS (SELECT 1 FROM account_move_line o
+                            WHERE o.matching_number = i.old_number AND o.amount_residual != 0);
+        INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
+        SELECT full_id, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+          FROM collections_rec_item WHERE full_id IS NOT NULL ORDER BY full_id;
+        CREATE TEMP TABLE collections_rec_group ON COMMIT DROP AS
+        SELECT full_id, partial_id, target_id AS line_id FROM collections_rec_item WHERE target_id IS NOT NULL
+        UNION
+        SELECT full_id, partial_id, line_id FROM collections_rec_item WHERE target_id IS NOT NULL
+        UNION
+        SELECT i.full_id, i.partial_id, o.id
+          FROM collections_rec_item i
+          JOIN account_move_line o ON o.matching_number = i.old_number
+         WHERE i.old_number IS NOT NULL;
+        UPDATE account_move_line l
+           SET full_reconcile_id = g.full_id,
+               matching_number = COALESCE(g.full_id::text, i.old_number, 'P' || i.partial_id)
+          FROM collections_rec_group g
+          JOIN collections_rec_item i ON i.partial_id = g.partial_id
+         WHERE l.id = g.line_id;
+        UPDATE account_partial_reconcile p SET full_reconcile_id = g.full_id
+          FROM collections_rec_group g
+         WHERE g.full_id IS NOT NULL AND g.line_id = p.debit_move_id;
+        UPDATE account_partial_reconcile p SET full_reconcile_id = g.full_id
+          FROM collections_rec_group g
+         WHERE g.full_id IS NOT NULL AND g.line_id = p.credit_move_id;
+        ANALYZE collections_rec_group;
+        SELECT line_id FROM collections_rec_group UNION SELECT line_id FROM collections_rec_item;
         """,
         {"uid": uid},
     )
+    lines = [line_id for (line_id,) in cr.fetchall()]
+    cr.execute("DROP TABLE collections_rec_group")
+    return lines
 
 
 def _write_invoices(cr, uid):
