@@ -13,6 +13,7 @@
     "depends": ["collections_omni", "portal", "account_payment"],
     "data": [
         "security/ir.model.access.csv",
+        "views/collections_policy_views.xml",
         "views/collections_portal_templates.xml",
     ],
 }
