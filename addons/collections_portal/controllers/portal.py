@@ -3,6 +3,7 @@ from collections import defaultdict
 from odoo import _, fields, http
 from odoo.exceptions import MissingError, UserError
 from odoo.http import request
+from odoo.tools import float_repr
 
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
 from odoo.addons.portal.controllers.portal import CustomerPortal
@@ -168,7 +169,11 @@ class CollectionsCustomerPortal(CustomerPortal):
     @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["GET"])
     def collections_promise_form(self, **kwargs):
         values = self._collections_form_values(self._collections_partner(), "collections_promise")
-        values.update(amount=values["chosen_total"] or "", promised_date="")
+        currency = values["chosen_currency"]
+        values.update(
+            amount=float_repr(values["chosen_total"], currency.decimal_places) if currency else "",
+            promised_date="",
+        )
         return request.render("collections_portal.portal_collections_promise", values)
 
     @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["POST"])
