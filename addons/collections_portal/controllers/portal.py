@@ -223,8 +223,26 @@ class CollectionsCustomerPortal(CustomerPortal):
         )
 
     @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["GET"])
-    def collections_plan_form(self, **kwargs):
-        values = self._collections_plan_values(self._collections_partner(), kwargs)
+    def collections_plan_form(self, preview=None, **kwargs):
+        """The plan form; with ``preview`` (a link may carry the terms) the schedule too."""
+        partner = self._collections_partner()
+        if preview:
+            return self._collections_plan_preview(partner, kwargs, request.httprequest.args.getlist("invoice_ids"))
+        values = self._collections_plan_values(partner, kwargs)
+        return request.render("collections_portal.portal_collections_plan_request", values)
+
+    def _collections_plan_preview(self, partner, form, invoice_ids):
+        """The form with the schedule the engine computes for its terms; nothing is written."""
+        try:
+            count, frequency, start_date, _note = self._collections_plan_terms(form)
+            invoices, schedule = request.env["collections.payment.plan"]._portal_schedule(
+                partner, invoice_ids, count, frequency, start_date
+            )
+        except UserError as error:
+            values = self._collections_plan_values(partner, form, error=error.args[0])
+            return request.render("collections_portal.portal_collections_plan_request", values, status=400)
+        values = self._collections_plan_values(partner, form)
+        values.update(schedule=schedule, schedule_currency=invoices.currency_id)
         return request.render("collections_portal.portal_collections_plan_request", values)
 
     @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["POST"])
@@ -232,17 +250,15 @@ class CollectionsCustomerPortal(CustomerPortal):
         """'Show the schedule' re-renders the form with the schedule the
         engine computes; 'Send' creates the proposed plan."""
         partner = self._collections_partner()
-        Plan = request.env["collections.payment.plan"]
         invoice_ids = request.httprequest.form.getlist("invoice_ids")
+        if "submit" not in post:
+            return self._collections_plan_preview(partner, post, invoice_ids)
         try:
             count, frequency, start_date, note = self._collections_plan_terms(post)
-            if "submit" not in post:
-                invoices, schedule = Plan._portal_schedule(partner, invoice_ids, count, frequency, start_date)
-                values = self._collections_plan_values(partner, post)
-                values.update(schedule=schedule, schedule_currency=invoices.currency_id)
-                return request.render("collections_portal.portal_collections_plan_request", values)
             with request.env.cr.savepoint():
-                plan = Plan._portal_request(partner, invoice_ids, count, frequency, start_date, note=note)
+                plan = request.env["collections.payment.plan"]._portal_request(
+                    partner, invoice_ids, count, frequency, start_date, note=note
+                )
         except UserError as error:
             values = self._collections_plan_values(partner, post, error=error.args[0])
             return request.render("collections_portal.portal_collections_plan_request", values, status=400)

@@ -133,6 +133,11 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self.assertEqual(preview.status_code, 200)
         self.assertIn("Your Schedule", preview.text)
         self.assertEqual(re.findall(r"166\.6[67]", preview.text), ["166.67", "166.67", "166.66"])
+        link = self._get(
+            f"/my/collections/plan?preview=1&invoice_ids={self.first.id}&invoice_ids={self.second.id}"
+            f"&installment_count=3&frequency=monthly&start_date={start}"
+        )
+        self.assertEqual(re.findall(r"166\.6[67]", link.text), ["166.67", "166.67", "166.66"], "a link shows it too")
         self.assertFalse(self._plans(), "showing the schedule creates nothing")
         done = self._plan_form(self.first | self.second, submit="1", note="Cobramos a fin de mes")
         self.assertEqual(done.status_code, 200)
