@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 from .common import PortalCollectionsCommon
 
@@ -83,7 +84,9 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
             (self.first, 300, self.today + timedelta(days=10), "portal"),
         )
         self.assertIn("Payment promised", done.text, "the invoice shows its hold")
-        run = self._run(self.today)
+        # Muted: scripts/test reads "skipped" in this log as a skipped test.
+        with mute_logger("odoo.addons.collections_omni.models.collections_run"):
+            run = self._run(self.today)
         self.assertEqual(run.skip_reasons, {"promise": 1})
         self.assertEqual(self._messages(self.customer).move_ids, self.second)
 
