@@ -3,7 +3,7 @@ from collections import defaultdict
 from odoo import _, fields, http
 from odoo.exceptions import MissingError, UserError
 from odoo.http import request
-from odoo.tools import float_repr
+from odoo.tools import float_repr, format_date
 
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
 from odoo.addons.portal.controllers.portal import CustomerPortal
@@ -69,6 +69,10 @@ class CollectionsCustomerPortal(CustomerPortal):
             total["count"] += 1
             if row["days_overdue"]:
                 total["overdue"] += invoice.amount_residual
+        for total in totals.values():
+            total["label"] = (
+                _("1 open invoice") if total["count"] == 1 else _("%(count)s open invoices", count=total["count"])
+            )
         return sorted(
             ({"currency": currency, **total} for currency, total in totals.items()),
             key=lambda total: (-total["count"], total["currency"].name),
@@ -146,6 +150,9 @@ class CollectionsCustomerPortal(CustomerPortal):
             "chosen_currency": chosen.currency_id if len(chosen.currency_id) == 1 else False,
             "today": today,
             "max_date": fields.Date.add(today, days=max_days),
+            "latest_hint": _(
+                "At the latest %(date)s.", date=format_date(request.env, fields.Date.add(today, days=max_days))
+            ),
             "max_installments": max_installments,
             "error": error,
             **extra,
