@@ -43,20 +43,25 @@ class CollectionsPaymentPlan(models.Model):
         collector = (
             self.env["collections.policy"].sudo()._for_partner(partner, company)._portal_collector(partner, company)
         )
-        # Ownership is checked above; the customer has no access rights on plans.
-        plan = self.sudo().create(
-            {
-                "company_id": company.id,
-                "partner_id": partner.id,
-                "currency_id": invoices.currency_id.id,
-                "move_ids": [Command.set(invoices.ids)],
-                "installment_count": installment_count,
-                "frequency": frequency,
-                "start_date": start_date,
-                "origin": "portal",
-                "user_id": collector.id,
-                "note": note or False,
-            }
+        # Ownership is checked above; the customer has no access rights on plans, and does not
+        # follow their chatter (the collectors' conversation, with links the customer cannot open).
+        plan = (
+            self.sudo()
+            .with_context(mail_create_nosubscribe=True)
+            .create(
+                {
+                    "company_id": company.id,
+                    "partner_id": partner.id,
+                    "currency_id": invoices.currency_id.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "installment_count": installment_count,
+                    "frequency": frequency,
+                    "start_date": start_date,
+                    "origin": "portal",
+                    "user_id": collector.id,
+                    "note": note or False,
+                }
+            )
         )
         plan.action_generate_schedule()
         plan.action_propose()

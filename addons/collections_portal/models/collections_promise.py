@@ -31,19 +31,24 @@ class CollectionsPromise(models.Model):
         today = fields.Date.context_today(self)
         policy = self.env["collections.policy"].sudo()._for_partner(partner, invoices.company_id)
         policy._portal_check_date(promised_date, today)
-        # Ownership is checked above; the customer has no access rights on promises.
-        promise = self.sudo().create(
-            {
-                "company_id": invoices.company_id.id,
-                "partner_id": partner.id,
-                "currency_id": currency.id,
-                "move_ids": [Command.set(invoices.ids)],
-                "amount": amount,
-                "date": today,
-                "promised_date": promised_date,
-                "source": "portal",
-                "user_id": policy._portal_collector(partner, invoices.company_id).id,
-            }
+        # Ownership is checked above; the customer has no access rights on promises, and does not
+        # follow their chatter (the collectors' conversation, with links the customer cannot open).
+        promise = (
+            self.sudo()
+            .with_context(mail_create_nosubscribe=True)
+            .create(
+                {
+                    "company_id": invoices.company_id.id,
+                    "partner_id": partner.id,
+                    "currency_id": currency.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "amount": amount,
+                    "date": today,
+                    "promised_date": promised_date,
+                    "source": "portal",
+                    "user_id": policy._portal_collector(partner, invoices.company_id).id,
+                }
+            )
         )
         promise.message_post(
             body=_("Promised by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)

@@ -84,6 +84,11 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
             (self.first, 300, self.today + timedelta(days=10), "portal"),
         )
         self.assertIn("Payment promised", done.text, "the invoice shows its hold")
+        self.assertNotIn(
+            self.portal_user.partner_id,
+            promise.message_partner_ids,
+            "the customer does not follow the back office's chatter",
+        )
         # Muted: scripts/test reads "skipped" in this log as a skipped test.
         with mute_logger("odoo.addons.collections_omni.models.collections_run"):
             run = self._run(self.today)
@@ -150,6 +155,7 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self.assertEqual([i.amount for i in plan.installment_ids.sorted("sequence")], [166.67, 166.67, 166.66])
         self.assertEqual(plan.activity_ids.user_id, self.collector)
         self.assertIn("Waiting for our answer", done.text)
+        self.assertNotIn(self.portal_user.partner_id, plan.message_partner_ids)
         self.assertIn("Installment 3 of 3", done.text)
         balance = self._get("/my/collections")
         self.assertIn(plan.name, balance.text)
