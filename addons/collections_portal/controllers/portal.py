@@ -60,7 +60,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         ]
 
     def _collections_totals(self, rows):
-        """[{currency, open, overdue, count}] per currency, largest open amount first."""
+        """[{currency, open, overdue, count, label}] per currency, the one with most invoices first."""
         totals = defaultdict(lambda: {"open": 0.0, "overdue": 0.0, "count": 0})
         for row in rows:
             invoice = row["invoice"]
@@ -95,7 +95,7 @@ class CollectionsCustomerPortal(CustomerPortal):
             "partner": partner,
             "rows": rows,
             "totals": self._collections_totals(rows),
-            "promises": Promise.sudo().search([("partner_id", "=", partner.id), ("state", "=", "open")]),
+            "promises": Promise._portal_promises(partner),
             "promise_states": dict(Promise._fields["state"]._description_selection(request.env)),
             "plans": plans,
             "plan_status": self._collections_plan_status,

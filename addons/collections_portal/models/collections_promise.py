@@ -6,6 +6,11 @@ class CollectionsPromise(models.Model):
     _inherit = "collections.promise"
 
     @api.model
+    def _portal_promises(self, partner):
+        """The customer's running promises, as superuser but only theirs."""
+        return self.sudo().search([("partner_id", "=", partner.commercial_partner_id.id), ("state", "=", "open")])
+
+    @api.model
     def _portal_promise(self, partner, invoice_ids, amount, promised_date):
         """A promise the customer makes in the portal over some of their open
         invoices (see ``account.move._collections_portal_selection``). Until
