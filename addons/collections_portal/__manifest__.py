@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 {
     "name": "Collections Customer Portal",
-    "summary": "Customers see their balance, promise to pay, propose payment plans and pay online from the Odoo portal",
+    "summary": "Customers see their balance, promise to pay, request payment plans and pay online from the Odoo portal",
     "version": "18.0.1.0.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/collections-omni/collections-omni",
@@ -13,6 +13,7 @@
     "depends": ["collections_omni", "portal", "account_payment"],
     "data": [
         "security/ir.model.access.csv",
+        "views/collections_policy_views.xml",
         "views/collections_portal_templates.xml",
     ],
 }

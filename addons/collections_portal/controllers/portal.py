@@ -1,10 +1,18 @@
-from odoo import _, http
+from collections import defaultdict
+
+from odoo import _, fields, http
+from odoo.exceptions import MissingError, UserError
 from odoo.http import request
+from odoo.tools import float_repr, format_date
 
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
+from ..models.account_move import PORTAL_OPEN_INVOICE_DOMAIN
+
 HOURS = range(25)
+# A note the customer adds to a plan request is kept this short.
+MAX_NOTE_LENGTH = 2000
 
 
 class CollectionsCustomerPortal(CustomerPortal):
@@ -13,6 +21,288 @@ class CollectionsCustomerPortal(CustomerPortal):
 
     def _collections_partner(self):
         return request.env.user.partner_id.commercial_partner_id
+
+    def _prepare_home_portal_values(self, counters):
+        values = super()._prepare_home_portal_values(counters)
+        if "collections_invoice_count" in counters:
+            values["collections_invoice_count"] = (
+                request.env["account.move"]
+                .sudo()
+                .search_count(
+                    [
+                        ("commercial_partner_id", "=", self._collections_partner().id),
+                        *PORTAL_OPEN_INVOICE_DOMAIN,
+                    ]
+                )
+            )
+        return values
+
+    # === MY BALANCE === #
+
+    def _collections_today(self):
+        return fields.Date.context_today(request.env.user)
+
+    def _collections_invoice_rows(self, invoices):
+        """What the portal shows of each open invoice: due date, days overdue,
+        what is left to pay, the link to Odoo's invoice page (where the
+        customer pays online) and why it is on hold, if it is."""
+        today = self._collections_today()
+        held = invoices._collections_hold_reasons(today)
+        hold_labels = request.env["account.move"]._collections_hold_labels()
+        return [
+            {
+                "invoice": invoice,
+                "days_overdue": max(0, (today - invoice.invoice_date_due).days) if invoice.invoice_date_due else 0,
+                "hold": hold_labels.get(held.get(invoice.id)),
+                "url": invoice.get_portal_url(),
+            }
+            for invoice in invoices
+        ]
+
+    def _collections_totals(self, rows):
+        """[{currency, open, overdue, count, label}] per currency, the one with most invoices first."""
+        totals = defaultdict(lambda: {"open": 0.0, "overdue": 0.0, "count": 0})
+        for row in rows:
+            invoice = row["invoice"]
+            total = totals[invoice.currency_id]
+            total["open"] += invoice.amount_residual
+            total["count"] += 1
+            if row["days_overdue"]:
+                total["overdue"] += invoice.amount_residual
+        for total in totals.values():
+            total["label"] = (
+                _("1 open invoice") if total["count"] == 1 else _("%(count)s open invoices", count=total["count"])
+            )
+        return sorted(
+            ({"currency": currency, **total} for currency, total in totals.items()),
+            key=lambda total: (-total["count"], total["currency"].name),
+        )
+
+    def _collections_plan_status(self, plan):
+        """The plan's state in the customer's words: who has to answer a proposed plan."""
+        if plan.state == "proposed":
+            return _("Waiting for our answer") if plan.origin == "portal" else _("Waiting for your answer")
+        return dict(plan._fields["state"]._description_selection(request.env))[plan.state]
+
+    def _collections_balance_values(self, partner, **extra):
+        invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
+        rows = self._collections_invoice_rows(invoices)
+        Promise = request.env["collections.promise"]
+        plans = request.env["collections.payment.plan"]._portal_plans(partner)
+        return {
+            **self._prepare_portal_layout_values(),
+            "page_name": "collections_balance",
+            "partner": partner,
+            "rows": rows,
+            "totals": self._collections_totals(rows),
+            "promises": Promise._portal_promises(partner),
+            "promise_states": dict(Promise._fields["state"]._description_selection(request.env)),
+            "plans": plans,
+            "plan_status": self._collections_plan_status,
+            "next_installments": {
+                plan.id: plan.installment_ids.filtered(lambda i: i.state != "paid")[:1] for plan in plans
+            },
+            **extra,
+        }
+
+    @http.route("/my/collections", type="http", auth="user", website=True, methods=["GET"])
+    def collections_balance(self, done=None, **kwargs):
+        messages = {
+            "promise": _(
+                "Thank you: your promise is recorded. We will not send you reminders for these invoices until the "
+                "date you chose."
+            ),
+        }
+        values = self._collections_balance_values(self._collections_partner(), done=messages.get(done))
+        return request.render("collections_portal.portal_collections_balance", values)
+
+    # === PROMISE TO PAY AND PLAN REQUEST FORMS === #
+
+    def _collections_selected_ids(self):
+        """The invoice ids of the form or query string, the ones that are numbers."""
+        values = request.httprequest.values.getlist("invoice_ids")
+        return {int(value) for value in values if value.isdigit()}
+
+    def _collections_form_values(self, partner, page_name, error=None, **extra):
+        """Values shared by the promise and plan forms: the invoices the
+        customer may choose (their open invoices, those on hold greyed out)
+        and the ones chosen."""
+        invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
+        rows = self._collections_invoice_rows(invoices)
+        selected = self._collections_selected_ids()
+        chosen = invoices.filtered(lambda m: m.id in selected)
+        policy = (
+            request.env["collections.policy"]
+            .sudo()
+            ._for_partner(partner, chosen.company_id[:1] or invoices.company_id[:1] or request.env.company)
+        )
+        max_days, max_installments = policy._portal_limits()
+        today = self._collections_today()
+        return {
+            **self._prepare_portal_layout_values(),
+            "page_name": page_name,
+            "partner": partner,
+            "rows": rows,
+            "selected_ids": selected,
+            "chosen_total": chosen.currency_id.round(sum(chosen.mapped("amount_residual")))
+            if len(chosen.currency_id) == 1
+            else False,
+            "chosen_currency": chosen.currency_id if len(chosen.currency_id) == 1 else False,
+            "today": today,
+            "max_date": fields.Date.add(today, days=max_days),
+            "latest_hint": _(
+                "At the latest %(date)s.", date=format_date(request.env, fields.Date.add(today, days=max_days))
+            ),
+            "max_installments": max_installments,
+            "error": error,
+            **extra,
+        }
+
+    def _collections_parse_date(self, value):
+        try:
+            return fields.Date.to_date(value) if value else None
+        except ValueError as error:
+            raise UserError(_("Enter a valid date.")) from error
+
+    def _collections_parse_amount(self, value):
+        value = (value or "").strip()
+        if not value:
+            return None
+        try:
+            return float(value.replace(",", ".") if value.count(",") == 1 and "." not in value else value)
+        except ValueError as error:
+            raise UserError(_("Enter the amount as a number, for example 150.50.")) from error
+
+    @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["GET"])
+    def collections_promise_form(self, **kwargs):
+        values = self._collections_form_values(self._collections_partner(), "collections_promise")
+        currency = values["chosen_currency"]
+        values.update(
+            amount=float_repr(values["chosen_total"], currency.decimal_places) if currency else "",
+            promised_date="",
+        )
+        return request.render("collections_portal.portal_collections_promise", values)
+
+    @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["POST"])
+    def collections_promise_submit(self, amount=None, promised_date=None, **post):
+        partner = self._collections_partner()
+        try:
+            with request.env.cr.savepoint():
+                request.env["collections.promise"]._portal_promise(
+                    partner,
+                    request.httprequest.form.getlist("invoice_ids"),
+                    self._collections_parse_amount(amount),
+                    self._collections_parse_date(promised_date),
+                )
+        except UserError as error:
+            values = self._collections_form_values(partner, "collections_promise", error=error.args[0])
+            values.update(amount=amount or "", promised_date=promised_date or "")
+            return request.render("collections_portal.portal_collections_promise", values, status=400)
+        return request.redirect("/my/collections?done=promise")
+
+    def _collections_plan_values(self, partner, form, error=None):
+        values = self._collections_form_values(partner, "collections_plan_request", error=error)
+        values.update(
+            frequencies=[
+                (code, label)
+                for code, label in request.env["collections.payment.plan"]
+                ._fields["frequency"]
+                ._description_selection(request.env)
+            ],
+            installment_count=form.get("installment_count") or "3",
+            frequency=form.get("frequency") or "monthly",
+            start_date=form.get("start_date") or fields.Date.to_string(values["today"]),
+            note=form.get("note") or "",
+            schedule=None,
+        )
+        return values
+
+    def _collections_plan_terms(self, form):
+        """(installment count, frequency, start date, note) from the plan form."""
+        count = form.get("installment_count") or ""
+        if not count.isdigit():
+            raise UserError(_("Choose the number of installments."))
+        return (
+            int(count),
+            form.get("frequency"),
+            self._collections_parse_date(form.get("start_date")),
+            (form.get("note") or "").strip()[:MAX_NOTE_LENGTH],
+        )
+
+    @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["GET"])
+    def collections_plan_form(self, preview=None, **kwargs):
+        """The plan form; with ``preview`` (a link may carry the terms) the schedule too."""
+        partner = self._collections_partner()
+        if preview:
+            return self._collections_plan_preview(partner, kwargs, request.httprequest.args.getlist("invoice_ids"))
+        values = self._collections_plan_values(partner, kwargs)
+        return request.render("collections_portal.portal_collections_plan_request", values)
+
+    def _collections_plan_preview(self, partner, form, invoice_ids):
+        """The form with the schedule the engine computes for its terms; nothing is written."""
+        try:
+            count, frequency, start_date, _note = self._collections_plan_terms(form)
+            invoices, schedule = request.env["collections.payment.plan"]._portal_schedule(
+                partner, invoice_ids, count, frequency, start_date
+            )
+        except UserError as error:
+            values = self._collections_plan_values(partner, form, error=error.args[0])
+            return request.render("collections_portal.portal_collections_plan_request", values, status=400)
+        values = self._collections_plan_values(partner, form)
+        values.update(schedule=schedule, schedule_currency=invoices.currency_id)
+        return request.render("collections_portal.portal_collections_plan_request", values)
+
+    @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["POST"])
+    def collections_plan_submit(self, **post):
+        """'Show the schedule' re-renders the form with the schedule the
+        engine computes; 'Send' creates the proposed plan."""
+        partner = self._collections_partner()
+        invoice_ids = request.httprequest.form.getlist("invoice_ids")
+        if "submit" not in post:
+            return self._collections_plan_preview(partner, post, invoice_ids)
+        try:
+            count, frequency, start_date, note = self._collections_plan_terms(post)
+            with request.env.cr.savepoint():
+                plan = request.env["collections.payment.plan"]._portal_request(
+                    partner, invoice_ids, count, frequency, start_date, note=note
+                )
+        except UserError as error:
+            values = self._collections_plan_values(partner, post, error=error.args[0])
+            return request.render("collections_portal.portal_collections_plan_request", values, status=400)
+        return request.redirect(f"/my/collections/plans/{plan.id}?requested=1")
+
+    # === PLANS === #
+
+    @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="user", website=True, methods=["GET"])
+    def collections_plan(self, plan_id, requested=None, accepted=None, **kwargs):
+        partner = self._collections_partner()
+        plan = request.env["collections.payment.plan"]._portal_plans(partner, plan_id)
+        if not plan:
+            raise request.not_found()
+        values = {
+            **self._prepare_portal_layout_values(),
+            "page_name": "collections_plan",
+            "plan": plan,
+            "plan_status": self._collections_plan_status,
+            "installment_states": dict(plan.installment_ids._fields["state"]._description_selection(request.env)),
+            "frequency_label": dict(plan._fields["frequency"]._description_selection(request.env))[plan.frequency],
+            "invoice_urls": {invoice.id: invoice.get_portal_url() for invoice in plan.move_ids},
+            "requested": bool(requested),
+            "accepted": bool(accepted),
+            "error": kwargs.get("error_message"),
+        }
+        return request.render("collections_portal.portal_collections_plan", values)
+
+    @http.route("/my/collections/plans/<int:plan_id>/accept", type="http", auth="user", website=True, methods=["POST"])
+    def collections_plan_accept(self, plan_id, **post):
+        try:
+            with request.env.cr.savepoint():
+                request.env["collections.payment.plan"]._portal_accept(self._collections_partner(), plan_id)
+        except MissingError as error:
+            raise request.not_found() from error
+        except UserError as error:
+            return self.collections_plan(plan_id, error_message=error.args[0])
+        return request.redirect(f"/my/collections/plans/{plan_id}?accepted=1")
 
     def _contact_preferences_values(self, partner, error=None, saved=False):
         Consent = request.env["collections.consent"].sudo()

@@ -1,0 +1,1 @@
+from . import account_move, collections_payment_plan, collections_policy, collections_promise

@@ -1,0 +1,107 @@
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import MissingError, UserError
+
+from odoo.addons.collections_omni.models.collections_payment_plan import FREQUENCY_STEPS
+
+
+class CollectionsPaymentPlan(models.Model):
+    _inherit = "collections.payment.plan"
+
+    @api.model
+    def _portal_schedule(self, partner, invoice_ids, installment_count, frequency, start_date):
+        """Check a plan the customer is about to request and compute its
+        schedule with the engine's arithmetic, writing nothing.
+
+        :return: (invoices as superuser, [(sequence, due date, amount)])
+        :raise UserError: with what is wrong
+        """
+        partner = partner.commercial_partner_id
+        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids)
+        policy = self.env["collections.policy"].sudo()._for_partner(partner, invoices.company_id)
+        max_installments = policy._portal_limits()[1]
+        if not installment_count or not 1 <= installment_count <= max_installments:
+            raise UserError(_("Choose between 1 and %(count)s installments.", count=max_installments))
+        if frequency not in FREQUENCY_STEPS:
+            raise UserError(_("Choose how often you will pay."))
+        policy._portal_check_date(start_date, fields.Date.context_today(self))
+        currency = invoices.currency_id
+        # The total as action_generate_schedule computes it, so the request gets the schedule shown.
+        total = currency.round(sum(invoices.mapped("amount_residual")))
+        return invoices, self._schedule_amounts(total, 0.0, installment_count, currency, start_date, frequency)
+
+    @api.model
+    def _portal_request(self, partner, invoice_ids, installment_count, frequency, start_date, note=None):
+        """The customer requests a plan in the portal: a proposed plan (its
+        invoices are held from now on, as for any proposed plan) and an
+        activity for the collector, who activates or cancels it.
+
+        :raise UserError: with what is wrong; nothing is written
+        """
+        partner = partner.commercial_partner_id
+        invoices, _schedule = self._portal_schedule(partner, invoice_ids, installment_count, frequency, start_date)
+        company = invoices.company_id
+        collector = (
+            self.env["collections.policy"].sudo()._for_partner(partner, company)._portal_collector(partner, company)
+        )
+        # Ownership is checked above; the customer has no access rights on plans, and does not
+        # follow their chatter (the collectors' conversation, with links the customer cannot open).
+        plan = (
+            self.sudo()
+            .with_context(mail_create_nosubscribe=True)
+            .create(
+                {
+                    "company_id": company.id,
+                    "partner_id": partner.id,
+                    "currency_id": invoices.currency_id.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "installment_count": installment_count,
+                    "frequency": frequency,
+                    "start_date": start_date,
+                    "origin": "portal",
+                    "user_id": collector.id,
+                    "note": note or False,
+                }
+            )
+        )
+        plan.action_generate_schedule()
+        plan.action_propose()
+        summary = _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it")
+        plan.message_post(
+            body=_("Requested by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
+        )
+        if collector:
+            plan.activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=fields.Date.context_today(self),
+                summary=summary,
+                note=note or False,
+                user_id=collector.id,
+            )
+        return plan
+
+    @api.model
+    def _portal_plans(self, partner, plan_id=None):
+        """The plans a customer sees in the portal, as superuser but only
+        theirs: every plan but drafts (the collector's work in progress)."""
+        domain = [("partner_id", "=", partner.commercial_partner_id.id), ("state", "!=", "draft")]
+        if plan_id is not None:
+            domain.append(("id", "=", plan_id))
+        return self.sudo().search(domain)
+
+    @api.model
+    def _portal_accept(self, partner, plan_id):
+        """The customer accepts a plan the collector proposed to them: it starts.
+
+        :raise MissingError: not a plan of this customer
+        :raise UserError: the plan is not waiting for the customer
+        """
+        plan = self._portal_plans(partner, plan_id)
+        if not plan:
+            raise MissingError(_("This payment plan does not exist or is not yours."))
+        if plan.state != "proposed" or plan.origin != "collector":
+            raise UserError(_("This payment plan is not waiting for your answer."))
+        plan.action_activate()
+        plan.message_post(
+            body=_("Accepted by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
+        )
+        return plan

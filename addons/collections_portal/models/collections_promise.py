@@ -1,0 +1,61 @@
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+
+
+class CollectionsPromise(models.Model):
+    _inherit = "collections.promise"
+
+    @api.model
+    def _portal_promises(self, partner):
+        """The customer's running promises, as superuser but only theirs."""
+        return self.sudo().search([("partner_id", "=", partner.commercial_partner_id.id), ("state", "=", "open")])
+
+    @api.model
+    def _portal_promise(self, partner, invoice_ids, amount, promised_date):
+        """A promise the customer makes in the portal over some of their open
+        invoices (see ``account.move._collections_portal_selection``). Until
+        the date the engine holds those invoices out of dunning.
+
+        :param amount: what the customer promises; None for everything the invoices owe
+        :raise UserError: with what is wrong; nothing is written
+        """
+        partner = partner.commercial_partner_id
+        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids)
+        currency = invoices.currency_id
+        residual = currency.round(sum(invoices.mapped("amount_residual")))
+        amount = residual if amount is None else currency.round(amount)
+        if currency.compare_amounts(amount, 0) <= 0:
+            raise UserError(_("The amount you promise must be more than zero."))
+        if currency.compare_amounts(amount, residual) > 0:
+            raise UserError(
+                _(
+                    "You can promise at most %(residual)s, what the chosen invoices still owe.",
+                    residual=currency.format(residual),
+                )
+            )
+        today = fields.Date.context_today(self)
+        policy = self.env["collections.policy"].sudo()._for_partner(partner, invoices.company_id)
+        policy._portal_check_date(promised_date, today)
+        # Ownership is checked above; the customer has no access rights on promises, and does not
+        # follow their chatter (the collectors' conversation, with links the customer cannot open).
+        promise = (
+            self.sudo()
+            .with_context(mail_create_nosubscribe=True)
+            .create(
+                {
+                    "company_id": invoices.company_id.id,
+                    "partner_id": partner.id,
+                    "currency_id": currency.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "amount": amount,
+                    "date": today,
+                    "promised_date": promised_date,
+                    "source": "portal",
+                    "user_id": policy._portal_collector(partner, invoices.company_id).id,
+                }
+            )
+        )
+        promise.message_post(
+            body=_("Promised by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
+        )
+        return promise

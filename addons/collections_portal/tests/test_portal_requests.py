@@ -1,0 +1,180 @@
+from datetime import timedelta
+
+from odoo.exceptions import MissingError, UserError
+from odoo.tests import new_test_user, tagged
+from odoo.tests.common import freeze_time
+
+from odoo.addons.collections_omni.tests.common import TODAY
+
+from .common import PortalCollectionsCommon
+
+
+@freeze_time(TODAY.isoformat())
+@tagged("post_install", "-at_install")
+class TestPortalRequests(PortalCollectionsCommon):
+    """The checks behind the portal's promise and plan forms, called as the portal user."""
+
+    def setUp(self):
+        super().setUp()
+        self.first = self._invoice(self.customer, 300, 40)
+        self.second = self._invoice(self.customer, 200, 10)
+        self.foreign = self._invoice(self.other_customer, 100, 10)
+        self.as_portal = self.env(user=self.portal_user)
+
+    def _promise(self, invoices, amount=None, days=10):
+        return self.as_portal["collections.promise"]._portal_promise(
+            self.portal_user.partner_id, [str(i) for i in invoices.ids], amount, TODAY + timedelta(days=days)
+        )
+
+    def _request(self, invoices, count=3, frequency="monthly", days=5, note=None):
+        return self.as_portal["collections.payment.plan"]._portal_request(
+            self.portal_user.partner_id, invoices.ids, count, frequency, TODAY + timedelta(days=days), note=note
+        )
+
+    def test_open_invoices_are_the_customers_own_open_ones(self):
+        paid = self._invoice(self.customer, 50, 5)
+        self._pay(paid)
+        draft = self._invoice(self.customer, 70, 5, post=False)
+        refund = self._invoice(self.customer, 30, 0, move_type="out_refund")
+        open_invoices = self.as_portal["account.move"]._collections_portal_open_invoices(self.portal_user.partner_id)
+        self.assertEqual(open_invoices, self.first | self.second, "oldest due first; no paid, draft, refund or other")
+        self.assertNotIn(paid | draft | refund | self.foreign, open_invoices)
+
+    def test_promise_holds_its_invoices_in_planning(self):
+        promise = self._promise(self.first)
+        self.assertEqual(
+            (promise.partner_id, promise.move_ids, promise.amount, promise.source, promise.state),
+            (self.customer, self.first, 300, "portal", "open"),
+            "the amount defaults to what the invoices owe",
+        )
+        self.assertEqual((promise.date, promise.promised_date), (TODAY, TODAY + timedelta(days=10)))
+        self.assertEqual(promise.user_id, self.collector, "the customer's collector is told if it breaks")
+        run = self._run()
+        self.assertEqual(run.skip_reasons, {"promise": 1})
+        self.assertEqual(self._messages(self.customer).move_ids, self.second, "only the promised invoice is held")
+
+    def test_partial_promise_and_its_limits(self):
+        self.assertEqual(self._promise(self.first | self.second, amount=120.5).amount, 120.5)
+        self.policy.portal_max_days = 10
+        self.assertEqual(
+            self._promise(self._invoice(self.customer, 90, 3), days=10).promised_date, TODAY + timedelta(days=10)
+        )
+
+    def test_bad_promises_are_refused_and_create_nothing(self):
+        eur = self.setup_other_currency("EUR")
+        in_eur = self._invoice(self.customer, 100, 10, currency=eur)
+        cases = [
+            (lambda: self._promise(self.first, amount=0), "more than zero"),
+            (lambda: self._promise(self.first, amount=-5), "more than zero"),
+            (lambda: self._promise(self.first, amount=300.01), "at most"),
+            (lambda: self._promise(self.first, days=-1), "cannot be in the past"),
+            (lambda: self._promise(self.first, days=31), "at most 30 days"),
+            (lambda: self._promise(self.first | self.foreign), "not open invoices of your account"),
+            (lambda: self._promise(self.first | in_eur), "different currencies"),
+            (lambda: self._promise(self.first.browse()), "at least one invoice"),
+        ]
+        for attempt, message in cases:
+            with self.subTest(message=message), self.assertRaisesRegex(UserError, message):
+                attempt()
+        with self.assertRaisesRegex(UserError, "Choose invoices from the list"):
+            self.as_portal["collections.promise"]._portal_promise(
+                self.portal_user.partner_id, ["x"], None, TODAY + timedelta(days=3)
+            )
+        self.assertFalse(self._promises() | self._promises(self.other_customer))
+
+    def test_invoices_already_held_are_refused(self):
+        self._promise(self.first)
+        with self.assertRaisesRegex(UserError, "already covered by a promise"):
+            self._promise(self.first | self.second)
+        with self.assertRaisesRegex(UserError, "already covered by a promise"):
+            self._request(self.first)
+        self._request(self.second)
+        with self.assertRaisesRegex(UserError, "already in a payment plan"):
+            self._promise(self.second)
+        third = self._invoice(self.customer, 80, 10)
+        self.env["collections.dispute"].create(
+            {"partner_id": self.customer.id, "move_ids": [(6, 0, third.ids)], "reason": "quality"}
+        )
+        with self.assertRaisesRegex(UserError, "under review"):
+            self._request(third)
+        self.assertEqual(len(self._promises()), 1)
+        self.assertEqual(len(self._plans()), 1)
+
+    def test_plan_request_is_a_proposed_plan_with_the_engines_schedule(self):
+        invoices = self.first | self.second
+        _invoices, preview = self.as_portal["collections.payment.plan"]._portal_schedule(
+            self.portal_user.partner_id, invoices.ids, 3, "monthly", TODAY + timedelta(days=5)
+        )
+        plan = self._request(invoices, note="Cobramos a fin de mes")
+        self.assertEqual(
+            (plan.state, plan.origin, plan.partner_id, plan.move_ids, plan.amount_total),
+            ("proposed", "portal", self.customer, invoices, 500),
+        )
+        self.assertEqual([(i.sequence, i.due_date, i.amount) for i in plan.installment_ids.sorted("sequence")], preview)
+        self.assertEqual([amount for _seq, _due, amount in preview], [166.67, 166.67, 166.66], "the engine's rounding")
+        self.assertEqual(preview[1][1], TODAY + timedelta(days=5) + timedelta(days=30), "monthly from the start")
+        self.assertEqual(plan.user_id, self.collector)
+        activity = plan.activity_ids
+        self.assertEqual((len(activity), activity.user_id), (1, self.collector))
+        self.assertIn("Cobramos a fin de mes", activity.note)
+        run = self._run()
+        self.assertEqual(run.skip_reasons, {"payment_plan": 1}, "a proposed plan holds its invoices")
+        self.assertFalse(self._messages(self.customer), "both invoices are held: nothing to send")
+
+    def test_plan_request_limits(self):
+        with self.assertRaisesRegex(UserError, "between 1 and 6"):
+            self._request(self.first, count=7)
+        with self.assertRaisesRegex(UserError, "between 1 and 6"):
+            self._request(self.first, count=0)
+        with self.assertRaisesRegex(UserError, "how often"):
+            self._request(self.first, frequency="daily")
+        with self.assertRaisesRegex(UserError, "cannot be in the past"):
+            self._request(self.first, days=-1)
+        with self.assertRaisesRegex(UserError, "cannot be split"):
+            self._request(self._invoice(self.customer, 0.04, 10), count=6)
+        self.policy.portal_max_installments = 12
+        self.assertEqual(len(self._request(self.first, count=12).installment_ids), 12)
+        self.assertEqual(len(self._plans()), 1)
+
+    def test_the_request_goes_to_the_policy_collector_then_to_a_manager(self):
+        self.customer.collections_user_id = False
+        portal_desk = new_test_user(
+            self.env, "portal_desk", groups="base.group_user,collections_omni.group_collections_collector"
+        )
+        self.policy.portal_user_id = portal_desk
+        self.assertEqual(self._request(self.first).activity_ids.user_id, portal_desk)
+        self.policy.portal_user_id = False
+        manager = self.env["res.users"].search(
+            [
+                ("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id),
+                ("company_ids", "in", self.company.id),
+                ("share", "=", False),
+            ],
+            order="id",
+            limit=1,
+        )
+        self.assertTrue(manager)
+        self.assertEqual(self._request(self.second).activity_ids.user_id, manager)
+
+    def test_customer_accepts_a_plan_the_collector_proposed(self):
+        plan = self.Plan.create(
+            {"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)], "installment_count": 2}
+        )
+        plan.action_generate_schedule()
+        Plan = self.as_portal["collections.payment.plan"]
+        partner = self.portal_user.partner_id
+        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
+            Plan._portal_accept(partner, plan.id)
+        plan.action_propose()
+        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
+        other_user.partner_id.parent_id = self.other_customer
+        with self.assertRaises(MissingError):
+            self.env(user=other_user)["collections.payment.plan"]._portal_accept(other_user.partner_id, plan.id)
+        self.assertEqual(Plan._portal_accept(partner, plan.id), plan)
+        self.assertEqual((plan.state, plan.activation_date), ("active", TODAY))
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_accept(partner, plan.id)
+        requested = self._request(self.second)
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_accept(partner, requested.id)
+        self.assertEqual(requested.state, "proposed", "the customer cannot accept their own request")
