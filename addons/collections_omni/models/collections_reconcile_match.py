@@ -771,12 +771,29 @@ class CollectionsReconcileMatch(models.Model):
         """Stored fields of other modules that depend on what the writer set are
         recomputed as after an ORM write (those of account and its kin are
         written alike or unchanged: ``_foreign_reconcile_dependents``)."""
+        lines = self.env["account.move.line"].browse(line_ids)
+        # Registered payments of invoices paid in part before: their state and matching follow
+        # the invoice's full reconcile, recomputed by Odoo (few records).
+        payment_lines = lines.filtered("payment_id")
+        if payment_lines:
+            kept = [
+                (
+                    [field for field in self.env[model]._fields.values() if field.store],
+                    recs,
+                )
+                for model, recs in (
+                    ("account.move.line", payment_lines),
+                    ("account.move", payment_lines.move_id),
+                )
+            ]
+            with self.env.protecting(kept):
+                payment_lines.modified(self._WRITTEN_FIELDS["account.move.line"])
         foreign = self._foreign_reconcile_dependents()
         if not foreign:
             return
         _logger.info("Recomputing fields of other modules after set-based reconciliation: %s", ", ".join(foreign))
         records = {
-            "account.move.line": self.env["account.move.line"].browse(line_ids),
+            "account.move.line": lines,
             "account.move": invoices | suspense_lines.move_id,
             "account.bank.statement.line": suspense_lines.move_id.statement_line_id,
         }

@@ -178,8 +178,13 @@ class TestReconcileSetBased(CollectionsCommon):
         entries = self._rows(
             "account_move", "id = ANY(%s)", [moves], "array_position(%s::int[], id)" % ("ARRAY" + str(moves))
         )
+        payments = self._rows("account_payment", "move_id = ANY(%s)", [moves], "amount, id")
+        self.assertEqual(len(payments), 2)
         statement_lines = self._rows(
-            "account_bank_statement_line", "id = ANY(%s)", [[line.id for line in lines]], "amount"
+            "account_bank_statement_line",
+            "id = ANY(%s)",
+            [[line.id for line in lines]],
+            "array_position(%s::int[], move_id)" % ("ARRAY" + str(moves)),
         )
         messages = self._rows(
             "mail_message",
@@ -221,6 +226,7 @@ class TestReconcileSetBased(CollectionsCommon):
             ("account_partial_reconcile", partials),
             ("account_move", entries),
             ("account_bank_statement_line", statement_lines),
+            ("account_payment", payments),
             ("mail_message", messages),
             ("mail_tracking_value", tracking),
         ):
@@ -266,3 +272,28 @@ class TestReconcileSetBased(CollectionsCommon):
             self.assertEqual(len(paid), 1)
             self.assertEqual(paid.tracking_value_ids.mapped("new_value_char"), ["Paid"])
             self.assertEqual(paid.notification_ids.res_partner_id, notified)
+
+    def test_fields_of_other_modules_are_recomputed_by_odoo(self):
+        """A stored field of a module beyond the proven ones that depends on
+        what the writer sets is left to Odoo's recomputation."""
+        Match = self.Match
+        self.assertEqual(Match._foreign_reconcile_dependents(), ())
+        field = self.env["account.move"]._fields["amount_total"]
+        modules = field._modules
+        self.addCleanup(self.env.registry.clear_cache)
+        self.addCleanup(setattr, field, "_modules", modules)
+        field._modules = (*modules, "sale")
+        self.env.registry.clear_cache()
+        self.assertIn("account.move.amount_total", Match._foreign_reconcile_dependents())
+        customer = self._customer("Cliente Venta")
+        invoice = self._invoice(customer, 300.0, 10)
+        line = self.env["account.bank.statement.line"].create(
+            {"journal_id": self.bank.id, "date": TODAY, "amount": 300.0, "payment_ref": invoice.name}
+        )
+        with patch.object(
+            type(invoice), "_compute_amount", autospec=True, side_effect=type(invoice)._compute_amount
+        ) as compute:
+            self.Match._match(self.company, statement_lines=line)
+            self.env.flush_all()
+        self.assertEqual(invoice.payment_state, "paid")
+        self.assertTrue(any(invoice in call.args[0] for call in compute.call_args_list))

@@ -74,6 +74,17 @@ def write_statement_reconciliations(cr, uid, items):
           FROM account_move_line suspense
          WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item)
            AND st.id = suspense.statement_line_id;
+        -- An entry's total is the sum of its debits: a write-off adds one.
+        UPDATE account_move m
+           SET amount_total = s.total_currency, amount_total_signed = ABS(s.total),
+               amount_total_in_currency_signed = ABS(s.total_currency)
+          FROM (SELECT l.move_id, SUM(l.balance) AS total, SUM(l.amount_currency) AS total_currency
+                  FROM account_move_line l
+                 WHERE l.move_id IN (SELECT s.move_id FROM account_move_line s
+                                      WHERE s.id IN (SELECT suspense_id FROM collections_rec_item))
+                   AND l.debit != 0
+                 GROUP BY l.move_id) s
+         WHERE m.id = s.move_id AND m.amount_total IS DISTINCT FROM s.total_currency;
         -- As the ORM's writes do, on the invoices too (_write_invoices).
         UPDATE account_move m SET is_manually_modified = TRUE
           FROM account_move_line suspense
