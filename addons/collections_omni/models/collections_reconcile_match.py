@@ -548,8 +548,8 @@ class CollectionsReconcileMatch(models.Model):
         """The statement-line matches of ``self`` that the set-based writer
         may reconcile: company currency throughout, no cash-basis taxes or
         storno, invoice items claimed by one match only and reconciled before
-        (if at all) only with company-currency items and no credit note. The
-        others go through the accounting ORM."""
+        (if at all) only with company-currency items. The others go through
+        the accounting ORM."""
         company = self.company_id
         if (
             not company.collections_reconcile_set_based
@@ -581,8 +581,7 @@ class CollectionsReconcileMatch(models.Model):
                 """
                 SELECT DISTINCT o.matching_number
                   FROM account_move_line o
-                  JOIN account_move m ON m.id = o.move_id
-                 WHERE o.matching_number = ANY(%s) AND (o.currency_id != %s OR m.move_type = 'out_refund')
+                 WHERE o.matching_number = ANY(%s) AND o.currency_id != %s
                 """,
                 [numbers, currency.id],
             )

@@ -67,11 +67,12 @@ class TestReconcileSetBased(CollectionsCommon):
         cls.company.collections_reconcile_writeoff_account_id = cls.write_off
 
     def _scenario(self, name, set_based):
-        """One customer, eight invoices, seven statement lines: a full payment
+        """One customer, nine invoices, eight statement lines: a full payment
         without customer, a partial payment, two invoices in one line, a
         write-off within the tolerance, the rest of an invoice partly paid
-        before, more of another, and an overpayment confirmed from the review
-        queue (its surplus stays as the customer's credit)."""
+        before, more of another, the rest of an invoice partly credited, and
+        an overpayment confirmed from the review queue (its surplus stays as
+        the customer's credit)."""
         self.company.collections_reconcile_set_based = set_based
         match_class = type(self.Match)
         written = []
@@ -96,6 +97,10 @@ class TestReconcileSetBased(CollectionsCommon):
             self.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=invoices[-1].ids
             ).create({"amount": 200, "payment_date": TODAY})._create_payments()
+        # One more, credited in part by a credit note before; the bank pays the rest.
+        invoices.append(self._invoice(customer, 900, 12))
+        credit_note = self._invoice(customer, 150, 12, move_type="out_refund")
+        (invoices[-1] | credit_note).line_ids.filtered(lambda aml: aml.account_type == "asset_receivable").reconcile()
         Line = self.env["account.bank.statement.line"]
         lines = [
             Line.create(
@@ -114,6 +119,7 @@ class TestReconcileSetBased(CollectionsCommon):
                 (399.40, f"Pago {invoices[4].name}", customer.id),
                 (400.0, f"Pago {invoices[5].name}", customer.id),
                 (300.0, f"A cuenta {invoices[6].name}", customer.id),
+                (750.0, f"Pago {invoices[7].name}", customer.id),
             )
         ]
         self.Match._match(self.company, statement_lines=Line.concat(*lines))
@@ -159,7 +165,6 @@ class TestReconcileSetBased(CollectionsCommon):
             [[m.id for m in invoices], moves],
         )
         payment_moves = [move_id for (move_id,) in self.env.cr.fetchall()]
-        self.assertEqual(len(payment_moves), 2)
         moves += payment_moves
         items = self._rows(
             "account_move_line",
@@ -179,6 +184,7 @@ class TestReconcileSetBased(CollectionsCommon):
             "account_move", "id = ANY(%s)", [moves], "array_position(%s::int[], id)" % ("ARRAY" + str(moves))
         )
         payments = self._rows("account_payment", "move_id = ANY(%s)", [moves], "amount, id")
+        self.assertEqual(len(payment_moves), 3)  # two payments and the credit note
         self.assertEqual(len(payments), 2)
         statement_lines = self._rows(
             "account_bank_statement_line",

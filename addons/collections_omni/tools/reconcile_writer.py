@@ -5,7 +5,7 @@ minutes: every journal item and partial is created, recomputed and tracked one
 by one. This module writes the same rows with a handful of SQL statements, for
 the plain case only: everything in the company currency, no cash-basis taxes,
 no storno accounting, invoice items reconciled before only with items in the
-company currency and no credit note (the caller checks this). What Odoo's ORM writes in that case is pinned down by
+company currency (the caller checks this). What Odoo's ORM writes in that case is pinned down by
 ``test_reconcile_set_based``, which reconciles twin scenarios both ways and
 compares every column.
 
