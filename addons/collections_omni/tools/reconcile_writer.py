@@ -57,13 +57,17 @@ def write_statement_reconciliations(cr, uid, items):
                     THEN nextval('account_partial_reconcile_id_seq') END AS partial_id,
                COALESCE(acc.reconcile, FALSE) AS reconcilable,
                NULL::int AS full_id,
-               NULL::varchar AS old_number
+               NULL::varchar AS old_number,
+               NULL::varchar AS number
           FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::numeric[], %s::int[])
                AS src(match_id, suspense_id, position, account_id, partner_id, balance, target_id)
           JOIN account_account acc ON acc.id = src.account_id
         """,
         columns,
     )
+    # Planner statistics for the joins below (a temp table has none).
+    cr.execute("ANALYZE collections_rec_item")
+    _number_groups(cr, uid)
     _write_items(cr, uid)
     lines = _write_partials(cr, uid)
     result = {**_write_invoices(cr, uid), "lines": lines}
@@ -107,13 +111,16 @@ def _write_items(cr, uid):
         """
     )
     copied = [name for (name,) in cr.fetchall() if name not in _OWN_COLUMNS]
+    # Items with a target are settled by it entirely; the others (write-off, surplus) stay open.
     amounts = """
         i.account_id, i.partner_id, i.balance, i.balance, GREATEST(i.balance, 0), GREATEST(-i.balance, 0),
-        CASE WHEN i.reconcilable THEN i.balance ELSE 0 END, CASE WHEN i.reconcilable THEN i.balance ELSE 0 END,
-        FALSE, i.balance, i.balance, %(uid)s, now() at time zone 'UTC'
+        CASE WHEN i.reconcilable AND i.target_id IS NULL THEN i.balance ELSE 0 END,
+        CASE WHEN i.reconcilable AND i.target_id IS NULL THEN i.balance ELSE 0 END,
+        i.target_id IS NOT NULL, i.full_id, i.number, i.balance, i.balance, %(uid)s, now() at time zone 'UTC'
     """
     own = """account_id, partner_id, amount_currency, balance, debit, credit, amount_residual,
-             amount_residual_currency, reconciled, price_subtotal, price_total, write_uid, write_date"""
+             amount_residual_currency, reconciled, full_reconcile_id, matching_number, price_subtotal,
+             price_total, write_uid, write_date"""
     copied_sql = ", ".join(f'"{name}"' for name in copied)
     copied_from = ", ".join(f's."{name}"' for name in copied)
     cr.execute(
@@ -133,21 +140,43 @@ def _write_items(cr, uid):
     )
 
 
-def _write_partials(cr, uid):
-    """One partial per item and target. A target partly paid before keeps its
-    matching number (the smallest partial id of its group, as Odoo numbers
-    them); a target settled now gets a full reconcile over its whole group
-    when every item of the group is settled too."""
+def _number_groups(cr, uid):
+    """Decide each pair's numbers before writing anything: a target partly
+    paid before keeps its matching number (the smallest partial id of its
+    group, as Odoo numbers them); a target settled now gets a full reconcile
+    over its whole group when every other item of the group is settled."""
     cr.execute(
         """
         UPDATE collections_rec_item i SET old_number = t.matching_number
           FROM account_move_line t
          WHERE t.id = i.target_id AND t.matching_number IS NOT NULL;
+        UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
+          FROM account_move_line t
+         WHERE t.id = i.target_id AND t.amount_residual + i.balance = 0
+           AND NOT EXISTS (SELECT 1 FROM account_move_line o
+                            WHERE o.matching_number = i.old_number AND o.id != i.target_id
+                              AND o.amount_residual != 0);
+        UPDATE collections_rec_item SET number = COALESCE(full_id::text, old_number, 'P' || partial_id)
+         WHERE target_id IS NOT NULL;
+        INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
+        SELECT full_id, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+          FROM collections_rec_item WHERE full_id IS NOT NULL ORDER BY full_id;
+        """,
+        {"uid": uid},
+    )
+
+
+def _write_partials(cr, uid):
+    """One partial per item and target, the targets' residuals and numbers,
+    and the rest of each group settled now. Returns
+    the ids of every journal item written."""
+    cr.execute(
+        """
         INSERT INTO account_partial_reconcile
-               (id, debit_move_id, credit_move_id, debit_currency_id, credit_currency_id,
+               (id, debit_move_id, credit_move_id, full_reconcile_id, debit_currency_id, credit_currency_id,
                 amount, debit_amount_currency, credit_amount_currency, company_id, max_date,
                 create_uid, create_date, write_uid, write_date)
-        SELECT i.partial_id, i.target_id, i.line_id, t.currency_id, l.currency_id,
+        SELECT i.partial_id, i.target_id, i.line_id, i.full_id, t.currency_id, l.currency_id,
                -i.balance, -i.balance, -i.balance, t.company_id, GREATEST(t.date, l.date),
                %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
           FROM collections_rec_item i
@@ -158,44 +187,24 @@ def _write_partials(cr, uid):
            SET amount_residual = t.amount_residual + i.balance,
                amount_residual_currency = t.amount_residual_currency + i.balance,
                reconciled = t.amount_residual + i.balance = 0,
+               full_reconcile_id = i.full_id, matching_number = i.number,
                write_uid = %(uid)s, write_date = now() at time zone 'UTC'
           FROM collections_rec_item i
          WHERE t.id = i.target_id;
-        UPDATE account_move_line l
-           SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE
-          FROM collections_rec_item i
-         WHERE l.id = i.line_id AND i.target_id IS NOT NULL;
-        UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
-          FROM account_move_line t
-         WHERE t.id = i.target_id AND t.amount_residual = 0
-           AND NOT EXISTS (SELECT 1 FROM account_move_line o
-                            WHERE o.matching_number = i.old_number AND o.amount_residual != 0);
-        INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
-        SELECT full_id, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
-          FROM collections_rec_item WHERE full_id IS NOT NULL ORDER BY full_id;
         CREATE TEMP TABLE collections_rec_group ON COMMIT DROP AS
-        SELECT full_id, partial_id, target_id AS line_id FROM collections_rec_item WHERE target_id IS NOT NULL
-        UNION
-        SELECT full_id, partial_id, line_id FROM collections_rec_item WHERE target_id IS NOT NULL
-        UNION
-        SELECT i.full_id, i.partial_id, o.id
+        SELECT i.full_id, o.id AS line_id
           FROM collections_rec_item i
-          JOIN account_move_line o ON o.matching_number = i.old_number
-         WHERE i.old_number IS NOT NULL;
-        UPDATE account_move_line l
-           SET full_reconcile_id = g.full_id,
-               matching_number = COALESCE(g.full_id::text, i.old_number, 'P' || i.partial_id)
-          FROM collections_rec_group g
-          JOIN collections_rec_item i ON i.partial_id = g.partial_id
-         WHERE l.id = g.line_id;
+          JOIN account_move_line o ON o.matching_number = i.old_number AND o.id != i.target_id
+         WHERE i.full_id IS NOT NULL AND i.old_number IS NOT NULL;
+        UPDATE account_move_line l SET full_reconcile_id = g.full_id, matching_number = g.full_id::text
+          FROM collections_rec_group g WHERE l.id = g.line_id;
         UPDATE account_partial_reconcile p SET full_reconcile_id = g.full_id
-          FROM collections_rec_group g
-         WHERE g.full_id IS NOT NULL AND g.line_id = p.debit_move_id;
+          FROM collections_rec_group g WHERE g.line_id = p.debit_move_id AND p.full_reconcile_id IS NULL;
         UPDATE account_partial_reconcile p SET full_reconcile_id = g.full_id
-          FROM collections_rec_group g
-         WHERE g.full_id IS NOT NULL AND g.line_id = p.credit_move_id;
-        ANALYZE collections_rec_group;
-        SELECT line_id FROM collections_rec_group UNION SELECT line_id FROM collections_rec_item;
+          FROM collections_rec_group g WHERE g.line_id = p.credit_move_id AND p.full_reconcile_id IS NULL;
+        SELECT line_id FROM collections_rec_group
+        UNION SELECT line_id FROM collections_rec_item
+        UNION SELECT target_id FROM collections_rec_item WHERE target_id IS NOT NULL;
         """,
         {"uid": uid},
     )
