@@ -600,11 +600,27 @@ class CollectionsReconcileMatch(models.Model):
         collections payment hooks and other stored fields depending on what
         was written."""
         items = []
-        suspense_lines = self.env["account.move.line"]
+        # The suspense item of each statement line (as _seek_for_lines finds it), in one query.
+        self.env.cr.execute(
+            """
+            SELECT st.id, array_agg(sus.id)
+              FROM account_bank_statement_line st
+              JOIN account_journal j ON j.id = st.journal_id
+              JOIN account_move_line sus ON sus.move_id = st.move_id AND sus.account_id = j.suspense_account_id
+             WHERE st.id = ANY(%s)
+             GROUP BY st.id
+            """,
+            [self.statement_line_id.ids],
+        )
+        suspense_of = dict(self.env.cr.fetchall())
+        suspense_lines = self.env["account.move.line"].browse(
+            suspense_id for ids in suspense_of.values() for suspense_id in ids
+        )
         for match in self:
-            _liquidity, suspense, _other = match.statement_line_id._seek_for_lines()
+            suspense = suspense_lines.browse(suspense_of.get(match.statement_line_id.id, [])).with_prefetch(
+                suspense_lines._prefetch_ids
+            )
             suspense.ensure_one()
-            suspense_lines |= suspense
             values, targets = match._counterpart_values(by_match[match.id], suspense, receivables, tolerance)
             for position, (vals, target) in enumerate(zip(values, targets, strict=True), start=1):
                 items.append(
@@ -773,7 +789,10 @@ class CollectionsReconcileMatch(models.Model):
         lines = self.env["account.move.line"].browse(line_ids)
         # Registered payments of invoices paid in part before: their state and matching follow
         # the invoice's full reconcile, recomputed by Odoo (few records).
-        payment_lines = lines.filtered("payment_id")
+        self.env.cr.execute(
+            "SELECT id FROM account_move_line WHERE id = ANY(%s) AND payment_id IS NOT NULL", [list(line_ids)]
+        )
+        payment_lines = lines.browse(line_id for (line_id,) in self.env.cr.fetchall())
         if payment_lines:
             kept = [
                 (
