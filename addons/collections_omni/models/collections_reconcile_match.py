@@ -758,12 +758,10 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     @tools.ormcache()
-    def _foreign_reconcile_dependents(self):
-        """Stored computed fields that depend on what the set-based writer sets
-        and come from modules beyond collections_omni's dependencies. Those of
-        its dependencies (account, analytic...) are the ones the twin-scenario
-        test proves unchanged or written alike; any other needs Odoo's
-        recomputation."""
+    def _proven_modules(self):
+        """collections_omni's dependencies (account, analytic, mail...): the
+        stored fields they define on the rows the set-based writer writes are
+        the ones the twin-scenario test proves written alike or unchanged."""
         self.env.cr.execute(
             """
             WITH RECURSIVE needed(name) AS (
@@ -776,47 +774,25 @@ class CollectionsReconcileMatch(models.Model):
             SELECT name FROM needed
             """
         )
-        proven = {name for (name,) in self.env.cr.fetchall()}
-        written = [self.env[model]._fields[name] for model, names in self._WRITTEN_FIELDS.items() for name in names]
-        tree = self.env.registry.get_trigger_tree(written, select=lambda field: field.store and field.compute)
-        dependents = {field for node in tree.depth_first() for field in node.root}
-        return tuple(sorted(str(field) for field in dependents if not set(field._modules) <= proven))
+        return frozenset(name for (name,) in self.env.cr.fetchall())
 
     def _trigger_dependents(self, invoices, suspense_lines, line_ids):
-        """Stored fields of other modules that depend on what the writer set are
-        recomputed as after an ORM write (those of account and its kin are
-        written alike or unchanged: ``_foreign_reconcile_dependents``)."""
-        lines = self.env["account.move.line"].browse(line_ids)
-        # Registered payments of invoices paid in part before: their state and matching follow
-        # the invoice's full reconcile, recomputed by Odoo (few records).
-        self.env.cr.execute(
-            "SELECT id FROM account_move_line WHERE id = ANY(%s) AND payment_id IS NOT NULL", [list(line_ids)]
-        )
-        payment_lines = lines.browse(line_id for (line_id,) in self.env.cr.fetchall())
-        if payment_lines:
-            kept = [
-                (
-                    [field for field in self.env[model]._fields.values() if field.store],
-                    recs,
-                )
-                for model, recs in (
-                    ("account.move.line", payment_lines),
-                    ("account.move", payment_lines.move_id),
-                )
-            ]
-            with self.env.protecting(kept):
-                payment_lines.modified(self._WRITTEN_FIELDS["account.move.line"])
-        foreign = self._foreign_reconcile_dependents()
-        if not foreign:
-            return
-        _logger.info("Recomputing fields of other modules after set-based reconciliation: %s", ", ".join(foreign))
+        """Everything that depends on what the writer set is recomputed by
+        Odoo as after an ORM write (payments of invoices paid in part before,
+        fields of other modules), except the proven fields of the very rows
+        the writer wrote: a second, per-record computation of those would
+        cost what the writer saves."""
+        proven = self._proven_modules()
         records = {
-            "account.move.line": lines,
+            "account.move.line": self.env["account.move.line"].browse(line_ids),
             "account.move": invoices | suspense_lines.move_id,
             "account.bank.statement.line": suspense_lines.move_id.statement_line_id,
         }
         protected = [
-            ([field for field in self.env[model]._fields.values() if field.store and str(field) not in foreign], recs)
+            (
+                [field for field in self.env[model]._fields.values() if field.store and set(field._modules) <= proven],
+                recs,
+            )
             for model, recs in records.items()
         ]
         with self.env.protecting(protected):
