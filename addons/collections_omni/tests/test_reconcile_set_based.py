@@ -299,8 +299,12 @@ class TestReconcileSetBased(CollectionsCommon):
         field that a module beyond the proven ones defines or extends is left
         to Odoo's recomputation."""
         self.company.collections_reconcile_set_based = True
+        self.assertEqual(self.Match._reconcile_dependents()[1], ())
         self.assertFalse(self._reconcile_watching_compute_amount("Cliente Contable"))
         field = self.env["account.move"]._fields["amount_total"]
+        self.addCleanup(self.env.registry.clear_cache)
         self.addCleanup(setattr, field, "_modules", field._modules)
         field._modules = (*field._modules, "sale")
+        self.env.registry.clear_cache()
+        self.assertIn("account.move.amount_total", self.Match._reconcile_dependents()[1])
         self.assertTrue(self._reconcile_watching_compute_amount("Cliente Venta"))
