@@ -816,11 +816,7 @@ class CollectionsReconcileMatch(models.Model):
         explicit, generic = self._reconcile_dependents()
         params = {"lines": list(line_ids), "invoices": invoices.ids}
         for model, query in self._DEPENDENT_RECORDS_SQL.items():
-            fields_ = [
-                self.env[model]._fields[str(name).split(".")[-1]]
-                for name in explicit
-                if str(name).rsplit(".", 1)[0] == model
-            ]
+            fields_ = [self.env[model]._fields[name] for field_model, name in explicit if field_model == model]
             if not fields_:
                 continue
             self.env.cr.execute(query, params)
