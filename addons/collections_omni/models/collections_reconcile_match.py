@@ -866,12 +866,20 @@ class CollectionsReconcileMatch(models.Model):
             SELECT DISTINCT src.match_id, apr.id
               FROM collections_reconciled src
               JOIN account_move_line own ON own.move_id = src.own_move_id
-              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s
-                   AND own.id IN (apr.debit_move_id, apr.credit_move_id)
-              JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id) AND inv.id <> own.id
+              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.credit_move_id
+              JOIN account_move_line inv ON inv.id = apr.debit_move_id
+              JOIN collections_reconcile_candidate_move_rel cm
+                   ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+            UNION
+            SELECT DISTINCT src.match_id, apr.id
+              FROM collections_reconciled src
+              JOIN account_move_line own ON own.move_id = src.own_move_id
+              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.debit_move_id
+              JOIN account_move_line inv ON inv.id = apr.credit_move_id
               JOIN collections_reconcile_candidate_move_rel cm
                    ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
             ON CONFLICT DO NOTHING;
+            ANALYZE collections_reconcile_match_partial_rel;
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
             SELECT src.match_id, cm.move_id
               FROM collections_reconciled src
@@ -884,13 +892,12 @@ class CollectionsReconcileMatch(models.Model):
                    reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
                    write_date = now() at time zone 'UTC', write_uid = %(uid)s,
                    reconciled_amount = COALESCE((
-                       SELECT SUM(CASE WHEN inv.id = apr.debit_move_id THEN apr.debit_amount_currency
-                                       ELSE apr.credit_amount_currency END)
+                       -- In the invoice's currency: the side of the partial that is not the match's own entry.
+                       SELECT SUM(CASE WHEN debit.move_id = src.own_move_id THEN apr.credit_amount_currency
+                                       ELSE apr.debit_amount_currency END)
                          FROM collections_reconcile_match_partial_rel r
                          JOIN account_partial_reconcile apr ON apr.id = r.partial_id
-                         JOIN account_move_line inv ON inv.id IN (apr.debit_move_id, apr.credit_move_id)
-                         JOIN account_move_line own ON own.id IN (apr.debit_move_id, apr.credit_move_id)
-                              AND own.id <> inv.id AND own.move_id = src.own_move_id
+                         JOIN account_move_line debit ON debit.id = apr.debit_move_id
                         WHERE r.match_id = x.id), 0)
               FROM collections_reconciled src
               JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
