@@ -616,6 +616,7 @@ class CollectionsReconcileMatch(models.Model):
         suspense_lines = self.env["account.move.line"].browse(
             suspense_id for ids in suspense_of.values() for suspense_id in ids
         )
+        suspense_lines.fetch(["move_id", "name", "currency_id", "amount_currency", "balance"])
         for match in self:
             suspense = suspense_lines.browse(suspense_of.get(match.statement_line_id.id, [])).with_prefetch(
                 suspense_lines._prefetch_ids
@@ -912,10 +913,13 @@ class CollectionsReconcileMatch(models.Model):
     @api.model
     def _open_receivable_lines(self, invoices):
         """{invoice id: its open receivable lines, earliest due first}."""
-        lines = self.env["account.move.line"].search(
+        # Only the fields reconciling reads: loading whole journal items costs seconds by the thousand.
+        lines = self.env["account.move.line"].search_fetch(
             [("move_id", "in", invoices.ids), ("account_type", "=", "asset_receivable"), ("reconciled", "=", False)],
+            ["move_id", "account_id", "currency_id", "amount_residual_currency", "matching_number"],
             order="date_maturity, id",
         )
+        invoices.fetch(["invoice_date_due", "date"])
         result = {}
         for line in lines:
             result.setdefault(line.move_id.id, []).append(line)
