@@ -491,8 +491,7 @@ class CollectionsReconcileMatch(models.Model):
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
         last_partial = self.env.cr.fetchone()[0]
         set_based = self._set_based_reconcilable(by_match, receivables)
-        if set_based:
-            set_based._reconcile_set_based(by_match, receivables, tolerance, lap)
+        known_partials = set_based._reconcile_set_based(by_match, receivables, tolerance, lap) if set_based else []
         st_matches = self.filtered("statement_line_id") - set_based
         pay_matches = self - st_matches - set_based
         # A statement line of an unknown customer keeps its (empty) customer: the receivable items
@@ -537,7 +536,7 @@ class CollectionsReconcileMatch(models.Model):
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
         lap("reconcile")
-        self._record_reconciliation(by_match, last_partial, state)
+        self._record_reconciliation(by_match, last_partial, state, known_partials)
         lap("log")
         # The chatter of the settled invoices (payment status, "invoice paid" notifications) is written
         # at commit; counted here so that the benchmark sees the whole cost.
@@ -598,7 +597,7 @@ class CollectionsReconcileMatch(models.Model):
         written by ``tools/reconcile_writer.py``; then what the ORM would
         have triggered: the invoices' chatter, Odoo's paid hook, the
         collections payment hooks and other stored fields depending on what
-        was written."""
+        was written. Returns the (match id, partial id) it wrote."""
         items = []
         # The suspense item of each statement line (as _seek_for_lines finds it), in one query.
         self.env.cr.execute(
@@ -648,6 +647,7 @@ class CollectionsReconcileMatch(models.Model):
         lap("paid_hook")
         self.env["account.partial.reconcile"]._collections_on_payments(invoices)
         lap("collections_hooks")
+        return result["partials"]
 
     def _track_payment_states(self, changes):
         """The chatter line "Payment Status: Not Paid → Paid" that tracking
@@ -844,10 +844,11 @@ class CollectionsReconcileMatch(models.Model):
             for model, recs in records.items():
                 recs.modified(self._WRITTEN_FIELDS[model])
 
-    def _record_reconciliation(self, by_match, last_partial, state):
+    def _record_reconciliation(self, by_match, last_partial, state, known_partials=()):
         """Log what each match reconciled, set-based: its candidate, the
         invoices, and the partials created since ``last_partial`` between the
-        match's own entry and those invoices (exactly what undo removes)."""
+        match's own entry and those invoices (exactly what undo removes);
+        ``known_partials``: (match id, partial id) the set-based writer made."""
         self.env.flush_all()
         own_moves = [(match.statement_line_id.move_id or match.payment_id.move_id).id for match in self]
         params = {
@@ -857,12 +858,18 @@ class CollectionsReconcileMatch(models.Model):
             "last_partial": last_partial,
             "state": state,
             "uid": self.env.uid,
+            "known_matches": [match_id for match_id, _partial in known_partials],
+            "known_partials": [partial_id for _match, partial_id in known_partials],
         }
         self.env.cr.execute(
             """
             CREATE TEMP TABLE collections_reconciled ON COMMIT DROP AS
             SELECT * FROM unnest(%(matches)s::int[], %(own_moves)s::int[], %(candidates)s::int[])
                        AS src(match_id, own_move_id, candidate_id);
+            INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
+            SELECT * FROM unnest(%(known_matches)s::int[], %(known_partials)s::int[])
+            ON CONFLICT DO NOTHING;
+            -- The partials the ORM made: found between the match's entry and its invoices.
             INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
             SELECT DISTINCT src.match_id, apr.id
               FROM collections_reconciled src
@@ -871,6 +878,7 @@ class CollectionsReconcileMatch(models.Model):
               JOIN account_move_line inv ON inv.id = apr.debit_move_id
               JOIN collections_reconcile_candidate_move_rel cm
                    ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+             WHERE src.match_id <> ALL(%(known_matches)s)
             UNION
             SELECT DISTINCT src.match_id, apr.id
               FROM collections_reconciled src
@@ -879,6 +887,7 @@ class CollectionsReconcileMatch(models.Model):
               JOIN account_move_line inv ON inv.id = apr.credit_move_id
               JOIN collections_reconcile_candidate_move_rel cm
                    ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+             WHERE src.match_id <> ALL(%(known_matches)s)
             ON CONFLICT DO NOTHING;
             ANALYZE collections_reconcile_match_partial_rel;
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)

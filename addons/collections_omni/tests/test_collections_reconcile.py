@@ -65,6 +65,7 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertEqual(match.rule, "reference_partial")
         self.assertEqual(invoice.payment_state, "partial")
         self.assertAlmostEqual(invoice.amount_residual, 400.0)
+        self.assertAlmostEqual(match.reconciled_amount, 600.0)
         self.assertTrue(line.is_reconciled)
 
     def test_same_amount_twice_waits_for_review(self):
@@ -126,6 +127,8 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertEqual(match.state, "auto_reconciled")
         self.assertEqual(match.invoice_ids, first | second)
         self.assertEqual((first | second).mapped("payment_state"), ["paid", "paid"])
+        self.assertEqual(len(match.partial_ids), 2)
+        self.assertAlmostEqual(match.reconciled_amount, 350.0)
         self.assertEqual(third.payment_state, "not_paid")
 
     def test_several_invoices_without_reference(self):

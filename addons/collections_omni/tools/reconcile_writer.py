@@ -44,7 +44,8 @@ def write_statement_reconciliations(cr, uid, items):
     partner id, balance, target item id or None) in the company currency.
     Returns {"invoices": ids of the invoices paid into, "paid": ids of those
     now fully paid, "changed_payment_state": [(invoice id, old state, new
-    state)], "lines": ids of the journal items written}.
+    state)], "lines": ids of the journal items written, "partials": [(match id,
+    partial id)]}.
     """
     columns = [list(column) for column in zip(*items, strict=True)] if items else [[]] * 7
     cr.execute(
@@ -71,6 +72,8 @@ def write_statement_reconciliations(cr, uid, items):
     _write_items(cr, uid)
     lines = _write_partials(cr, uid)
     result = {**_write_invoices(cr, uid), "lines": lines}
+    cr.execute("SELECT match_id, partial_id FROM collections_rec_item WHERE partial_id IS NOT NULL")
+    result["partials"] = cr.fetchall()
     cr.execute(
         """
         UPDATE account_bank_statement_line st
@@ -78,21 +81,18 @@ def write_statement_reconciliations(cr, uid, items):
           FROM account_move_line suspense
          WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item)
            AND st.id = suspense.statement_line_id;
-        -- An entry's total is the sum of its debits: a write-off adds one.
+        -- An entry's total is the sum of its debits (a write-off adds one); the flag as the ORM's
+        -- writes set it, on the invoices too (_write_invoices).
         UPDATE account_move m
            SET amount_total = s.total_currency, amount_total_signed = ABS(s.total),
-               amount_total_in_currency_signed = ABS(s.total_currency)
+               amount_total_in_currency_signed = ABS(s.total_currency), is_manually_modified = TRUE
           FROM (SELECT l.move_id, SUM(l.balance) AS total, SUM(l.amount_currency) AS total_currency
                   FROM account_move_line l
                  WHERE l.move_id IN (SELECT s.move_id FROM account_move_line s
                                       WHERE s.id IN (SELECT suspense_id FROM collections_rec_item))
                    AND l.debit != 0
                  GROUP BY l.move_id) s
-         WHERE m.id = s.move_id AND m.amount_total IS DISTINCT FROM s.total_currency;
-        -- As the ORM's writes do, on the invoices too (_write_invoices).
-        UPDATE account_move m SET is_manually_modified = TRUE
-          FROM account_move_line suspense
-         WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item) AND m.id = suspense.move_id;
+         WHERE m.id = s.move_id;
         DROP TABLE collections_rec_item;
         """,
         {"uid": uid},
