@@ -668,13 +668,16 @@ class CollectionsReconcileMatch(models.Model):
         note_subtype = self.env.ref("mail.mt_note")
         invoices = Move.browse([move_id for move_id, _old, _new in changes])
         paid = invoices.browse([move_id for move_id, _old, new in changes if new == "paid"])
-        notified = set(
-            self.env["mail.followers"]
-            .sudo()
-            .search([("res_model", "=", "account.move"), ("res_id", "in", paid.ids)])
-            .filtered(lambda follower: paid_subtype in follower.subtype_ids)
-            .mapped("res_id")
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT f.res_id
+              FROM mail_followers f
+              JOIN mail_followers_mail_message_subtype_rel rel ON rel.mail_followers_id = f.id
+             WHERE f.res_model = 'account.move' AND f.res_id = ANY(%s) AND rel.mail_message_subtype_id = %s
+            """,
+            [paid.ids, paid_subtype.id],
         )
+        notified = {res_id for (res_id,) in self.env.cr.fetchall()}
         author, email_from = self.env.user.partner_id, self.env.user.email_formatted
         reply_to = invoices._notify_get_reply_to(default=email_from)
         log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]

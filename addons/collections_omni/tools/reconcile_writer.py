@@ -219,23 +219,19 @@ def _write_invoices(cr, uid):
     bank match), the others partially paid."""
     cr.execute(
         """
-        WITH paid AS (
-            SELECT t.move_id, SUM(-i.balance) AS amount
-              FROM collections_rec_item i
-              JOIN account_move_line t ON t.id = i.target_id
-             GROUP BY t.move_id
-        ), old AS (
-            SELECT m.id, m.payment_state FROM account_move m JOIN paid ON paid.move_id = m.id FOR UPDATE OF m
-        )
         UPDATE account_move m
            SET amount_residual = m.amount_residual - paid.amount,
                amount_residual_signed = m.amount_residual_signed - paid.amount,
                is_manually_modified = TRUE,
                payment_state = CASE WHEN m.amount_residual = paid.amount THEN 'paid' ELSE 'partial' END,
                write_uid = %(uid)s, write_date = now() at time zone 'UTC'
-          FROM paid, old
-         WHERE m.id = paid.move_id AND old.id = m.id
-        RETURNING m.id, old.payment_state, m.payment_state
+          FROM (SELECT t.move_id, SUM(-i.balance) AS amount, MIN(inv.payment_state) AS old_state
+                  FROM collections_rec_item i
+                  JOIN account_move_line t ON t.id = i.target_id
+                  JOIN account_move inv ON inv.id = t.move_id
+                 GROUP BY t.move_id) paid
+         WHERE m.id = paid.move_id
+        RETURNING m.id, paid.old_state, m.payment_state
         """,
         {"uid": uid},
     )
