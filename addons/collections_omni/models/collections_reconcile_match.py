@@ -6,7 +6,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import reconcile_matching as matching
-from ..tools.reconcile_writer import write_statement_reconciliations
+from ..tools.reconcile_writer import ITEM_COLUMNS, write_statement_reconciliations
 from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
@@ -739,24 +739,16 @@ class CollectionsReconcileMatch(models.Model):
 
     # What the set-based writer sets (besides the rows it inserts).
     _WRITTEN_FIELDS = {
-        "account.move.line": (
-            "account_id",
-            "partner_id",
-            "amount_currency",
-            "balance",
-            "debit",
-            "credit",
+        "account.move.line": (*ITEM_COLUMNS, "matched_debit_ids", "matched_credit_ids"),
+        "account.move": (
             "amount_residual",
-            "amount_residual_currency",
-            "reconciled",
-            "full_reconcile_id",
-            "matching_number",
-            "matched_debit_ids",
-            "matched_credit_ids",
-            "price_subtotal",
-            "price_total",
+            "amount_residual_signed",
+            "payment_state",
+            "is_manually_modified",
+            "amount_total",
+            "amount_total_signed",
+            "amount_total_in_currency_signed",
         ),
-        "account.move": ("amount_residual", "amount_residual_signed", "payment_state", "is_manually_modified"),
         "account.bank.statement.line": ("is_reconciled", "amount_residual"),
     }
 

@@ -14,9 +14,8 @@ of a suspense item takes its row, the others are copies of it. Items with a
 target (an open receivable item of an invoice) are reconciled with it.
 """
 
-# Columns of a copied item that never come from the suspense item it replaces.
-_OWN_COLUMNS = {
-    "id",
+# Columns of the journal items that the writer sets itself.
+ITEM_COLUMNS = (
     "account_id",
     "partner_id",
     "amount_currency",
@@ -30,11 +29,9 @@ _OWN_COLUMNS = {
     "price_total",
     "full_reconcile_id",
     "matching_number",
-    "create_uid",
-    "create_date",
-    "write_uid",
-    "write_date",
-}
+)
+# Columns of a copied item that never come from the suspense item it replaces.
+_OWN_COLUMNS = {*ITEM_COLUMNS, "id", "create_uid", "create_date", "write_uid", "write_date"}
 
 
 def write_statement_reconciliations(cr, uid, items):
