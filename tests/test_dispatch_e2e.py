@@ -276,7 +276,8 @@ def test_permanent_errors_end_failed_with_the_providers_code(odoo_server, fake, 
 
 def test_odoo_restart_during_dispatch_loses_nothing(odoo_server, fake, shop, workers, clean):
     rpc = odoo_server.rpc()
-    fake.configure(latency_ms=10)
+    # Slow enough (300 x 100 ms over 8 slots, about 4 s) that most sends end after Odoo is down.
+    fake.configure(latency_ms=100)
     message_ids = plan_messages(rpc, shop, 300, "restart")
     workers.start("restart-a", concurrency=4)
     workers.start("restart-b", concurrency=4)
@@ -286,8 +287,12 @@ def test_odoo_restart_during_dispatch_loses_nothing(odoo_server, fake, shop, wor
         assert time.monotonic() < deadline
         time.sleep(0.05)
     odoo_server.stop()  # results can't be reported now: they wait in Redis
-    time.sleep(3)
-    assert clean.hlen("collections:pending") > 0, "results wait for Odoo"
-    odoo_server.start()
+    try:
+        while fake.stats()["delivered"] < 300:
+            assert time.monotonic() < deadline, "the workers go on sending while Odoo is down"
+            time.sleep(0.1)
+        assert clean.hlen("collections:pending") > 0, "results wait for Odoo"
+    finally:
+        odoo_server.start()  # the other tests share this server
     wait_until_final(odoo_server, message_ids, timeout=180)
     assert_exactly_once(odoo_server.rpc(), fake, message_ids)
