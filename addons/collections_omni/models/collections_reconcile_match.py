@@ -641,7 +641,8 @@ class CollectionsReconcileMatch(models.Model):
         invoices = self.env["account.move"].browse(result["invoices"])
         self._track_payment_states(result["changed_payment_state"])
         lap("chatter_set_based")
-        self._trigger_dependents(invoices, suspense_lines, result["lines"])
+        changed = invoices.browse([move_id for move_id, _old, _new in result["changed_payment_state"]])
+        self._trigger_dependents(invoices, suspense_lines, result["lines"], changed)
         lap("dependent_fields")
         invoices.browse(result["paid"])._invoice_paid_hook()
         lap("paid_hook")
@@ -772,8 +773,9 @@ class CollectionsReconcileMatch(models.Model):
         )
         return frozenset(name for (name,) in self.env.cr.fetchall())
 
-    # Records of other models that depend on the written rows, found set-based:
-    # {model: SQL selecting their ids from the written items (%(lines)s) and invoices (%(invoices)s)}.
+    # Records of other models that depend on the written rows, found set-based: {model: SQL
+    # selecting their ids from the written items (%(lines)s) and the invoices whose payment
+    # state changed (%(invoices)s)}.
     _DEPENDENT_RECORDS_SQL = {
         "account.payment": """
             SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL
@@ -803,14 +805,15 @@ class CollectionsReconcileMatch(models.Model):
                 generic.append(str(field))
         return tuple(sorted(explicit)), tuple(sorted(generic))
 
-    def _trigger_dependents(self, invoices, suspense_lines, line_ids):
+    def _trigger_dependents(self, invoices, suspense_lines, line_ids, changed_invoices):
         """Recompute what depends on the written rows, as an ORM write would:
         registered payments and analytic items directly, fields of other
         modules through Odoo's generic triggers (slower; only when such
         fields exist). The written rows' proven fields are not computed a
         second time."""
         explicit, generic = self._reconcile_dependents()
-        params = {"lines": list(line_ids), "invoices": invoices.ids}
+        # Of the invoices, only a changed payment state reaches other records (payments' state).
+        params = {"lines": list(line_ids), "invoices": changed_invoices.ids}
         for model, query in self._DEPENDENT_RECORDS_SQL.items():
             fields_ = [self.env[model]._fields[name] for field_model, name in explicit if field_model == model]
             if not fields_:
