@@ -899,20 +899,16 @@ class CollectionsReconcileMatch(models.Model):
                SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
                    reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
                    write_date = now() at time zone 'UTC', write_uid = %(uid)s,
-                   reconciled_amount = COALESCE(amounts.amount, 0)
+                   reconciled_amount = COALESCE((
+                       -- In the invoice's currency: the side of the partial that is not the match's own entry.
+                       SELECT SUM(CASE WHEN debit.move_id = src.own_move_id THEN apr.credit_amount_currency
+                                       ELSE apr.debit_amount_currency END)
+                         FROM collections_reconcile_match_partial_rel r
+                         JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+                         JOIN account_move_line debit ON debit.id = apr.debit_move_id
+                        WHERE r.match_id = x.id), 0)
               FROM collections_reconciled src
               JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
-              LEFT JOIN (
-                  -- In the invoice's currency: the side of each partial that is not the match's own entry.
-                  SELECT r.match_id,
-                         SUM(CASE WHEN debit.move_id = s.own_move_id THEN apr.credit_amount_currency
-                                  ELSE apr.debit_amount_currency END) AS amount
-                    FROM collections_reconciled s
-                    JOIN collections_reconcile_match_partial_rel r ON r.match_id = s.match_id
-                    JOIN account_partial_reconcile apr ON apr.id = r.partial_id
-                    JOIN account_move_line debit ON debit.id = apr.debit_move_id
-                   GROUP BY r.match_id
-              ) amounts ON amounts.match_id = src.match_id
              WHERE x.id = src.match_id;
             DROP TABLE collections_reconciled;
             """,
