@@ -634,6 +634,8 @@ class CollectionsReconcileMatch(models.Model):
                         target.id if target else None,
                     )
                 )
+        # As the ORM does when the items of a posted entry change: nothing before a lock date.
+        suspense_lines.move_id._check_fiscal_lock_dates()
         lap("prepare_items")
         result = write_statement_reconciliations(self.env.cr, self.env.uid, items)
         self.env.invalidate_all()

@@ -308,3 +308,24 @@ class TestReconcileSetBased(CollectionsCommon):
         self.env.registry.clear_cache()
         self.assertIn("account.move.amount_total", self.Match._reconcile_dependents()[1])
         self.assertTrue(self._reconcile_watching_compute_amount("Cliente Venta"))
+
+    def test_a_locked_period_stops_it_as_it_stops_the_orm(self):
+        """A statement line dated before the lock date is not reconciled: it
+        waits in the review queue with the reason, and nothing is written."""
+        self.company.collections_reconcile_set_based = True
+        customer = self._customer("Cliente Cerrado")
+        invoice = self._invoice(customer, 300.0, 10)
+        locked = self.env["account.bank.statement.line"].create(
+            {"journal_id": self.bank.id, "date": TODAY, "amount": 300.0, "payment_ref": invoice.name}
+        )
+        # Odoo refuses to lock a period with unreconciled statement lines; the lock is set behind
+        # its back here to see the writer refuse as the ORM would.
+        self.env.cr.execute("UPDATE res_company SET fiscalyear_lock_date = %s WHERE id = %s", [TODAY, self.company.id])
+        self.env.invalidate_all()
+        self.Match._match(self.company, statement_lines=locked)
+        match = self.Match.search([("statement_line_id", "=", locked.id)])
+        self.assertEqual(match.state, "proposed")
+        self.assertIn("prior to and inclusive of", match.message_ids[:1].body)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertFalse(locked.is_reconciled)
+        self.assertFalse(locked.move_id.line_ids.filtered(lambda aml: aml.account_type == "asset_receivable"))

@@ -3,11 +3,11 @@
 Reconciling ten thousand statement lines through the accounting ORM takes
 minutes: every journal item and partial is created, recomputed and tracked one
 by one. This module writes the same rows with a handful of SQL statements, for
-the plain case only: everything in the company currency, no cash-basis taxes,
-no storno accounting, invoice items reconciled before only with items in the
-company currency (the caller checks this). What Odoo's ORM writes in that case is pinned down by
-``test_reconcile_set_based``, which reconciles twin scenarios both ways and
-compares every column.
+the plain case only (the caller checks it): everything in the company
+currency, no cash-basis taxes, no storno accounting, invoice items reconciled
+before only with items in the company currency, no lock date in the way. What
+Odoo's ORM writes in that case is pinned down by ``test_reconcile_set_based``,
+which reconciles twin scenarios both ways and compares every column.
 
 Each item replaces (part of) a statement line's suspense item: the first item
 of a suspense item takes its row, the others are copies of it. Items with a
