@@ -3,7 +3,6 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
-from odoo.tools import mute_logger
 
 from .common import PortalCollectionsCommon
 
@@ -89,9 +88,7 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
             promise.message_partner_ids,
             "the customer does not follow the back office's chatter",
         )
-        # Muted: scripts/test reads "skipped" in this log as a skipped test.
-        with mute_logger("odoo.addons.collections_omni.models.collections_run"):
-            run = self._run(self.today)
+        run = self._run(self.today)
         self.assertEqual(run.skip_reasons, {"promise": 1})
         self.assertEqual(self._messages(self.customer).move_ids, self.second)
 
