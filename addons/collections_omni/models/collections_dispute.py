@@ -11,21 +11,11 @@ class CollectionsDispute(models.Model):
 
     _name = "collections.dispute"
     _description = "Collections Dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
+    _inherit = ["collections.hold.mixin"]
     _order = "id desc"
     _check_company_auto = True
 
     name = fields.Char(required=True, readonly=True, copy=False, default=lambda self: _("New"))
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('parent_id', '=', False)]",
-        check_company=True,
-    )
     move_ids = fields.Many2many(
         "account.move",
         "collections_dispute_account_move_rel",

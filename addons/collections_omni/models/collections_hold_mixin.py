@@ -1,11 +1,12 @@
-from odoo import _, models
+from odoo import _, fields, models
 from odoo.exceptions import ValidationError
 
 
 class CollectionsHoldMixin(models.AbstractModel):
     """What payment plans, promises to pay and disputes share: each holds some
-    of a customer's invoices (``move_ids`` of ``partner_id``) out of dunning,
-    and a collector (``user_id``) looks after it.
+    of a customer's invoices (``move_ids`` of ``partner_id``, in a company)
+    out of dunning, in a tracked record that a collector (``user_id``) looks
+    after.
 
     Plans and promises may also break under a policy that keeps the hold
     (``state`` 'broken' with ``hold_after_break``) until the collector resumes
@@ -14,6 +15,18 @@ class CollectionsHoldMixin(models.AbstractModel):
 
     _name = "collections.hold.mixin"
     _description = "Collections Hold (payment plans, promises, disputes)"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('parent_id', '=', False)]",
+        check_company=True,
+    )
 
     # Every invoice in the currency of the record (its currency_id): amounts are agreed in one currency.
     _hold_one_currency = False

@@ -38,22 +38,12 @@ class CollectionsPaymentPlan(models.Model):
 
     _name = "collections.payment.plan"
     _description = "Collections Payment Plan"
-    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
+    _inherit = ["collections.hold.mixin"]
     _order = "id desc"
     _check_company_auto = True
     _hold_one_currency = True  # installments are paid in one currency
 
     name = fields.Char(required=True, readonly=True, copy=False, default=lambda self: _("New"))
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('parent_id', '=', False)]",
-        check_company=True,
-    )
     currency_id = fields.Many2one(
         "res.currency", required=True, tracking=True, default=lambda self: self.env.company.currency_id
     )

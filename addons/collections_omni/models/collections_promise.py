@@ -28,21 +28,11 @@ class CollectionsPromise(models.Model):
 
     _name = "collections.promise"
     _description = "Collections Promise to Pay"
-    _inherit = ["mail.thread", "mail.activity.mixin", "collections.hold.mixin"]
+    _inherit = ["collections.hold.mixin"]
     _order = "promised_date desc, id desc"
     _check_company_auto = True
     _hold_one_currency = True  # the promised amount is in one currency
 
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('parent_id', '=', False)]",
-        check_company=True,
-    )
     move_ids = fields.Many2many(
         "account.move",
         "collections_promise_account_move_rel",

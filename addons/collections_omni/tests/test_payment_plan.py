@@ -342,28 +342,25 @@ class TestPaymentPlanDunning(PlanCommon):
         self.assertEqual(self._run(later).messages_planned, 1)
         self.assertEqual(self._messages(self.customer).move_ids, invoice)
 
-    def test_broken_plan_keeps_the_hold_when_the_policy_says_so(self):
+    def _broken_holding_plan(self):
+        """A plan broken six days on, under a policy that keeps the hold; returns (plan, that day)."""
         self.policy.resume_dunning_on_break = False
-        invoice = self._invoice(self.customer, 300, 10)
-        plan = self._plan(invoice)
+        plan = self._plan(self._invoice(self.customer, 300, 10))
         plan.action_activate()
         later = TODAY + timedelta(days=6)
         with freeze_time(later):
             self.Plan._cron_check()
         self.assertEqual((plan.state, plan.hold_after_break), ("broken", True))
+        return plan, later
+
+    def test_broken_plan_keeps_the_hold_when_the_policy_says_so(self):
+        plan, later = self._broken_holding_plan()
         self.assertEqual(self._run(later).messages_planned, 0)
         plan.action_resume_dunning()
         self.assertEqual(self._run(later).messages_planned, 1)
 
     def test_worklist_and_planning_agree_on_a_broken_plan_that_holds(self):
-        self.policy.resume_dunning_on_break = False
-        invoice = self._invoice(self.customer, 300, 10)
-        plan = self._plan(invoice)
-        plan.action_activate()
-        later = TODAY + timedelta(days=6)
-        with freeze_time(later):
-            self.Plan._cron_check()
-        self.assertEqual((plan.state, plan.hold_after_break), ("broken", True))
+        plan, later = self._broken_holding_plan()
         run = self._run(later)
         self.assertEqual((run.messages_planned, run.skip_reasons), (0, {"payment_plan": 1}))
         self.assertTrue(self._worklist_line().on_payment_plan, "held by planning, shown on a plan")
