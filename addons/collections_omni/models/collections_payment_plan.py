@@ -484,25 +484,6 @@ class CollectionsPaymentPlan(models.Model):
         plans = self.search([("move_ids", "in", invoices.ids), ("state", "in", ("active", "completed", "broken"))])
         plans._refresh_allocation()
 
-    @api.model
-    def _allocation_targets(self, partner, currency=None):
-        """Open installments a payment of ``partner`` would go to, oldest first:
-        for matching a bank line to a plan (the reconciliation reads amounts
-        and references here and reconciles the plan's invoices, oldest due
-        first; the allocation then follows from the residuals).
-
-        :return: installment records (plan_id, due_date, amount, paid_amount,
-            amount_residual, move_ids via plan_id), oldest first
-        """
-        domain = [
-            ("partner_id", "=", partner.commercial_partner_id.id),
-            ("plan_id.state", "=", "active"),
-            ("state", "!=", "paid"),
-        ]
-        if currency:
-            domain.append(("currency_id", "=", currency.id))
-        return self.env["collections.payment.plan.installment"].search(domain, order="due_date, sequence, id")
-
     def _open_invoices_oldest_first(self):
         """The plan's invoices still owing, oldest due first: the order in
         which a payment for the plan settles them."""

@@ -374,15 +374,17 @@ class TestPaymentPlanDunning(PlanCommon):
         Worklist.invalidate_model()
         return Worklist.search([("partner_id", "=", self.customer.id)])
 
-    def test_allocation_targets_for_bank_matching(self):
+    def test_next_installment_for_bank_matching(self):
         invoice = self._invoice(self.customer, 300, 10)
         plan = self._plan(invoice)
         plan.action_activate()
         self._pay(invoice, 100)
-        targets = self.Plan._allocation_targets(self.customer)
-        self.assertEqual(targets, plan.installment_ids[1:])
-        self.assertEqual(targets[0].amount_residual, 100)
-        self.assertFalse(self.Plan._allocation_targets(self._customer("No plan")))
+        self.env.flush_all()
+        index = self.env["collections.reconcile.match"]._open_installments(self.company)
+        (target,) = index.by_partner[self.customer.id]
+        self.assertEqual((target.plan_id, target.amount, target.move_ids), (plan.id, 100, tuple(invoice.ids)))
+        self.assertEqual(target.amount, plan.installment_ids[1].amount_residual)
+        self.assertNotIn(self._customer("No plan").id, index.by_partner)
 
 
 @tagged("at_install", "-post_install")
