@@ -761,19 +761,8 @@ class CollectionsReconcileMatch(models.Model):
         """collections_omni's dependencies (account, analytic, mail...): the
         stored fields they define on the rows the set-based writer writes are
         the ones the twin-scenario test proves written alike or unchanged."""
-        self.env.cr.execute(
-            """
-            WITH RECURSIVE needed(name) AS (
-                SELECT d.name FROM ir_module_module_dependency d
-                  JOIN ir_module_module m ON m.id = d.module_id WHERE m.name = 'collections_omni'
-                UNION
-                SELECT d.name FROM ir_module_module_dependency d
-                  JOIN ir_module_module m ON m.id = d.module_id JOIN needed ON needed.name = m.name
-            )
-            SELECT name FROM needed
-            """
-        )
-        return frozenset(name for (name,) in self.env.cr.fetchall())
+        module = self.env["ir.module.module"].sudo().search([("name", "=", "collections_omni")])
+        return frozenset(module.upstream_dependencies(exclude_states=("uninstallable",)).mapped("name"))
 
     # Records of other models that depend on the written rows, found set-based: {model: SQL
     # selecting their ids from the written items (%(lines)s) and the invoices whose payment
