@@ -1,5 +1,6 @@
 import logging
 import time
+from collections import namedtuple
 
 from odoo import Command, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
@@ -7,9 +8,19 @@ from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import reconcile_matching as matching
 from ..tools.reconcile_writer import ITEM_COLUMNS, write_statement_reconciliations
+from ..tools.table_statistics import analyze_outgrown
 from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
+
+# A statement line's suspense item (company-currency balance, amount in the line's currency).
+Suspense = namedtuple("Suspense", "id move_id name currency_id amount_currency balance")
+# An open receivable item of a candidate invoice.
+Target = namedtuple("Target", "id account_id currency_id residual matching_number")
+# What reconciling a statement-line match starts from (see _statement_sources).
+StatementSource = namedtuple(
+    "StatementSource", "partner_id currency_id foreign_currency_id suspense journal_id date targets"
+)
 
 # Open customer invoices a payment can settle (credit notes are netted by the
 # dunning run, not paid from the bank).
@@ -464,6 +475,14 @@ class CollectionsReconcileMatch(models.Model):
                 """,
                 {"match_keys": list(matches), "match_ids": list(matches.values()), **move_rows},
             )
+        analyze_outgrown(
+            cr,
+            {
+                "collections_reconcile_match": len(matches),
+                "collections_reconcile_candidate": len(candidate_rows["keys"]),
+                "collections_reconcile_candidate_move_rel": len(move_rows["keys"]),
+            },
+        )
         self.invalidate_model()
         self.env["collections.reconcile.candidate"].invalidate_model()
         return matches
@@ -486,29 +505,36 @@ class CollectionsReconcileMatch(models.Model):
         company = self.company_id
         company.ensure_one()
         tolerance = company.collections_reconcile_tolerance or 0.0
-        receivables = self._open_receivable_lines(candidates.move_ids)
         self.env.flush_all()
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
         last_partial = self.env.cr.fetchone()[0]
-        set_based = self._set_based_reconcilable(by_match, receivables)
-        known_partials = set_based._reconcile_set_based(by_match, receivables, tolerance, lap) if set_based else []
+        sources = self._statement_sources(by_match)
+        items = self._counterparts(sources, tolerance)
+        set_based = self._set_based_reconcilable(sources)
+        known = set_based._reconcile_set_based(sources, items, lap) if set_based else {}
         st_matches = self.filtered("statement_line_id") - set_based
         pay_matches = self - st_matches - set_based
         # A statement line of an unknown customer keeps its (empty) customer: the receivable items
         # carry the invoices' customer, and the match records it. Writing it on the line would
         # resynchronise its whole journal entry, one ORM write per customer.
-        pairs = []  # (counterpart values or payment line, invoice receivable line) to reconcile
         new_line_vals, new_line_targets = [], []
-        suspense_lines = self.env["account.move.line"]
         for match in st_matches:
-            st_line = match.statement_line_id
-            _liquidity, suspense, _other = st_line._seek_for_lines()
-            suspense.ensure_one()
-            suspense_lines |= suspense
-            vals, targets = match._counterpart_values(by_match[match.id], suspense, receivables, tolerance)
-            new_line_vals += vals
-            new_line_targets += targets
+            source = sources[match.id]
+            for account_id, amount_currency, balance, target in items[match.id]:
+                new_line_vals.append(
+                    {
+                        "move_id": source.suspense.move_id,
+                        "partner_id": source.partner_id,
+                        "name": source.suspense.name,
+                        "currency_id": source.suspense.currency_id,
+                        "account_id": account_id,
+                        "amount_currency": amount_currency,
+                        "balance": balance,
+                    }
+                )
+                new_line_targets.append(target.id if target else None)
         lap("prepare_items")
+        plan = []
         if st_matches:
             moves = st_matches.statement_line_id.move_id
             container = {"records": moves, "self": moves}
@@ -518,13 +544,17 @@ class CollectionsReconcileMatch(models.Model):
                 "force_delete": True,
                 "tracking_disable": True,
             }
+            Line = self.env["account.move.line"].with_context(**ctx)
             # The balance of the statement lines' entries is checked once, when all items are replaced.
             with moves.with_context(**ctx)._check_balanced(container):
-                suspense_lines.with_context(**ctx).unlink()
-                new_lines = self.env["account.move.line"].with_context(**ctx).create(new_line_vals)
-            pairs += [(line, target) for line, target in zip(new_lines, new_line_targets, strict=True) if target]
+                Line.browse(sources[match.id].suspense.id for match in st_matches).unlink()
+                new_lines = Line.create(new_line_vals)
+            plan += [
+                line | Line.browse(target) for line, target in zip(new_lines, new_line_targets, strict=True) if target
+            ]
         lap("replace_suspense")
-        plan = [line | target for line, target in pairs]
+        pay_candidates = candidates.browse(by_match[match.id].id for match in pay_matches)
+        receivables = self._open_receivable_lines(pay_candidates.move_ids)
         for match in pay_matches:
             pay_lines = match.payment_id.move_id.line_ids.filtered(
                 lambda aml: aml.account_type == "asset_receivable" and not aml.reconciled
@@ -536,14 +566,125 @@ class CollectionsReconcileMatch(models.Model):
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
         lap("reconcile")
-        self._record_reconciliation(by_match, last_partial, state, known_partials)
+        self._record_reconciliation(by_match, last_partial, state, known)
         lap("log")
         # The chatter of the settled invoices (payment status, "invoice paid" notifications) is written
         # at commit; counted here so that the benchmark sees the whole cost.
         self.env.cr.flush()
         lap("chatter")
 
-    def _set_based_reconcilable(self, by_match, receivables):
+    def _statement_sources(self, by_match):
+        """What reconciling each statement-line match of ``self`` with its
+        candidate in ``by_match`` starts from, in two queries: {match id:
+        StatementSource}. The suspense item is the one ``_seek_for_lines``
+        finds; the targets are the candidate invoices' open receivable items,
+        oldest due invoice first, then by maturity."""
+        matches = self.filtered("statement_line_id")
+        if not matches:
+            return {}
+        params = {"matches": matches.ids, "candidates": [by_match[match.id].id for match in matches]}
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT src.match_id, c.partner_id, st.currency_id, st.foreign_currency_id,
+                   array_agg(sus.id), MIN(sus.move_id), MIN(sus.name), MIN(sus.currency_id),
+                   SUM(sus.amount_currency), SUM(sus.balance), MIN(m.journal_id), MIN(m.date)
+              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
+              JOIN collections_reconcile_match x ON x.id = src.match_id
+              JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
+              JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+              JOIN account_move m ON m.id = st.move_id
+              JOIN account_journal j ON j.id = st.journal_id
+              LEFT JOIN account_move_line sus ON sus.move_id = st.move_id AND sus.account_id = j.suspense_account_id
+             GROUP BY src.match_id, c.partner_id, st.currency_id, st.foreign_currency_id
+            """,
+            params,
+        )
+        sources = {
+            row[0]: StatementSource(
+                partner_id=row[1],
+                currency_id=row[2],
+                foreign_currency_id=row[3],
+                suspense=Suspense(row[4][0], *row[5:10]) if row[4] != [None] and len(row[4]) == 1 else None,
+                journal_id=row[10],
+                date=row[11],
+                targets=[],
+            )
+            for row in cr.fetchall()
+        }
+        cr.execute(
+            """
+            SELECT src.match_id, t.id, t.account_id, t.currency_id, t.amount_residual_currency, t.matching_number
+              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
+              JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
+              JOIN account_move m ON m.id = cm.move_id
+              JOIN account_move_line t ON t.move_id = m.id AND t.reconciled IS NOT TRUE
+              JOIN account_account a ON a.id = t.account_id AND a.account_type = 'asset_receivable'
+             ORDER BY src.match_id, COALESCE(m.invoice_date_due, m.date), m.id, t.date_maturity, t.id
+            """,
+            params,
+        )
+        for match_id, *target in cr.fetchall():
+            sources[match_id].targets.append(Target(*target))
+        return sources
+
+    def _counterparts(self, sources, tolerance):
+        """The journal items replacing the suspense item of each statement
+        line of ``self`` (``sources``: :meth:`_statement_sources`): one
+        receivable item per invoice item settled, a write-off within the
+        tolerance, and what is paid beyond the invoices as an open credit of
+        the customer. Returns {match id: [(account id, amount in the line's
+        currency, balance, the Target it settles or None)]}."""
+        company = self.company_id
+        company_currency = company.currency_id
+        write_off_account = company.collections_reconcile_writeoff_account_id
+        currencies = self.env["res.currency"].browse(
+            {source.suspense.currency_id for source in sources.values() if source.suspense}
+        )
+        partners = (
+            self.env["res.partner"].with_company(company).browse({source.partner_id for source in sources.values()})
+        )
+        result = {}
+        for match in self.filtered("statement_line_id"):
+            source = sources[match.id]
+            suspense = source.suspense
+            if not suspense:
+                raise UserError(
+                    _("The statement line of %(match)s has no single suspense item.", match=match.display_name)
+                )
+            currency = currencies.browse(suspense.currency_id)
+            targets = [target for target in source.targets if target.currency_id == suspense.currency_id]
+            if not targets:
+                raise UserError(_("The invoices of %(match)s are no longer open.", match=match.display_name))
+            amount = -suspense.amount_currency
+            allocations, write_off = matching.allocate(
+                amount,
+                [target.residual for target in targets],
+                tolerance if write_off_account else 0.0,
+                currency.decimal_places,
+            )
+            items = [
+                [target.account_id, -applied, target]
+                for target, applied in zip(targets, allocations, strict=True)
+                if applied
+            ]
+            left = round(amount - sum(allocations) + (write_off or 0.0), currency.decimal_places)
+            if write_off:
+                items.append([write_off_account.id, write_off, None])
+            if not currency.is_zero(left):
+                partner = partners.browse(source.partner_id).with_prefetch(partners._prefetch_ids)
+                items.append([partner.property_account_receivable_id.id, -left, None])
+            # Company-currency balances in the statement line's own rate; the last item takes the rounding.
+            remaining = suspense.balance
+            for item in items[:-1]:
+                balance = company_currency.round(suspense.balance * item[1] / suspense.amount_currency)
+                item.insert(2, balance)
+                remaining -= balance
+            items[-1].insert(2, company_currency.round(remaining))
+            result[match.id] = [tuple(item) for item in items]
+        return result
+
+    def _set_based_reconcilable(self, sources):
         """The statement-line matches of ``self`` that the set-based writer
         may reconcile: company currency throughout, no cash-basis taxes or
         storno, invoice items claimed by one match only and reconciled before
@@ -558,21 +699,19 @@ class CollectionsReconcileMatch(models.Model):
             or self.env["account.move"]._get_invoice_in_payment_state() != "paid"
         ):
             return self.browse()
-        currency = company.currency_id
+        currency_id = company.currency_id.id
         claimed, eligible = {}, []
-        for match in self.filtered("statement_line_id"):
-            st_line = match.statement_line_id
-            if st_line.foreign_currency_id or st_line.currency_id != currency:
+        for match_id, source in sources.items():
+            if source.foreign_currency_id or source.currency_id != currency_id:
                 continue
-            targets = [line for move in by_match[match.id].move_ids for line in receivables.get(move.id, [])]
-            if not targets or any(
-                t.currency_id != currency or (t.matching_number and not t.matching_number.startswith("P"))
-                for t in targets
+            if not source.targets or any(
+                t.currency_id != currency_id or (t.matching_number and not t.matching_number.startswith("P"))
+                for t in source.targets
             ):
                 continue
-            for target in targets:
+            for target in source.targets:
                 claimed[target.id] = claimed.get(target.id, 0) + 1
-            eligible.append((match, targets))
+            eligible.append((match_id, source.targets))
         numbers = list({t.matching_number for _match, targets in eligible for t in targets if t.matching_number})
         excluded = set()
         if numbers:
@@ -582,60 +721,45 @@ class CollectionsReconcileMatch(models.Model):
                   FROM account_move_line o
                  WHERE o.matching_number = ANY(%s) AND o.currency_id != %s
                 """,
-                [numbers, currency.id],
+                [numbers, currency_id],
             )
             excluded = {number for (number,) in self.env.cr.fetchall()}
         return self.browse(
-            match.id
-            for match, targets in eligible
+            match_id
+            for match_id, targets in eligible
             if all(claimed[t.id] == 1 and t.matching_number not in excluded for t in targets)
         )
 
-    def _reconcile_set_based(self, by_match, receivables, tolerance, lap):
+    def _reconcile_set_based(self, sources, counterparts, lap):
         """Reconcile ``self`` (see :meth:`_set_based_reconcilable`) with the
-        journal items the ORM path would create (:meth:`_counterpart_values`),
-        written by ``tools/reconcile_writer.py``; then what the ORM would
-        have triggered: the invoices' chatter, Odoo's paid hook, the
+        journal items of :meth:`_counterparts`, the same the ORM path
+        creates, written by ``tools/reconcile_writer.py``; then what the ORM
+        would have triggered: the invoices' chatter, Odoo's paid hook, the
         collections payment hooks and other stored fields depending on what
-        was written. Returns the (match id, partial id) it wrote."""
+        was written. Returns {match id: (ids of the partials it wrote, the
+        amount it applied to the invoices)}."""
         items = []
-        # The suspense item of each statement line (as _seek_for_lines finds it), in one query.
-        self.env.cr.execute(
-            """
-            SELECT st.id, array_agg(sus.id)
-              FROM account_bank_statement_line st
-              JOIN account_journal j ON j.id = st.journal_id
-              JOIN account_move_line sus ON sus.move_id = st.move_id AND sus.account_id = j.suspense_account_id
-             WHERE st.id = ANY(%s)
-             GROUP BY st.id
-            """,
-            [self.statement_line_id.ids],
-        )
-        suspense_of = dict(self.env.cr.fetchall())
-        suspense_lines = self.env["account.move.line"].browse(
-            suspense_id for ids in suspense_of.values() for suspense_id in ids
-        )
-        suspense_lines.fetch(["move_id", "name", "currency_id", "amount_currency", "balance"])
-        for match in self:
-            suspense = suspense_lines.browse(suspense_of.get(match.statement_line_id.id, [])).with_prefetch(
-                suspense_lines._prefetch_ids
-            )
-            suspense.ensure_one()
-            values, targets = match._counterpart_values(by_match[match.id], suspense, receivables, tolerance)
-            for position, (vals, target) in enumerate(zip(values, targets, strict=True), start=1):
+        for match_id in self.ids:
+            suspense_id = sources[match_id].suspense.id
+            for position, (account_id, _amount, balance, target) in enumerate(counterparts[match_id], start=1):
                 items.append(
                     (
-                        match.id,
-                        suspense.id,
+                        match_id,
+                        suspense_id,
                         position,
-                        vals["account_id"],
-                        vals["partner_id"],
-                        vals["balance"],
+                        account_id,
+                        sources[match_id].partner_id,
+                        balance,
                         target.id if target else None,
                     )
                 )
-        # As the ORM does when the items of a posted entry change: nothing before a lock date.
-        suspense_lines.move_id._check_fiscal_lock_dates()
+        # As the ORM does when the items of a posted entry change: nothing before a lock date. The
+        # check depends on the company, the journal and the date only: one entry of each suffices.
+        representatives = {
+            (source.journal_id, source.date): source.suspense.move_id for source in map(sources.get, self.ids)
+        }
+        self.env["account.move"].browse(representatives.values())._check_fiscal_lock_dates()
+        suspense_lines = self.env["account.move.line"].browse(sources[match_id].suspense.id for match_id in self.ids)
         lap("prepare_items")
         result = write_statement_reconciliations(self.env.cr, self.env.uid, items)
         self.env.invalidate_all()
@@ -650,7 +774,15 @@ class CollectionsReconcileMatch(models.Model):
         lap("paid_hook")
         self.env["account.partial.reconcile"]._collections_on_payments(invoices)
         lap("collections_hooks")
-        return result["partials"]
+        # What each match applied to its invoices (in the company currency, the invoices' too).
+        applied = {
+            match_id: sum(-amount for _account, amount, _balance, target in counterparts[match_id] if target)
+            for match_id in self.ids
+        }
+        known = {match_id: ([], amount) for match_id, amount in applied.items()}
+        for match_id, partial_id in result["partials"]:
+            known[match_id][0].append(partial_id)
+        return known
 
     def _track_payment_states(self, changes):
         """The chatter line "Payment Status: Not Paid → Paid" that tracking
@@ -833,75 +965,99 @@ class CollectionsReconcileMatch(models.Model):
             for model, recs in records.items():
                 recs.modified(self._WRITTEN_FIELDS[model])
 
-    def _record_reconciliation(self, by_match, last_partial, state, known_partials=()):
+    def _record_reconciliation(self, by_match, last_partial, state, known=None):
         """Log what each match reconciled, set-based: its candidate, the
-        invoices, and the partials created since ``last_partial`` between the
-        match's own entry and those invoices (exactly what undo removes);
-        ``known_partials``: (match id, partial id) the set-based writer made."""
+        invoices, the partials and the amount reconciled. ``known``: {match
+        id: (partial ids, amount)} of the set-based writer; the partials of
+        the other matches are found among those created since
+        ``last_partial`` between the match's own entry and its invoices
+        (exactly what undo removes)."""
         self.env.flush_all()
-        own_moves = [(match.statement_line_id.move_id or match.payment_id.move_id).id for match in self]
+        known = known or {}
+        found = self.filtered(lambda match: match.id not in known)
+        found_partials = 0
+        cr = self.env.cr
+        if found:
+            found_params = {
+                "matches": found.ids,
+                "own_moves": [(match.statement_line_id.move_id or match.payment_id.move_id).id for match in found],
+                "candidates": [by_match[match.id].id for match in found],
+                "last_partial": last_partial,
+            }
+            cr.execute(
+                """
+                WITH src AS (
+                    SELECT * FROM unnest(%(matches)s::int[], %(own_moves)s::int[], %(candidates)s::int[])
+                           AS src(match_id, own_move_id, candidate_id)
+                )
+                INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
+                SELECT DISTINCT src.match_id, apr.id
+                  FROM src
+                  JOIN account_move_line own ON own.move_id = src.own_move_id
+                  JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.credit_move_id
+                  JOIN account_move_line inv ON inv.id = apr.debit_move_id
+                  JOIN collections_reconcile_candidate_move_rel cm
+                       ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+                UNION
+                SELECT DISTINCT src.match_id, apr.id
+                  FROM src
+                  JOIN account_move_line own ON own.move_id = src.own_move_id
+                  JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.debit_move_id
+                  JOIN account_move_line inv ON inv.id = apr.credit_move_id
+                  JOIN collections_reconcile_candidate_move_rel cm
+                       ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
+                ON CONFLICT DO NOTHING
+                """,
+                found_params,
+            )
+            found_partials = cr.rowcount
         params = {
             "matches": self.ids,
-            "own_moves": own_moves,
             "candidates": [by_match[match.id].id for match in self],
-            "last_partial": last_partial,
+            "amounts": [known[match.id][1] if match.id in known else None for match in self],
+            "known_matches": [match_id for match_id, (partials, _amount) in known.items() for _partial in partials],
+            "known_partials": [partial_id for partials, _amount in known.values() for partial_id in partials],
             "state": state,
             "uid": self.env.uid,
-            "known_matches": [match_id for match_id, _partial in known_partials],
-            "known_partials": [partial_id for _match, partial_id in known_partials],
         }
-        self.env.cr.execute(
+        cr.execute(
             """
-            CREATE TEMP TABLE collections_reconciled ON COMMIT DROP AS
-            SELECT * FROM unnest(%(matches)s::int[], %(own_moves)s::int[], %(candidates)s::int[])
-                       AS src(match_id, own_move_id, candidate_id);
             INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
             SELECT * FROM unnest(%(known_matches)s::int[], %(known_partials)s::int[])
             ON CONFLICT DO NOTHING;
-            -- The partials the ORM made: found between the match's entry and its invoices.
-            INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
-            SELECT DISTINCT src.match_id, apr.id
-              FROM collections_reconciled src
-              JOIN account_move_line own ON own.move_id = src.own_move_id
-              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.credit_move_id
-              JOIN account_move_line inv ON inv.id = apr.debit_move_id
-              JOIN collections_reconcile_candidate_move_rel cm
-                   ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
-             WHERE src.match_id <> ALL(%(known_matches)s)
-            UNION
-            SELECT DISTINCT src.match_id, apr.id
-              FROM collections_reconciled src
-              JOIN account_move_line own ON own.move_id = src.own_move_id
-              JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.debit_move_id
-              JOIN account_move_line inv ON inv.id = apr.credit_move_id
-              JOIN collections_reconcile_candidate_move_rel cm
-                   ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
-             WHERE src.match_id <> ALL(%(known_matches)s)
-            ON CONFLICT DO NOTHING;
-            ANALYZE collections_reconcile_match_partial_rel;
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
             SELECT src.match_id, cm.move_id
-              FROM collections_reconciled src
+              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
               JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
             ON CONFLICT DO NOTHING;
-            UPDATE collections_reconcile_candidate c SET selected = TRUE
-              FROM collections_reconciled src WHERE c.id = src.candidate_id;
+            """,
+            params,
+        )
+        analyze_outgrown(
+            cr, {"collections_reconcile_match_partial_rel": len(params["known_partials"]) + found_partials}
+        )
+        cr.execute(
+            """
+            UPDATE collections_reconcile_candidate SET selected = TRUE WHERE id = ANY(%(candidates)s);
             UPDATE collections_reconcile_match x
                SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
                    reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
                    write_date = now() at time zone 'UTC', write_uid = %(uid)s,
-                   reconciled_amount = COALESCE((
-                       -- In the invoice's currency: the side of the partial that is not the match's own entry.
-                       SELECT SUM(CASE WHEN debit.move_id = src.own_move_id THEN apr.credit_amount_currency
-                                       ELSE apr.debit_amount_currency END)
+                   -- In the invoices' currency: what the set-based writer applied, else the side of each
+                   -- partial that is not the match's own entry (COALESCE evaluates it only then).
+                   reconciled_amount = COALESCE(src.amount, (
+                       SELECT SUM(CASE WHEN debit.move_id = COALESCE(st.move_id, pay.move_id)
+                                       THEN apr.credit_amount_currency ELSE apr.debit_amount_currency END)
                          FROM collections_reconcile_match_partial_rel r
                          JOIN account_partial_reconcile apr ON apr.id = r.partial_id
                          JOIN account_move_line debit ON debit.id = apr.debit_move_id
+                         LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+                         LEFT JOIN account_payment pay ON pay.id = x.payment_id
                         WHERE r.match_id = x.id), 0)
-              FROM collections_reconciled src
+              FROM unnest(%(matches)s::int[], %(candidates)s::int[], %(amounts)s::numeric[])
+                   AS src(match_id, candidate_id, amount)
               JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
              WHERE x.id = src.match_id;
-            DROP TABLE collections_reconciled;
             """,
             params,
         )
@@ -922,65 +1078,6 @@ class CollectionsReconcileMatch(models.Model):
         for line in lines:
             result.setdefault(line.move_id.id, []).append(line)
         return result
-
-    def _counterpart_values(self, candidate, suspense, receivables, tolerance):
-        """The journal items replacing a statement line's suspense item: one
-        receivable item per invoice item settled, a write-off within the
-        tolerance, and what is paid beyond the invoices as an open credit of
-        the customer. Returns (values, invoice item each reconciles with)."""
-        self.ensure_one()
-        company = self.company_id
-        currency = suspense.currency_id
-        amount = -suspense.amount_currency
-        targets = [
-            line
-            for move in candidate.move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id))
-            for line in receivables.get(move.id, [])
-            if line.currency_id == currency
-        ]
-        if not targets:
-            raise UserError(_("The invoices of %(match)s are no longer open.", match=self.display_name))
-        write_off_account = company.collections_reconcile_writeoff_account_id
-        allocations, write_off = matching.allocate(
-            amount,
-            [t.amount_residual_currency for t in targets],
-            tolerance if write_off_account else 0.0,
-            currency.decimal_places,
-        )
-        partner = candidate.partner_id
-        base = {
-            "move_id": suspense.move_id.id,
-            "partner_id": partner.id,
-            "name": suspense.name,
-            "currency_id": currency.id,
-        }
-        values, line_targets = [], []
-        for target, applied in zip(targets, allocations, strict=True):
-            if applied:
-                values.append({**base, "account_id": target.account_id.id, "amount_currency": -applied})
-                line_targets.append(target)
-        left = round(amount - sum(allocations) + (write_off or 0.0), currency.decimal_places)
-        if write_off:
-            values.append({**base, "account_id": write_off_account.id, "amount_currency": write_off})
-            line_targets.append(None)
-        if not currency.is_zero(left):
-            values.append(
-                {
-                    **base,
-                    "account_id": partner.with_company(company).property_account_receivable_id.id,
-                    "amount_currency": -left,
-                }
-            )
-            line_targets.append(None)
-        # Company-currency balances in the statement line's own rate; the last item takes the rounding.
-        total_balance, total_currency = suspense.balance, suspense.amount_currency
-        remaining = total_balance
-        for vals in values[:-1]:
-            balance = company.currency_id.round(total_balance * vals["amount_currency"] / total_currency)
-            vals["balance"] = balance
-            remaining -= balance
-        values[-1]["balance"] = company.currency_id.round(remaining)
-        return values, line_targets
 
     # ------------------------------------------------------------------
     # Review queue actions

@@ -258,14 +258,14 @@ class TestReconcileMatching(CollectionsCommon):
         good = self._line(110.0, good_invoice.name, self.customer)
         bad = self._line(120.0, bad_invoice.name, self.other)
         match_class = type(self.Match)
-        original = match_class._counterpart_values
+        original = match_class._counterparts
 
-        def failing(match, *args):
-            if match.statement_line_id == bad:
-                raise UserError(match.env._("The entry is locked."))
-            return original(match, *args)
+        def failing(matches, *args):
+            if bad in matches.statement_line_id:
+                raise UserError(matches.env._("The entry is locked."))
+            return original(matches, *args)
 
-        with patch.object(match_class, "_counterpart_values", failing):
+        with patch.object(match_class, "_counterparts", failing):
             matches = self._match(good, bad)
         good_match = matches.filtered(lambda m: m.statement_line_id == good)
         bad_match = matches - good_match

@@ -27,6 +27,8 @@ IGNORED = {
     "body",
     "message_id",
     "invoice_partner_display_name",
+    "label",
+    "reconciled_at",
 }
 # Columns holding ids of the twin's own records: compared through a translation.
 OWN_IDS = {
@@ -46,6 +48,9 @@ OWN_IDS = {
     "origin_payment_id",
     "payment_id",
     "memo",
+    "match_id",
+    "partial_id",
+    "original_partner_id",
 }
 
 
@@ -204,6 +209,27 @@ class TestReconcileSetBased(CollectionsCommon):
             [[m["id"] for m in messages]],
             "(SELECT res_id FROM mail_message WHERE id = mail_message_id), id",
         )
+        # The collections log: what each match records having reconciled (undo relies on it).
+        line_ids = [line.id for line in lines]
+        matches = self._rows(
+            "collections_reconcile_match",
+            "statement_line_id = ANY(%s)",
+            [line_ids],
+            "array_position(%s::int[], statement_line_id)" % ("ARRAY" + str(line_ids)),
+        )
+        match_ids = [match["id"] for match in matches]
+        match_partials = self._rows(
+            "collections_reconcile_match_partial_rel r JOIN account_partial_reconcile p ON p.id = r.partial_id",
+            "r.match_id = ANY(%s)",
+            [match_ids],
+            "array_position(%s::int[], r.match_id), p.amount" % ("ARRAY" + str(match_ids)),
+        )
+        match_invoices = self._rows(
+            "collections_reconcile_match_invoice_rel",
+            "match_id = ANY(%s)",
+            [match_ids],
+            f"array_position(ARRAY{match_ids}::int[], match_id), array_position(ARRAY{moves}::int[], move_id)",
+        )
         # Ids of this twin's own records are replaced by their rank in order of appearance.
         translation = {}
 
@@ -235,6 +261,9 @@ class TestReconcileSetBased(CollectionsCommon):
             ("account_payment", payments),
             ("mail_message", messages),
             ("mail_tracking_value", tracking),
+            ("collections_reconcile_match", matches),
+            ("collections_reconcile_match_partial_rel", match_partials),
+            ("collections_reconcile_match_invoice_rel", match_invoices),
         ):
             snapshot.update(normal(rows, table))
         return snapshot
