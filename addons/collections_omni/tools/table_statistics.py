@@ -7,6 +7,8 @@ nested loop over a table believed tiny can turn a second into minutes. ANALYZE
 in the transaction sees its own rows, so the batch analyzes what it outgrew.
 """
 
+from odoo.tools import SQL
+
 # Autovacuum's defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor).
 THRESHOLD = 50
 SCALE_FACTOR = 0.1
@@ -22,5 +24,5 @@ def analyze_outgrown(cr, inserted):
     known = dict(cr.fetchall())
     outgrown = [table for table in tables if inserted[table] > THRESHOLD + SCALE_FACTOR * known.get(table, 0)]
     for table in outgrown:
-        cr.execute(f'ANALYZE "{table}"')  # noqa: S608 -- table names come from the caller's code, not input
+        cr.execute(SQL("ANALYZE %s", SQL.identifier(table)))
     return outgrown
