@@ -768,7 +768,7 @@ class CollectionsReconcileMatch(models.Model):
         self._track_payment_states(result["changed_payment_state"])
         lap("chatter_set_based")
         changed = invoices.browse([move_id for move_id, _old, _new in result["changed_payment_state"]])
-        self._trigger_dependents(invoices, suspense_lines, result["lines"], changed)
+        self._trigger_dependents(invoices, suspense_lines, result["lines"], result["group_lines"], changed)
         lap("dependent_fields")
         invoices.browse(result["paid"])._invoice_paid_hook()
         lap("paid_hook")
@@ -896,15 +896,30 @@ class CollectionsReconcileMatch(models.Model):
         module = self.env["ir.module.module"].sudo().search([("name", "=", "collections_omni")])
         return frozenset(module.upstream_dependencies(exclude_states=("uninstallable",)).mapped("name"))
 
-    # Records of other models that depend on the written rows, found set-based: {model: SQL
-    # selecting their ids from the written items (%(lines)s) and the invoices whose payment
-    # state changed (%(invoices)s)}.
+    # The stored fields of other models that depend on what the writer writes, with the SQL selecting
+    # the records where they do: {model: {field: query}}. Parameters: %(lines)s the journal items
+    # written in full, %(moves)s the entries written, %(invoices)s the invoices whose payment state
+    # changed. The other items of a group settled now only change their matching number and full
+    # reconcile: what depends on those (the payments' entries' totals and payment state) is proven
+    # unchanged by the twin-scenario test.
+    _PAYMENTS_OF_WRITTEN_ROWS = """
+        SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL
+        UNION SELECT payment_id FROM account_move__account_payment WHERE invoice_id = ANY(%(invoices)s)
+    """
     _DEPENDENT_RECORDS_SQL = {
-        "account.payment": """
-            SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL
-            UNION SELECT payment_id FROM account_move__account_payment WHERE invoice_id = ANY(%(invoices)s)
-        """,
-        "account.analytic.line": "SELECT id FROM account_analytic_line WHERE move_line_id = ANY(%(lines)s)",
+        "account.payment": {
+            # invoice_ids.payment_state, move_id.line_ids.amount_residual; and what follows the state
+            "state": _PAYMENTS_OF_WRITTEN_ROWS,
+            "is_reconciled": _PAYMENTS_OF_WRITTEN_ROWS,
+            "is_matched": _PAYMENTS_OF_WRITTEN_ROWS,
+            "name": _PAYMENTS_OF_WRITTEN_ROWS,
+            # move_id.amount_total_signed
+            "amount_company_currency_signed": "SELECT id FROM account_payment WHERE move_id = ANY(%(moves)s)",
+        },
+        # move_line_id.partner_id
+        "account.analytic.line": {
+            "partner_id": "SELECT id FROM account_analytic_line WHERE move_line_id = ANY(%(lines)s)",
+        },
     }
 
     @api.model
@@ -922,29 +937,33 @@ class CollectionsReconcileMatch(models.Model):
         for field in {field for node in tree.depth_first() for field in node.root}:
             if field.model_name in self._WRITTEN_FIELDS and set(field._modules) <= proven:
                 continue
-            if field.model_name in self._DEPENDENT_RECORDS_SQL and set(field._modules) <= proven:
+            if field.name in self._DEPENDENT_RECORDS_SQL.get(field.model_name, {}) and set(field._modules) <= proven:
                 explicit.append((field.model_name, field.name))
             else:
                 generic.append(str(field))
         return tuple(sorted(explicit)), tuple(sorted(generic))
 
-    def _trigger_dependents(self, invoices, suspense_lines, line_ids, changed_invoices):
+    def _trigger_dependents(self, invoices, suspense_lines, line_ids, group_line_ids, changed_invoices):
         """Recompute what depends on the written rows, as an ORM write would:
         registered payments and analytic items directly, fields of other
         modules through Odoo's generic triggers (slower; only when such
         fields exist). The written rows' proven fields are not computed a
         second time."""
         explicit, generic = self._reconcile_dependents()
-        # Of the invoices, only a changed payment state reaches other records (payments' state).
-        params = {"lines": list(line_ids), "invoices": changed_invoices.ids}
-        for model, query in self._DEPENDENT_RECORDS_SQL.items():
-            fields_ = [self.env[model]._fields[name] for field_model, name in explicit if field_model == model]
-            if not fields_:
-                continue
-            self.env.cr.execute(query, params)
-            records = self.env[model].browse(record_id for (record_id,) in self.env.cr.fetchall())
-            for field in fields_:
-                self.env.add_to_compute(field, records)
+        params = {
+            "lines": list(line_ids),
+            "moves": (invoices | suspense_lines.move_id).ids,
+            "invoices": changed_invoices.ids,
+        }
+        records_of = {}  # the same query runs once
+        for model, name in explicit:
+            query = self._DEPENDENT_RECORDS_SQL[model][name]
+            if query not in records_of:
+                self.env.cr.execute(query, params)
+                records_of[query] = self.env[model].browse(
+                    {record_id for (record_id,) in self.env.cr.fetchall() if record_id}
+                )
+            self.env.add_to_compute(self.env[model]._fields[name], records_of[query])
         if not generic:
             return
         _logger.info("Recomputing after set-based reconciliation: %s", ", ".join(generic))
@@ -964,6 +983,7 @@ class CollectionsReconcileMatch(models.Model):
         with self.env.protecting(protected):
             for model, recs in records.items():
                 recs.modified(self._WRITTEN_FIELDS[model])
+            self.env["account.move.line"].browse(group_line_ids).modified(["full_reconcile_id", "matching_number"])
 
     def _record_reconciliation(self, by_match, last_partial, state, known=None):
         """Log what each match reconciled, set-based: its candidate, the

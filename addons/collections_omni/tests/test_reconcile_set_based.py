@@ -338,6 +338,49 @@ class TestReconcileSetBased(CollectionsCommon):
         self.assertIn("account.move.amount_total", self.Match._reconcile_dependents()[1])
         self.assertTrue(self._reconcile_watching_compute_amount("Cliente Venta"))
 
+    def test_what_follows_a_payment_state_is_recomputed(self):
+        """A registered payment whose invoice the bank line settles is paid
+        now; the fields that follow its state (number, matching flags) are
+        recomputed for it, and not for a payment whose invoice's payment
+        state stays as it was."""
+        self.company.collections_reconcile_set_based = True
+        customer = self._customer("Cliente Pagos")
+        settled, still_open = self._invoice(customer, 600.0, 15), self._invoice(customer, 700.0, 15)
+        payments = self.env["account.payment"]
+        for invoice in (settled, still_open):
+            payments |= (
+                self.env["account.payment.register"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create({"amount": 200, "payment_date": TODAY})
+                ._create_payments()
+            )
+        self.assertEqual(payments.mapped("state"), ["in_process", "in_process"])
+        Line = self.env["account.bank.statement.line"]
+        lines = Line.create(
+            [
+                {"journal_id": self.bank.id, "date": TODAY, "amount": 400.0, "payment_ref": settled.name},
+                {
+                    "journal_id": self.bank.id,
+                    "date": TODAY,
+                    "amount": 100.0,
+                    "payment_ref": f"A cuenta {still_open.name}",
+                },
+            ]
+        )
+        payment_class = type(payments)
+        with patch.object(
+            payment_class,
+            "_compute_reconciliation_status",
+            autospec=True,
+            side_effect=payment_class._compute_reconciliation_status,
+        ) as compute:
+            self.Match._match(self.company, statement_lines=lines)
+            self.env.flush_all()
+        self.assertEqual((settled | still_open).mapped("payment_state"), ["paid", "partial"])
+        self.assertEqual(payments.mapped("state"), ["paid", "in_process"])
+        recomputed = {payment.id for call in compute.call_args_list for payment in call.args[0]}
+        self.assertEqual(recomputed, set(payments[0].ids))
+
     def test_a_locked_period_stops_it_as_it_stops_the_orm(self):
         """A statement line dated before the lock date is not reconciled: it
         waits in the review queue with the reason, and nothing is written."""

@@ -41,7 +41,10 @@ def write_statement_reconciliations(cr, uid, items):
     partner id, balance, target item id or None) in the company currency.
     Returns {"invoices": ids of the invoices paid into, "paid": ids of those
     now fully paid, "changed_payment_state": [(invoice id, old state, new
-    state)], "lines": ids of the journal items written, "partials": [(match id,
+    state)], "lines": ids of the journal items written in full (the items
+    replacing suspense items, the invoice items settled), "group_lines": ids
+    of the other items of a group settled now (only their matching number
+    and full reconcile change), "partials": [(match id,
     partial id)]}.
     """
     columns = [list(column) for column in zip(*items, strict=True)] if items else [[]] * 7
@@ -67,8 +70,8 @@ def write_statement_reconciliations(cr, uid, items):
     cr.execute("ANALYZE collections_rec_item")
     _number_groups(cr, uid)
     _write_items(cr, uid)
-    lines = _write_partials(cr, uid)
-    result = {**_write_invoices(cr, uid), "lines": lines}
+    lines, group_lines = _write_partials(cr, uid)
+    result = {**_write_invoices(cr, uid), "lines": lines, "group_lines": group_lines}
     cr.execute("SELECT match_id, partial_id FROM collections_rec_item WHERE partial_id IS NOT NULL")
     result["partials"] = cr.fetchall()
     cr.execute(
@@ -165,8 +168,8 @@ def _number_groups(cr, uid):
 
 def _write_partials(cr, uid):
     """One partial per item and target, the targets' residuals and numbers,
-    and the rest of each group settled now. Returns
-    the ids of every journal item written."""
+    and the rest of each group settled now. Returns the ids of the items
+    written in full and those of the rest of the groups."""
     cr.execute(
         """
         INSERT INTO account_partial_reconcile
@@ -199,15 +202,20 @@ def _write_partials(cr, uid):
           FROM collections_rec_group g WHERE g.line_id = p.debit_move_id AND p.full_reconcile_id IS NULL;
         UPDATE account_partial_reconcile p SET full_reconcile_id = g.full_id
           FROM collections_rec_group g WHERE g.line_id = p.credit_move_id AND p.full_reconcile_id IS NULL;
-        SELECT line_id FROM collections_rec_group
-        UNION SELECT line_id FROM collections_rec_item
-        UNION SELECT target_id FROM collections_rec_item WHERE target_id IS NOT NULL;
         """,
         {"uid": uid},
     )
+    cr.execute(
+        """
+        SELECT line_id FROM collections_rec_item
+        UNION SELECT target_id FROM collections_rec_item WHERE target_id IS NOT NULL
+        """
+    )
     lines = [line_id for (line_id,) in cr.fetchall()]
+    cr.execute("SELECT line_id FROM collections_rec_group")
+    group_lines = [line_id for (line_id,) in cr.fetchall()]
     cr.execute("DROP TABLE collections_rec_group")
-    return lines
+    return lines, group_lines
 
 
 def _write_invoices(cr, uid):
