@@ -361,7 +361,12 @@ class CollectionsReconcileMatch(models.Model):
         one batch; if the batch fails (a lock date, an entry changed meanwhile),
         one by one, and those that still fail stay in the review queue with
         the reason. Returns the failed matches."""
-        best = self.candidate_ids.filtered(lambda c: c.rank == 1)
+        self.env.cr.execute(
+            "SELECT id FROM collections_reconcile_candidate WHERE match_id = ANY(%s) AND rank = 1", [self.ids]
+        )
+        best = self.env["collections.reconcile.candidate"].browse(
+            candidate_id for (candidate_id,) in self.env.cr.fetchall()
+        )
         try:
             with self.env.cr.savepoint():
                 self._reconcile_candidates(best, "auto_reconciled", timings)
@@ -378,13 +383,19 @@ class CollectionsReconcileMatch(models.Model):
                 self.env.invalidate_all()
                 failed |= match
                 match.message_post(body=_("Not reconciled automatically: %(error)s", error=str(error)))
+        if failed:
+            self.env.cr.execute(
+                "UPDATE collections_reconcile_candidate SET selected = FALSE WHERE match_id = ANY(%s)", [failed.ids]
+            )
+            self.env["collections.reconcile.candidate"].invalidate_model(["selected"])
         return failed
 
     def _insert_decisions(self, company, column, decisions, original_partners):
         """Write the matches and their ranked candidates with three INSERTs
         (the ORM would take seconds for ten thousand lines); returns {line
-        key: match id}. Confident matches start as proposals: they become
-        reconciled only once their reconciliation went through."""
+        key: match id}. Confident matches start as proposals, their best
+        candidate selected: they become reconciled only once their
+        reconciliation went through (else the selection is undone)."""
         states = {"confident": "proposed", "ambiguous": "proposed", "none": "none"}
         match_rows = {
             "keys": [],
@@ -396,7 +407,15 @@ class CollectionsReconcileMatch(models.Model):
             "states": [],
             "rules": [],
         }
-        candidate_rows = {"keys": [], "ranks": [], "scores": [], "rules": [], "partners": [], "amounts": []}
+        candidate_rows = {
+            "keys": [],
+            "ranks": [],
+            "scores": [],
+            "rules": [],
+            "partners": [],
+            "amounts": [],
+            "selected": [],
+        }
         move_rows = {"keys": [], "ranks": [], "moves": []}
         for decision in decisions:
             line = decision.line
@@ -412,6 +431,7 @@ class CollectionsReconcileMatch(models.Model):
             for rank, cand in enumerate(decision.candidates, start=1):
                 candidate_rows["keys"].append(line.key)
                 candidate_rows["ranks"].append(rank)
+                candidate_rows["selected"].append(rank == 1 and decision.verdict == "confident")
                 candidate_rows["scores"].append(cand.score)
                 candidate_rows["rules"].append(cand.rule)
                 candidate_rows["partners"].append(cand.partner_id)
@@ -443,15 +463,15 @@ class CollectionsReconcileMatch(models.Model):
             cr.execute(
                 """
                 CREATE TEMP TABLE collections_new_candidate ON COMMIT DROP AS
-                SELECT x.id AS match_id, src.rank, src.score, src.rule, src.partner, src.amount
+                SELECT x.id AS match_id, src.rank, src.score, src.rule, src.partner, src.amount, src.selected
                   FROM unnest(%(keys)s::int[], %(ranks)s::int[], %(scores)s::int[], %(rules)s::varchar[],
-                              %(partners)s::int[], %(amounts)s::numeric[])
-                       AS src(key, rank, score, rule, partner, amount)
+                              %(partners)s::int[], %(amounts)s::numeric[], %(selected)s::bool[])
+                       AS src(key, rank, score, rule, partner, amount, selected)
                   JOIN unnest(%(match_keys)s::int[], %(match_ids)s::int[]) AS x(key, id) ON x.key = src.key;
                 INSERT INTO collections_reconcile_candidate
                        (match_id, company_id, rank, score, rule, partner_id, amount, selected,
                         create_uid, create_date, write_uid, write_date)
-                SELECT match_id, %(company)s, rank, score, rule, partner, amount, FALSE,
+                SELECT match_id, %(company)s, rank, score, rule, partner, amount, selected,
                        %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
                   FROM collections_new_candidate;
                 DROP TABLE collections_new_candidate;
@@ -814,7 +834,7 @@ class CollectionsReconcileMatch(models.Model):
         )
         notified = {res_id for (res_id,) in self.env.cr.fetchall()}
         author, email_from = self.env.user.partner_id, self.env.user.email_formatted
-        reply_to = invoices._notify_get_reply_to(default=email_from)
+        reply_to = paid._notify_get_reply_to(default=email_from)
         log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
         alias_domains = paid.sudo()._mail_get_alias_domains(default_company=self.env.company)
         companies = paid._mail_get_companies(default=self.env.company)
@@ -1058,7 +1078,8 @@ class CollectionsReconcileMatch(models.Model):
         )
         cr.execute(
             """
-            UPDATE collections_reconcile_candidate SET selected = TRUE WHERE id = ANY(%(candidates)s);
+            UPDATE collections_reconcile_candidate SET selected = TRUE
+             WHERE id = ANY(%(candidates)s) AND selected IS NOT TRUE;
             UPDATE collections_reconcile_match x
                SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
                    reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,

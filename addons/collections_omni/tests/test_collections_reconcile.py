@@ -273,6 +273,9 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertEqual(good_invoice.payment_state, "paid")
         self.assertEqual(bad_match.state, "proposed")
         self.assertIn("The entry is locked.", bad_match.message_ids[:1].body)
+        # The reconciled candidate is marked, the one that failed is not.
+        self.assertEqual(good_match.candidate_ids.filtered("selected").rank, 1)
+        self.assertFalse(bad_match.candidate_ids.filtered("selected"))
         self.assertEqual(bad_invoice.payment_state, "not_paid")
         self.assertFalse(bad.is_reconciled)
 
@@ -364,6 +367,13 @@ class TestReconcileMatchingTools(CollectionsCommon):
         self.assertIn("INV202600042", keys)
         self.assertIn("RF18539007547034", keys)
         self.assertNotIn("PAGO", keys)  # no digit: never a reference
+
+    def test_normalize_reference(self):
+        self.assertEqual(matching.normalize_reference("inv/2026/00042"), "INV202600042")
+        self.assertEqual(matching.normalize_reference("abc123"), "ABC123")
+        # Letters beyond ASCII and other symbols are dropped, as from any reference.
+        self.assertEqual(matching.normalize_reference("Año-2026 ²"), "AO2026")
+        self.assertEqual(matching.normalize_reference(None), "")
 
     def test_allocate(self):
         self.assertEqual(matching.allocate(600.0, [1000.0], 0.0), ([600.0], None))

@@ -50,7 +50,10 @@ SCORES = {
 
 def normalize_reference(text):
     """Upper case, letters and digits only: 'inv/2026/00042' -> 'INV202600042'."""
-    return NON_ALNUM_RE.sub("", (text or "").upper())
+    text = (text or "").upper()
+    if text.isascii() and text.isalnum():
+        return text  # already clean (most words of a label): no regular expression needed
+    return NON_ALNUM_RE.sub("", text)
 
 
 def label_keys(label):

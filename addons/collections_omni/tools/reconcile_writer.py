@@ -57,12 +57,18 @@ def write_statement_reconciliations(cr, uid, items):
                CASE WHEN src.target_id IS NOT NULL
                     THEN nextval('account_partial_reconcile_id_seq') END AS partial_id,
                COALESCE(acc.reconcile, FALSE) AS reconcilable,
+               -- What the statements below need of the suspense and target items, read once.
+               s.move_id AS suspense_move_id, s.date AS line_date, s.currency_id AS line_currency_id,
+               t.move_id AS target_move_id, t.date AS target_date, t.currency_id AS target_currency_id,
+               t.company_id AS target_company_id, t.amount_residual AS target_residual,
+               t.matching_number AS old_number,
                NULL::int AS full_id,
-               NULL::varchar AS old_number,
                NULL::varchar AS number
           FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::numeric[], %s::int[])
                AS src(match_id, suspense_id, position, account_id, partner_id, balance, target_id)
           JOIN account_account acc ON acc.id = src.account_id
+          JOIN account_move_line s ON s.id = src.suspense_id
+          LEFT JOIN account_move_line t ON t.id = src.target_id
         """,
         columns,
     )
@@ -78,9 +84,8 @@ def write_statement_reconciliations(cr, uid, items):
         """
         UPDATE account_bank_statement_line st
            SET is_reconciled = TRUE, amount_residual = 0, write_uid = %(uid)s, write_date = now() at time zone 'UTC'
-          FROM account_move_line suspense
-         WHERE suspense.id IN (SELECT suspense_id FROM collections_rec_item)
-           AND st.id = suspense.statement_line_id;
+          FROM account_move m
+         WHERE m.id IN (SELECT suspense_move_id FROM collections_rec_item) AND st.id = m.statement_line_id;
         -- An entry's total is the sum of its debits (a write-off adds one); the flag as the ORM's
         -- writes set it, on the invoices too (_write_invoices).
         UPDATE account_move m
@@ -88,9 +93,7 @@ def write_statement_reconciliations(cr, uid, items):
                amount_total_in_currency_signed = ABS(s.total_currency), is_manually_modified = TRUE
           FROM (SELECT l.move_id, SUM(l.balance) AS total, SUM(l.amount_currency) AS total_currency
                   FROM account_move_line l
-                 WHERE l.move_id IN (SELECT s.move_id FROM account_move_line s
-                                      WHERE s.id IN (SELECT suspense_id FROM collections_rec_item))
-                   AND l.debit != 0
+                 WHERE l.move_id IN (SELECT suspense_move_id FROM collections_rec_item) AND l.debit != 0
                  GROUP BY l.move_id) s
          WHERE m.id = s.move_id;
         DROP TABLE collections_rec_item;
@@ -147,15 +150,12 @@ def _number_groups(cr, uid):
     over its whole group when every other item of the group is settled."""
     cr.execute(
         """
-        UPDATE collections_rec_item i SET old_number = t.matching_number
-          FROM account_move_line t
-         WHERE t.id = i.target_id AND t.matching_number IS NOT NULL;
         UPDATE collections_rec_item i SET full_id = nextval('account_full_reconcile_id_seq')
-          FROM account_move_line t
-         WHERE t.id = i.target_id AND t.amount_residual + i.balance = 0
-           AND NOT EXISTS (SELECT 1 FROM account_move_line o
-                            WHERE o.matching_number = i.old_number AND o.id != i.target_id
-                              AND o.amount_residual != 0);
+         WHERE i.target_id IS NOT NULL AND i.target_residual + i.balance = 0
+           AND (i.old_number IS NULL
+                OR NOT EXISTS (SELECT 1 FROM account_move_line o
+                                WHERE o.matching_number = i.old_number AND o.id != i.target_id
+                                  AND o.amount_residual != 0));
         UPDATE collections_rec_item SET number = COALESCE(full_id::text, old_number, 'P' || partial_id)
          WHERE target_id IS NOT NULL;
         INSERT INTO account_full_reconcile (id, create_uid, create_date, write_uid, write_date)
@@ -176,12 +176,11 @@ def _write_partials(cr, uid):
                (id, debit_move_id, credit_move_id, full_reconcile_id, debit_currency_id, credit_currency_id,
                 amount, debit_amount_currency, credit_amount_currency, company_id, max_date,
                 create_uid, create_date, write_uid, write_date)
-        SELECT i.partial_id, i.target_id, i.line_id, i.full_id, t.currency_id, l.currency_id,
-               -i.balance, -i.balance, -i.balance, t.company_id, GREATEST(t.date, l.date),
+        SELECT i.partial_id, i.target_id, i.line_id, i.full_id, i.target_currency_id, i.line_currency_id,
+               -i.balance, -i.balance, -i.balance, i.target_company_id, GREATEST(i.target_date, i.line_date),
                %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
           FROM collections_rec_item i
-          JOIN account_move_line t ON t.id = i.target_id
-          JOIN account_move_line l ON l.id = i.line_id
+         WHERE i.target_id IS NOT NULL
          ORDER BY i.partial_id;
         UPDATE account_move_line t
            SET amount_residual = t.amount_residual + i.balance,
@@ -230,11 +229,10 @@ def _write_invoices(cr, uid):
                is_manually_modified = TRUE,
                payment_state = CASE WHEN m.amount_residual = paid.amount THEN 'paid' ELSE 'partial' END,
                write_uid = %(uid)s, write_date = now() at time zone 'UTC'
-          FROM (SELECT t.move_id, SUM(-i.balance) AS amount, MIN(inv.payment_state) AS old_state
+          FROM (SELECT i.target_move_id AS move_id, SUM(-i.balance) AS amount, MIN(inv.payment_state) AS old_state
                   FROM collections_rec_item i
-                  JOIN account_move_line t ON t.id = i.target_id
-                  JOIN account_move inv ON inv.id = t.move_id
-                 GROUP BY t.move_id) paid
+                  JOIN account_move inv ON inv.id = i.target_move_id
+                 GROUP BY i.target_move_id) paid
          WHERE m.id = paid.move_id
         RETURNING m.id, paid.old_state, m.payment_state
         """,
