@@ -136,25 +136,40 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertEqual(len(self._request(self.first, count=12).installment_ids), 12)
         self.assertEqual(len(self._plans()), 1)
 
-    def test_the_request_goes_to_the_policy_collector_then_to_a_manager(self):
-        self.customer.collections_user_id = False
-        portal_desk = new_test_user(
-            self.env, "portal_desk", groups="base.group_user,collections_omni.group_collections_collector"
+    def test_a_request_goes_to_the_customers_collector_then_the_policys_then_the_companys(self):
+        portal_desk, default_collector = (
+            new_test_user(self.env, login, groups="base.group_user,collections_omni.group_collections_collector")
+            for login in ("portal_desk", "default_collector")
         )
         self.policy.portal_user_id = portal_desk
-        self.assertEqual(self._request(self.first).activity_ids.user_id, portal_desk)
+        self.company.collections_user_id = default_collector
+
+        def handled_by(invoices):
+            """Who gets a plan request and a promise over these invoices (one of them each)."""
+            plan = self._request(invoices[0])
+            promise = self._promise(invoices[1])
+            self.assertEqual(plan.user_id, promise.user_id)
+            self.assertEqual(plan.activity_ids.user_id, plan.user_id, "the collector, if any, gets the to-do")
+            return plan.user_id
+
+        self.assertEqual(handled_by(self.first | self.second), self.collector, "the customer's collector first")
+        self.customer.collections_user_id = False
+        fresh = self._invoice(self.customer, 90, 5) | self._invoice(self.customer, 80, 5)
+        self.assertEqual(handled_by(fresh), portal_desk, "then the policy's collector for portal requests")
         self.policy.portal_user_id = False
+        fresh = self._invoice(self.customer, 70, 5) | self._invoice(self.customer, 60, 5)
+        self.assertEqual(handled_by(fresh), default_collector, "then the company's Default Collector")
+        self.company.collections_user_id = False
         manager = self.env["res.users"].search(
-            [
-                ("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id),
-                ("company_ids", "in", self.company.id),
-                ("share", "=", False),
-            ],
-            order="id",
+            [("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id), ("share", "=", False)],
             limit=1,
         )
-        self.assertTrue(manager)
-        self.assertEqual(self._request(self.second).activity_ids.user_id, manager)
+        self.assertTrue(manager, "a collections manager exists, and is not picked")
+        fresh = self._invoice(self.customer, 50, 5) | self._invoice(self.customer, 40, 5)
+        plan = self._request(fresh[0])
+        self.assertFalse(plan.user_id | self._promise(fresh[1]).user_id, "else nobody")
+        self.assertFalse(plan.activity_ids, "no to-do for anyone, least of all the portal user")
+        self.assertEqual(plan.state, "proposed", "the request itself stands")
 
     def test_customer_accepts_a_plan_the_collector_proposed(self):
         plan = self.Plan.create(
