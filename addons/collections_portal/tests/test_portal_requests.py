@@ -193,3 +193,128 @@ class TestPortalRequests(PortalCollectionsCommon):
         with self.assertRaisesRegex(UserError, "not waiting for your answer"):
             Plan._portal_accept(partner, requested.id)
         self.assertEqual(requested.state, "proposed", "the customer cannot accept their own request")
+
+    def _collectors_proposal(self, invoices, count=2):
+        """A plan the collector makes in the back office and proposes to the customer."""
+        plan = self.Plan.with_user(self.collector).create(
+            {"partner_id": self.customer.id, "move_ids": [(6, 0, invoices.ids)], "installment_count": count}
+        )
+        plan.action_generate_schedule()
+        plan.action_propose()
+        return plan.with_user(self.env.user)
+
+    def test_customer_declines_a_plan_the_collector_proposed(self):
+        plan = self._collectors_proposal(self.first)
+        self.assertEqual(self.first._collections_hold_reasons(TODAY), {self.first.id: "payment_plan"})
+        messages_before = plan.message_ids
+        declined = self.as_portal["collections.payment.plan"]._portal_decline(
+            self.portal_user.partner_id, plan.id, "  Cobro el día 20:\r\n<b>mejor</b> el 25  "
+        )
+        self.assertEqual(declined, plan)
+        self.assertEqual((plan.state, plan.end_date), ("cancelled", TODAY), "the engine's cancellation")
+        note = (plan.message_ids - messages_before).filtered(lambda m: "Declined by" in m.body)
+        self.assertEqual(len(note), 1)
+        self.assertIn(self.portal_user.partner_id.name, note.body)
+        self.assertIn("Cobro el día 20:<br>&lt;b&gt;mejor&lt;/b&gt; el 25", note.body, "the reason, escaped")
+        activity = plan.activity_ids
+        self.assertEqual((len(activity), activity.user_id), (1, self.collector))
+        self.assertIn("declined by the customer", activity.summary)
+        self.assertIn("Cobro el día 20", activity.note)
+        self.assertEqual(activity.date_deadline, TODAY)
+        self.assertNotIn(self.portal_user.partner_id, plan.message_partner_ids)
+        self.assertFalse(self.first._collections_hold_reasons(TODAY), "no longer held")
+        self._run()
+        self.assertIn(self.first, self._messages(self.customer).move_ids, "dunned again")
+
+    def test_decline_without_a_reason(self):
+        plan = self._collectors_proposal(self.first)
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "   ")
+        self.assertEqual(plan.state, "cancelled")
+        self.assertTrue(plan.message_ids.filtered(lambda m: "Declined by" in m.body))
+        self.assertFalse(plan.activity_ids.note, "no empty reason in the to-do")
+        self.assertEqual(plan.activity_ids.user_id, self.collector)
+
+    def test_only_the_customer_declines_and_only_while_the_plan_waits_for_them(self):
+        plan = self.Plan.create({"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)]})
+        plan.action_generate_schedule()
+        Plan = self.as_portal["collections.payment.plan"]
+        partner = self.portal_user.partner_id
+        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
+            Plan._portal_decline(partner, plan.id)
+        plan.action_propose()
+        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
+        other_user.partner_id.parent_id = self.other_customer
+        with self.assertRaises(MissingError):
+            self.env(user=other_user)["collections.payment.plan"]._portal_decline(other_user.partner_id, plan.id)
+        with self.assertRaises(MissingError):
+            Plan._portal_decline(partner, 0)
+        with self.assertRaisesRegex(UserError, "under 500 characters"):
+            Plan._portal_decline(partner, plan.id, "x" * 501)
+        self.assertEqual(plan.state, "proposed", "a refused decline changes nothing")
+        self.assertFalse(plan.activity_ids)
+        self.assertFalse(plan.message_ids.filtered(lambda m: "Declined by" in (m.body or "")))
+        Plan._portal_decline(partner, plan.id, "\r\n".join(["x" * 99] * 5))  # 5 lines, 499 characters
+        self.assertEqual(plan.state, "cancelled")
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, plan.id)
+        requested = self._request(self.second)
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, requested.id)
+        self.assertEqual(requested.state, "proposed", "the customer's own request waits for the collector")
+        active = self._collectors_proposal(self._invoice(self.customer, 90, 5))
+        Plan._portal_accept(partner, active.id)
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, active.id)
+        self.assertEqual(active.state, "active")
+
+    def test_declining_a_renegotiation_keeps_the_plan_it_renegotiates(self):
+        old = self._collectors_proposal(self.first | self.second)
+        old.action_activate()
+        new = self.Plan.browse(old.action_renegotiate()["res_id"])
+        new.write({"installment_count": 5})
+        new.action_generate_schedule()
+        new.action_propose()
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, new.id, "No")
+        self.assertEqual((new.state, new.previous_plan_id), ("cancelled", old), "the history is kept")
+        self.assertEqual((old.state, old.superseded_by_id), ("active", self.Plan), "the old plan stands")
+        self.assertTrue(
+            old.message_ids.filtered(lambda m: f"declined its renegotiation {new.name}" in m.body),
+            "the old plan tells its story too",
+        )
+        self.assertEqual(self._run().skip_reasons, {"payment_plan": 1}, "its invoices are still held by the old plan")
+
+    def test_a_decline_with_no_collector_anywhere_tells_nobody(self):
+        plan = self._collectors_proposal(self.first)
+        plan.user_id = False
+        self.customer.collections_user_id = False
+        self.company.collections_user_id = False
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "No")
+        self.assertEqual(plan.state, "cancelled")
+        self.assertFalse(plan.activity_ids, "never a to-do for the portal user")
+        self.assertTrue(plan.message_ids.filtered(lambda m: "Declined by" in m.body), "the chatter still says it")
+
+    def test_the_balance_lists_running_promises_then_the_last_ended_ones(self):
+        def promise(days_ago, state):
+            return self.Promise.create(
+                {
+                    "partner_id": self.customer.id,
+                    "amount": 10 + days_ago,
+                    "date": TODAY - timedelta(days=days_ago),
+                    "promised_date": TODAY - timedelta(days=days_ago) + timedelta(days=3),
+                    "state": state,
+                }
+            )
+
+        running = promise(1, "open") | promise(0, "open")
+        ended_states = ["kept", "broken", "cancelled"]
+        ended = self.Promise.concat(*(promise(5 + day, ended_states[day % 3]) for day in range(12)))
+        self.Promise.create(
+            {"partner_id": self.other_customer.id, "amount": 5, "promised_date": TODAY, "state": "kept"}
+        )
+        shown = self.as_portal["collections.promise"]._portal_promises(self.portal_user.partner_id)
+        self.assertEqual(
+            shown.ids,
+            running.sorted("date", reverse=True).ids + ended[:10].ids,
+            "running ones, then the 10 most recent ended ones, each most recent first",
+        )
+        self.assertEqual(set(shown.mapped("state")), {"open", "kept", "broken", "cancelled"})
