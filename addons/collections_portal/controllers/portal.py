@@ -57,6 +57,8 @@ class CollectionsCustomerPortal(CustomerPortal):
                 "days_overdue": max(0, (today - invoice.invoice_date_due).days) if invoice.invoice_date_due else 0,
                 "hold": hold_labels.get(held.get(invoice.id)),
                 "url": invoice.get_portal_url(),
+                # For the promise form's script, which keeps the amount in step with the ticked invoices.
+                "residual": float_repr(invoice.amount_residual, invoice.currency_id.decimal_places),
             }
             for invoice in invoices
         ]
