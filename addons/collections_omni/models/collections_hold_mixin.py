@@ -102,10 +102,16 @@ class CollectionsHoldMixin(models.AbstractModel):
 
     def _tell_collector(self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo"):
         """A to-do (or the given activity type) for the collector of each record
-        that has one (see :meth:`_collector`)."""
+        that has one (see :meth:`_collector`), due ``deadline``, else today
+        where the collector is (not where whoever triggered it is: a customer
+        on the portal may be a day behind)."""
         for record in self:
             collector = record._collector()
             if collector:
                 record.activity_schedule(
-                    activity, date_deadline=deadline, summary=summary, note=note, user_id=collector.id
+                    activity,
+                    date_deadline=deadline or fields.Date.context_today(record.with_context(tz=collector.tz)),
+                    summary=summary,
+                    note=note,
+                    user_id=collector.id,
                 )

@@ -71,18 +71,14 @@ class CollectionsPaymentPlan(models.Model):
         )
         plan.action_generate_schedule()
         plan.action_propose()
-        summary = _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it")
         plan.message_post(
             body=_("Requested by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
         )
-        if collector:
-            plan.activity_schedule(
-                "mail.mail_activity_data_todo",
-                date_deadline=fields.Date.context_today(self),
-                summary=summary,
-                note=note or False,
-                user_id=collector.id,
-            )
+        # The plan's collector is the one found above, if any: the to-do goes to them.
+        plan._tell_collector(
+            _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
+            note=plaintext2html(note) if note else None,
+        )
         return plan
 
     @api.model
@@ -162,6 +158,5 @@ class CollectionsPaymentPlan(models.Model):
         plan._tell_collector(
             _("Payment plan %(plan)s declined by the customer in the portal", plan=plan.name),
             note=reason_html or None,
-            deadline=fields.Date.context_today(self),
         )
         return plan

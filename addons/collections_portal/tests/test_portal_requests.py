@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import MissingError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
@@ -318,3 +319,19 @@ class TestPortalRequests(PortalCollectionsCommon):
             "running ones, then the 10 most recent ended ones, each most recent first",
         )
         self.assertEqual(set(shown.mapped("state")), {"open", "kept", "broken", "cancelled"})
+
+    def test_the_collectors_to_do_is_due_on_the_collectors_today(self):
+        """A customer a day behind the collector: the to-do is not overdue when it arrives."""
+        self.collector.tz = "Europe/Madrid"
+        plan = self._collectors_proposal(self.first)
+        # 03:00 UTC: 21:00 the day before in Mexico City, 05:00 in Madrid.
+        with freeze_time(f"{TODAY} 03:00:00"):
+            in_mexico = self.env(user=self.portal_user, context={"tz": "America/Mexico_City"})
+            Plan = in_mexico["collections.payment.plan"]
+            self.assertEqual(fields.Date.context_today(Plan), TODAY - timedelta(days=1))
+            Plan._portal_decline(self.portal_user.partner_id, plan.id, "No")
+            requested = Plan._portal_request(
+                self.portal_user.partner_id, self.second.ids, 2, "monthly", TODAY + timedelta(days=3)
+            )
+        self.assertEqual(plan.activity_ids.date_deadline, TODAY)
+        self.assertEqual(requested.activity_ids.date_deadline, TODAY)
