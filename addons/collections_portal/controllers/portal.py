@@ -92,6 +92,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
         rows = self._collections_invoice_rows(invoices)
         Promise = request.env["collections.promise"]
+        promises = Promise._portal_promises(partner)
         plans = request.env["collections.payment.plan"]._portal_plans(partner)
         return {
             **self._prepare_portal_layout_values(),
@@ -99,7 +100,9 @@ class CollectionsCustomerPortal(CustomerPortal):
             "partner": partner,
             "rows": rows,
             "totals": self._collections_totals(rows),
-            "promises": Promise._portal_promises(partner),
+            "promises": promises,
+            # The running promises come first; a divider row separates the earlier ones.
+            "running_promise_count": len(promises.filtered(lambda promise: promise.state == "open")),
             "promise_states": dict(Promise._fields["state"]._description_selection(request.env)),
             "plans": plans,
             "plan_status": self._collections_plan_status,
@@ -305,7 +308,9 @@ class CollectionsCustomerPortal(CustomerPortal):
             "declined": False,
             **flags,
             "error": error,
-            "decline_reason": decline_reason,
+            "decline_reason": decline_reason or "",
+            # A refused decline shows its form open again, with what the customer wrote.
+            "decline_refused": decline_reason is not None,
             "max_decline_reason_length": MAX_DECLINE_REASON_LENGTH,
         }
         return request.render("collections_portal.portal_collections_plan", values, status=status)

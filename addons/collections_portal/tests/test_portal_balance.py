@@ -212,6 +212,7 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self.assertRegex(
             page.text, r'<details class="o_collections_decline mt-2">', "closed until the customer opens it"
         )
+        self.assertRegex(page.text, r'<textarea [^>]*name="reason" rows="2" maxlength="500"></textarea>')
         declined = self.url_open(
             f"/my/collections/plans/{plan.id}/decline",
             data={"csrf_token": self._csrf(page), "reason": "Prefiero pagar en 4 cuotas"},
@@ -225,6 +226,8 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
             "a link to request a plan over the same invoices",
         )
         self.assertNotIn("Accept the plan", declined.text)
+        self.assertIn("its installments are no longer due", declined.text)
+        self.assertNotIn(">Pending</span>", declined.text, "no installment of a cancelled plan looks due")
         self.assertEqual(plan.state, "cancelled")
         note = plan.message_ids.filtered(lambda m: "Declined by" in m.body)
         self.assertIn("Prefiero pagar en 4 cuotas", note.body)
@@ -248,7 +251,11 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         )
         self.assertEqual(refused.status_code, 400)
         self.assertIn("under 500 characters", refused.text)
-        self.assertIn("Demasiado &lt;caro&gt; Demasiado", refused.text, "what the customer wrote, escaped")
+        self.assertRegex(
+            refused.text,
+            r'<textarea [^>]*name="reason"[^>]*>Demasiado &lt;caro&gt; Demasiado',
+            "what they wrote, escaped",
+        )
         self.assertRegex(refused.text, r'<details class="o_collections_decline mt-2" open="open">', "left open")
         self.assertEqual(plan.state, "proposed")
         self.assertFalse(plan.activity_ids)
@@ -272,12 +279,17 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
                 for day in range(11)
             )
         )
+        running = self._promise_form(self.first, amount="7")
+        self.assertEqual(running.status_code, 200)
         page = self._get("/my/collections").text
         promises_table = page[page.index("My Promises to Pay") :]
+        running_part, earlier_part = promises_table.split("Earlier promises")
+        amounts = re.compile(r'oe_currency_value">([\d.,]+)<')
+        self.assertEqual(amounts.findall(running_part), ["7.00"], "the running promise first")
         self.assertEqual(
-            re.findall(r'oe_currency_value">([\d.,]+)<', promises_table),
+            amounts.findall(earlier_part),
             [f"{amount:.2f}" for amount in promises[:10].mapped("amount")],
-            "the last 10 ended promises, latest first",
+            "then the last 10 ended promises, latest first",
         )
         for label in ("Kept", "Broken", "Cancelled"):
             self.assertIn(f">{label}</span>", promises_table)
