@@ -135,7 +135,7 @@ class CollectionsPaymentPlan(models.Model):
         if len(reason) > MAX_DECLINE_REASON_LENGTH:
             raise UserError(
                 _(
-                    "Please keep your reason under %(count)s characters (it has %(length)s).",
+                    "Please keep your reason to %(count)s characters at most (it has %(length)s).",
                     count=MAX_DECLINE_REASON_LENGTH,
                     length=len(reason),
                 )

@@ -250,7 +250,7 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
             f"/my/collections/plans/{plan.id}/decline", data={"csrf_token": self._csrf(page), "reason": reason}
         )
         self.assertEqual(refused.status_code, 400)
-        self.assertIn("under 500 characters", refused.text)
+        self.assertIn("500 characters at most", refused.text)
         self.assertRegex(
             refused.text,
             r'<textarea [^>]*name="reason"[^>]*>Demasiado &lt;caro&gt; Demasiado',

@@ -249,7 +249,7 @@ class TestPortalRequests(PortalCollectionsCommon):
             self.env(user=other_user)["collections.payment.plan"]._portal_decline(other_user.partner_id, plan.id)
         with self.assertRaises(MissingError):
             Plan._portal_decline(partner, 0)
-        with self.assertRaisesRegex(UserError, "under 500 characters"):
+        with self.assertRaisesRegex(UserError, "500 characters at most"):
             Plan._portal_decline(partner, plan.id, "x" * 501)
         self.assertEqual(plan.state, "proposed", "a refused decline changes nothing")
         self.assertFalse(plan.activity_ids)
