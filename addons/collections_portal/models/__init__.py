@@ -1,1 +1,1 @@
-from . import account_move, collections_payment_plan, collections_policy, collections_promise, res_company
+from . import account_move, collections_payment_plan, collections_policy, collections_promise
