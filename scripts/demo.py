@@ -61,9 +61,11 @@ def load(env):
     provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
     if provider:
         provider.write({"state": "test", "is_published": True})
-    # The manager collects from every other customer; the rest stay unassigned.
+    # The manager collects from every other customer; the rest have no collector of their own and go to
+    # the company's Default Collector (broken promises and plans, portal requests): the manager too.
     customers = env["res.partner"].search([("customer_rank", ">", 0), ("is_company", "=", True)], order="id")
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
+    env.company.collections_user_id = manager
     # One dunning run so invoices and customers carry stages and the message log has content.
     run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
     run._execute()

@@ -16,4 +16,12 @@
         "views/collections_policy_views.xml",
         "views/collections_portal_templates.xml",
     ],
+    "assets": {
+        "web.assets_frontend": [
+            "collections_portal/static/src/js/*.js",
+        ],
+        "web.assets_tests": [
+            "collections_portal/static/tests/tours/*.js",
+        ],
+    },
 }

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -74,21 +74,44 @@ class CollectionsHoldMixin(models.AbstractModel):
         self.filtered(lambda r: r.state == "broken").write({"hold_after_break": False})
         return True
 
+    @api.model
+    def _find_collector(self, partner, company, assigned=None, policy_collector=None):
+        """The one rule for who collects from a customer: the first internal
+        user among ``assigned`` (a record's own collector), the customer's
+        collector, ``policy_collector`` (a policy's, for callers that have
+        one) and the company's Default Collector. Portal users never are.
+
+        :return: the user, or an empty recordset when none is set
+        """
+        candidates = (
+            assigned,
+            partner.commercial_partner_id.collections_user_id,
+            policy_collector,
+            company.collections_user_id,
+        )
+        return next((user for user in candidates if user and not user.share), self.env["res.users"])
+
     def _collector(self):
         """Who looks after the record: its own collector, else the customer's,
         else the company's default collector, else the current user. Portal
-        users (a record made on the portal) are never the collector."""
+        users (a record made on the portal, a customer acting on the portal)
+        are never the collector: then there is none."""
         self.ensure_one()
-        candidates = (
-            self.user_id,
-            self.partner_id.commercial_partner_id.collections_user_id,
-            self.company_id.collections_user_id,
-        )
-        return next((user for user in candidates if user and not user.share), self.env.user)
+        found = self._find_collector(self.partner_id, self.company_id, assigned=self.user_id)
+        return found or self.env.user.filtered(lambda user: not user.share)
 
     def _tell_collector(self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo"):
-        """A to-do (or the given activity type) for the collector of each record."""
+        """A to-do (or the given activity type) for the collector of each record
+        that has one (see :meth:`_collector`), due ``deadline``, else today
+        where the collector is (not where whoever triggered it is: a customer
+        on the portal may be a day behind)."""
         for record in self:
-            record.activity_schedule(
-                activity, date_deadline=deadline, summary=summary, note=note, user_id=record._collector().id
-            )
+            collector = record._collector()
+            if collector:
+                record.activity_schedule(
+                    activity,
+                    date_deadline=deadline or fields.Date.context_today(record.with_context(tz=collector.tz)),
+                    summary=summary,
+                    note=note,
+                    user_id=collector.id,
+                )

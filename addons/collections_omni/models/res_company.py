@@ -7,7 +7,8 @@ class ResCompany(models.Model):
     collections_user_id = fields.Many2one(
         "res.users",
         string="Default Collector",
-        help="Told about broken payment plans and promises when neither they nor their customer name a collector.",
+        help="Told about broken payment plans and promises, and about what customers ask for themselves (such as "
+        "requests in the customer portal), when neither the record, its customer nor its policy names a collector.",
     )
     collections_reconcile_tolerance = fields.Monetary(
         string="Reconciliation Tolerance",

@@ -1,4 +1,5 @@
 from collections import defaultdict
+from urllib.parse import urlencode
 
 from odoo import _, fields, http
 from odoo.exceptions import MissingError, UserError
@@ -9,6 +10,7 @@ from odoo.addons.collections_omni.models.collections_stage_action import CHANNEL
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
 from ..models.account_move import PORTAL_OPEN_INVOICE_DOMAIN
+from ..models.collections_payment_plan import MAX_DECLINE_REASON_LENGTH
 
 HOURS = range(25)
 # A note the customer adds to a plan request is kept this short.
@@ -55,6 +57,8 @@ class CollectionsCustomerPortal(CustomerPortal):
                 "days_overdue": max(0, (today - invoice.invoice_date_due).days) if invoice.invoice_date_due else 0,
                 "hold": hold_labels.get(held.get(invoice.id)),
                 "url": invoice.get_portal_url(),
+                # For the promise form's script, which keeps the amount in step with the ticked invoices.
+                "residual": float_repr(invoice.amount_residual, invoice.currency_id.decimal_places),
             }
             for invoice in invoices
         ]
@@ -88,6 +92,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
         rows = self._collections_invoice_rows(invoices)
         Promise = request.env["collections.promise"]
+        promises = Promise._portal_promises(partner)
         plans = request.env["collections.payment.plan"]._portal_plans(partner)
         return {
             **self._prepare_portal_layout_values(),
@@ -95,7 +100,9 @@ class CollectionsCustomerPortal(CustomerPortal):
             "partner": partner,
             "rows": rows,
             "totals": self._collections_totals(rows),
-            "promises": Promise._portal_promises(partner),
+            "promises": promises,
+            # The running promises come first; a divider row separates the earlier ones.
+            "running_promise_count": len(promises.filtered(lambda promise: promise.state == "open")),
             "promise_states": dict(Promise._fields["state"]._description_selection(request.env)),
             "plans": plans,
             "plan_status": self._collections_plan_status,
@@ -274,11 +281,18 @@ class CollectionsCustomerPortal(CustomerPortal):
     # === PLANS === #
 
     @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="user", website=True, methods=["GET"])
-    def collections_plan(self, plan_id, requested=None, accepted=None, **kwargs):
+    def collections_plan(self, plan_id, requested=None, accepted=None, declined=None, **kwargs):
+        return self._collections_plan_page(
+            plan_id, requested=bool(requested), accepted=bool(accepted), declined=bool(declined)
+        )
+
+    def _collections_plan_page(self, plan_id, error=None, decline_reason=None, status=200, **flags):
+        """The plan page; after a refused answer, with the error and the reason the customer wrote."""
         partner = self._collections_partner()
         plan = request.env["collections.payment.plan"]._portal_plans(partner, plan_id)
         if not plan:
             raise request.not_found()
+        open_invoices = plan._open_invoices_oldest_first()
         values = {
             **self._prepare_portal_layout_values(),
             "page_name": "collections_plan",
@@ -287,11 +301,19 @@ class CollectionsCustomerPortal(CustomerPortal):
             "installment_states": dict(plan.installment_ids._fields["state"]._description_selection(request.env)),
             "frequency_label": dict(plan._fields["frequency"]._description_selection(request.env))[plan.frequency],
             "invoice_urls": {invoice.id: invoice.get_portal_url() for invoice in plan.move_ids},
-            "requested": bool(requested),
-            "accepted": bool(accepted),
-            "error": kwargs.get("error_message"),
+            # After declining: the plan form with the invoices still open ticked.
+            "request_url": "/my/collections/plan?" + urlencode([("invoice_ids", i) for i in open_invoices.ids]),
+            "requested": False,
+            "accepted": False,
+            "declined": False,
+            **flags,
+            "error": error,
+            "decline_reason": decline_reason or "",
+            # A refused decline shows its form open again, with what the customer wrote.
+            "decline_refused": decline_reason is not None,
+            "max_decline_reason_length": MAX_DECLINE_REASON_LENGTH,
         }
-        return request.render("collections_portal.portal_collections_plan", values)
+        return request.render("collections_portal.portal_collections_plan", values, status=status)
 
     @http.route("/my/collections/plans/<int:plan_id>/accept", type="http", auth="user", website=True, methods=["POST"])
     def collections_plan_accept(self, plan_id, **post):
@@ -301,8 +323,20 @@ class CollectionsCustomerPortal(CustomerPortal):
         except MissingError as error:
             raise request.not_found() from error
         except UserError as error:
-            return self.collections_plan(plan_id, error_message=error.args[0])
+            return self._collections_plan_page(plan_id, error=error.args[0], status=400)
         return request.redirect(f"/my/collections/plans/{plan_id}?accepted=1")
+
+    @http.route("/my/collections/plans/<int:plan_id>/decline", type="http", auth="user", website=True, methods=["POST"])
+    def collections_plan_decline(self, plan_id, reason=None, **post):
+        """The customer declines a plan proposed to them; a refusal keeps the reason they wrote."""
+        try:
+            with request.env.cr.savepoint():
+                request.env["collections.payment.plan"]._portal_decline(self._collections_partner(), plan_id, reason)
+        except MissingError as error:
+            raise request.not_found() from error
+        except UserError as error:
+            return self._collections_plan_page(plan_id, error=error.args[0], decline_reason=reason or "", status=400)
+        return request.redirect(f"/my/collections/plans/{plan_id}?declined=1")
 
     def _contact_preferences_values(self, partner, error=None, saved=False):
         Consent = request.env["collections.consent"].sudo()

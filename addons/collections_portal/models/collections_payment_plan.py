@@ -1,7 +1,13 @@
+from markupsafe import Markup
+
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import MissingError, UserError
+from odoo.tools import plaintext2html
 
 from odoo.addons.collections_omni.models.collections_payment_plan import FREQUENCY_STEPS
+
+# What a customer may write when declining a plan: a short reason, not a letter.
+MAX_DECLINE_REASON_LENGTH = 500
 
 
 class CollectionsPaymentPlan(models.Model):
@@ -65,18 +71,14 @@ class CollectionsPaymentPlan(models.Model):
         )
         plan.action_generate_schedule()
         plan.action_propose()
-        summary = _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it")
         plan.message_post(
             body=_("Requested by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
         )
-        if collector:
-            plan.activity_schedule(
-                "mail.mail_activity_data_todo",
-                date_deadline=fields.Date.context_today(self),
-                summary=summary,
-                note=note or False,
-                user_id=collector.id,
-            )
+        # The plan's collector is the one found above, if any: the to-do goes to them.
+        plan._tell_collector(
+            _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
+            note=plaintext2html(note) if note else None,
+        )
         return plan
 
     @api.model
@@ -89,8 +91,8 @@ class CollectionsPaymentPlan(models.Model):
         return self.sudo().search(domain)
 
     @api.model
-    def _portal_accept(self, partner, plan_id):
-        """The customer accepts a plan the collector proposed to them: it starts.
+    def _portal_awaiting_answer(self, partner, plan_id):
+        """The customer's plan that a collector proposed to them and that waits for their answer.
 
         :raise MissingError: not a plan of this customer
         :raise UserError: the plan is not waiting for the customer
@@ -100,8 +102,61 @@ class CollectionsPaymentPlan(models.Model):
             raise MissingError(_("This payment plan does not exist or is not yours."))
         if plan.state != "proposed" or plan.origin != "collector":
             raise UserError(_("This payment plan is not waiting for your answer."))
+        return plan
+
+    @api.model
+    def _portal_accept(self, partner, plan_id):
+        """The customer accepts a plan the collector proposed to them: it starts.
+
+        :raise MissingError: not a plan of this customer
+        :raise UserError: the plan is not waiting for the customer
+        """
+        plan = self._portal_awaiting_answer(partner, plan_id)
         plan.action_activate()
         plan.message_post(
             body=_("Accepted by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
+        )
+        return plan
+
+    @api.model
+    def _portal_decline(self, partner, plan_id, reason=None):
+        """The customer declines a plan the collector proposed to them: it is
+        cancelled (its invoices are dunned again unless something else holds
+        them), the reason goes to its chatter and the collector gets a to-do.
+        A plan that renegotiates another leaves that one as it was, and says so
+        in its chatter.
+
+        :param reason: the customer's words, optional, at most MAX_DECLINE_REASON_LENGTH characters
+        :raise MissingError: not a plan of this customer
+        :raise UserError: the plan is not waiting for the customer, or the reason is too long
+        """
+        # Browsers send a textarea's line breaks as CRLF but count them as one character against maxlength.
+        reason = (reason or "").replace("\r\n", "\n").strip()
+        if len(reason) > MAX_DECLINE_REASON_LENGTH:
+            raise UserError(
+                _(
+                    "Please keep your reason to %(count)s characters at most (it has %(length)s).",
+                    count=MAX_DECLINE_REASON_LENGTH,
+                    length=len(reason),
+                )
+            )
+        plan = self._portal_awaiting_answer(partner, plan_id)
+        plan.action_cancel()
+        person = self.env.user.partner_id.display_name
+        declined = _("Declined by %(person)s in the customer portal.", person=person)
+        reason_html = plaintext2html(reason) if reason else Markup()
+        plan.message_post(body=Markup("<p>%s</p>%s") % (declined, reason_html))
+        previous = plan.previous_plan_id
+        if previous:
+            previous.message_post(
+                body=_(
+                    "The customer declined its renegotiation %(plan)s: this plan stays %(state)s.",
+                    plan=plan.name,
+                    state=previous._state_label(),
+                )
+            )
+        plan._tell_collector(
+            _("Payment plan %(plan)s declined by the customer in the portal", plan=plan.name),
+            note=reason_html or None,
         )
         return plan

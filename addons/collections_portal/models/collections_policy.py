@@ -24,8 +24,9 @@ class CollectionsPolicy(models.Model):
         "res.users",
         string="Collector for Portal Requests",
         domain="[('share', '=', False)]",
-        help="Gets the payment plans customers request in the portal when the customer has no collector. "
-        "Empty: the company's first collections manager.",
+        help="Gets the payment plans and promises customers make in the portal when the customer has no "
+        "collector. Empty: the company's Default Collector (company form, Collections tab); without one, "
+        "nobody is assigned.",
     )
 
     @api.constrains("portal_max_days", "portal_max_installments")
@@ -56,20 +57,10 @@ class CollectionsPolicy(models.Model):
     def _portal_collector(self, partner, company):
         """Who handles a customer's portal request: the customer's collector,
         else the policy's collector for portal requests, else the company's
-        first collections manager."""
-        collector = partner.commercial_partner_id.collections_user_id or self.portal_user_id
-        if not collector:
-            collector = (
-                self.env["res.users"]
-                .sudo()
-                .search(
-                    [
-                        ("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id),
-                        ("company_ids", "in", company.id),
-                        ("share", "=", False),
-                    ],
-                    order="id",
-                    limit=1,
-                )
-            )
-        return collector
+        Default Collector (the engine's rule, see ``collections.hold.mixin``).
+
+        :return: the user, or an empty recordset when none is set
+        """
+        return self.env["collections.hold.mixin"]._find_collector(
+            partner, company, policy_collector=self.portal_user_id
+        )

@@ -1,14 +1,23 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+# How many ended promises (kept, broken, cancelled) the portal shows besides the running ones.
+PORTAL_PAST_PROMISES = 10
+
 
 class CollectionsPromise(models.Model):
     _inherit = "collections.promise"
 
     @api.model
-    def _portal_promises(self, partner):
-        """The customer's running promises, as superuser but only theirs."""
-        return self.sudo().search([("partner_id", "=", partner.commercial_partner_id.id), ("state", "=", "open")])
+    def _portal_promises(self, partner, past_limit=PORTAL_PAST_PROMISES):
+        """The customer's promises, as superuser but only theirs: the running
+        ones, then the last ``past_limit`` that ended (kept, broken or
+        cancelled), each group most recent first."""
+        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
+        Promise = self.sudo()
+        running = Promise.search([*customer, ("state", "=", "open")], order="date desc, id desc")
+        ended = Promise.search([*customer, ("state", "!=", "open")], order="date desc, id desc", limit=past_limit)
+        return running + ended
 
     @api.model
     def _portal_promise(self, partner, invoice_ids, amount, promised_date):

@@ -163,14 +163,16 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         other_plan.action_generate_schedule()
         other_plan.action_propose()
         own_draft = self.Plan.create({"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)]})
+        csrf_token = self._csrf(self._get("/my/collections/promise"))
         for plan in (other_plan, own_draft):
             self.assertEqual(self.url_open(f"/my/collections/plans/{plan.id}").status_code, 404)
-            response = self.url_open(
-                f"/my/collections/plans/{plan.id}/accept",
-                data={"csrf_token": self._csrf(self._get("/my/collections/promise"))},
-            )
-            self.assertEqual(response.status_code, 404)
-        self.assertEqual(other_plan.state, "proposed")
+            for answer in ("accept", "decline"):
+                response = self.url_open(
+                    f"/my/collections/plans/{plan.id}/{answer}", data={"csrf_token": csrf_token, "reason": "No"}
+                )
+                self.assertEqual(response.status_code, 404)
+        self.assertEqual((other_plan.state, own_draft.state), ("proposed", "draft"))
+        self.assertFalse(other_plan.activity_ids)
 
     def test_customer_accepts_the_plan_the_collector_proposed(self):
         plan = self.Plan.create(
@@ -186,8 +188,111 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self.assertIn("the plan is active", accepted.text)
         self.assertEqual(plan.state, "active")
         again = self.url_open(f"/my/collections/plans/{plan.id}/accept", data={"csrf_token": self._csrf(page)})
-        self.assertEqual(again.status_code, 200)
+        self.assertEqual(again.status_code, 400)
         self.assertIn("not waiting for your answer", again.text)
+        self.assertNotIn("Decline the plan", again.text, "an active plan cannot be declined")
+
+    def _collectors_proposal(self, invoices):
+        plan = self.Plan.create(
+            {
+                "partner_id": self.customer.id,
+                "move_ids": [(6, 0, invoices.ids)],
+                "installment_count": 2,
+                "user_id": self.collector.id,
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_propose()
+        return plan
+
+    def test_customer_declines_the_plan_the_collector_proposed(self):
+        plan = self._collectors_proposal(self.first | self.second)
+        page = self._get(f"/my/collections/plans/{plan.id}")
+        self.assertIn("These terms do not work for me", page.text)
+        self.assertRegex(
+            page.text, r'<details class="o_collections_decline mt-2">', "closed until the customer opens it"
+        )
+        self.assertRegex(page.text, r'<textarea [^>]*name="reason" rows="2" maxlength="500"></textarea>')
+        declined = self.url_open(
+            f"/my/collections/plans/{plan.id}/decline",
+            data={"csrf_token": self._csrf(page), "reason": "Prefiero pagar en 4 cuotas"},
+        )
+        self.assertEqual(declined.status_code, 200)
+        self.assertTrue(declined.url.endswith(f"/my/collections/plans/{plan.id}?declined=1"))
+        self.assertIn("You declined this plan", declined.text)
+        self.assertIn(
+            f'href="/my/collections/plan?invoice_ids={self.first.id}&amp;invoice_ids={self.second.id}"',
+            declined.text,
+            "a link to request a plan over the same invoices",
+        )
+        self.assertNotIn("Accept the plan", declined.text)
+        self.assertIn("its installments are no longer due", declined.text)
+        self.assertNotIn(">Pending</span>", declined.text, "no installment of a cancelled plan looks due")
+        self.assertEqual(plan.state, "cancelled")
+        note = plan.message_ids.filtered(lambda m: "Declined by" in m.body)
+        self.assertIn("Prefiero pagar en 4 cuotas", note.body)
+        self.assertEqual(plan.activity_ids.user_id, self.collector)
+        request_form = self._get(f"/my/collections/plan?invoice_ids={self.first.id}&invoice_ids={self.second.id}")
+        for invoice in self.first | self.second:
+            self.assertRegex(request_form.text, rf'value="{invoice.id}" checked="checked"', "free to choose again")
+        again = self.url_open(
+            f"/my/collections/plans/{plan.id}/decline", data={"csrf_token": self._csrf(page), "reason": "Otra vez"}
+        )
+        self.assertEqual(again.status_code, 400)
+        self.assertIn("not waiting for your answer", again.text)
+        self.assertEqual(len(plan.activity_ids), 1, "declined once")
+
+    def test_a_refused_decline_keeps_the_reason_and_changes_nothing(self):
+        plan = self._collectors_proposal(self.first)
+        page = self._get(f"/my/collections/plans/{plan.id}")
+        reason = "Demasiado <caro> " * 40  # 680 characters: over the limit
+        refused = self.url_open(
+            f"/my/collections/plans/{plan.id}/decline", data={"csrf_token": self._csrf(page), "reason": reason}
+        )
+        self.assertEqual(refused.status_code, 400)
+        self.assertIn("500 characters at most", refused.text)
+        self.assertRegex(
+            refused.text,
+            r'<textarea [^>]*name="reason"[^>]*>Demasiado &lt;caro&gt; Demasiado',
+            "what they wrote, escaped",
+        )
+        self.assertRegex(refused.text, r'<details class="o_collections_decline mt-2" open="open">', "left open")
+        self.assertEqual(plan.state, "proposed")
+        self.assertFalse(plan.activity_ids)
+        no_token = self.url_open(f"/my/collections/plans/{plan.id}/decline", data={"reason": "No"})
+        self.assertEqual(no_token.status_code, 400)
+        self.assertEqual(plan.state, "proposed", "no CSRF token, no decline")
+
+    def test_balance_lists_past_promises_most_recent_first(self):
+        states = ["kept", "broken", "cancelled"]
+        promises = self.Promise.concat(
+            *(
+                self.Promise.create(
+                    {
+                        "partner_id": self.customer.id,
+                        "amount": 11 * (day + 1),
+                        "date": self.today - timedelta(days=10 + day),
+                        "promised_date": self.today - timedelta(days=5 + day),
+                        "state": states[day % 3],
+                    }
+                )
+                for day in range(11)
+            )
+        )
+        running = self._promise_form(self.first, amount="7")
+        self.assertEqual(running.status_code, 200)
+        page = self._get("/my/collections").text
+        promises_table = page[page.index("My Promises to Pay") :]
+        running_part, earlier_part = promises_table.split("Earlier promises")
+        amounts = re.compile(r'oe_currency_value">([\d.,]+)<')
+        self.assertEqual(amounts.findall(running_part), ["7.00"], "the running promise first")
+        self.assertEqual(
+            amounts.findall(earlier_part),
+            [f"{amount:.2f}" for amount in promises[:10].mapped("amount")],
+            "then the last 10 ended promises, latest first",
+        )
+        for label in ("Kept", "Broken", "Cancelled"):
+            self.assertIn(f">{label}</span>", promises_table)
 
     def test_plan_page_in_spanish(self):
         self.env["ir.module.module"]._load_module_terms(

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import MissingError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
@@ -136,25 +137,40 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertEqual(len(self._request(self.first, count=12).installment_ids), 12)
         self.assertEqual(len(self._plans()), 1)
 
-    def test_the_request_goes_to_the_policy_collector_then_to_a_manager(self):
-        self.customer.collections_user_id = False
-        portal_desk = new_test_user(
-            self.env, "portal_desk", groups="base.group_user,collections_omni.group_collections_collector"
+    def test_a_request_goes_to_the_customers_collector_then_the_policys_then_the_companys(self):
+        portal_desk, default_collector = (
+            new_test_user(self.env, login, groups="base.group_user,collections_omni.group_collections_collector")
+            for login in ("portal_desk", "default_collector")
         )
         self.policy.portal_user_id = portal_desk
-        self.assertEqual(self._request(self.first).activity_ids.user_id, portal_desk)
+        self.company.collections_user_id = default_collector
+
+        def handled_by(invoices):
+            """Who gets a plan request and a promise over these invoices (one of them each)."""
+            plan = self._request(invoices[0])
+            promise = self._promise(invoices[1])
+            self.assertEqual(plan.user_id, promise.user_id)
+            self.assertEqual(plan.activity_ids.user_id, plan.user_id, "the collector, if any, gets the to-do")
+            return plan.user_id
+
+        self.assertEqual(handled_by(self.first | self.second), self.collector, "the customer's collector first")
+        self.customer.collections_user_id = False
+        fresh = self._invoice(self.customer, 90, 5) | self._invoice(self.customer, 80, 5)
+        self.assertEqual(handled_by(fresh), portal_desk, "then the policy's collector for portal requests")
         self.policy.portal_user_id = False
+        fresh = self._invoice(self.customer, 70, 5) | self._invoice(self.customer, 60, 5)
+        self.assertEqual(handled_by(fresh), default_collector, "then the company's Default Collector")
+        self.company.collections_user_id = False
         manager = self.env["res.users"].search(
-            [
-                ("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id),
-                ("company_ids", "in", self.company.id),
-                ("share", "=", False),
-            ],
-            order="id",
+            [("groups_id", "in", self.env.ref("collections_omni.group_collections_manager").id), ("share", "=", False)],
             limit=1,
         )
-        self.assertTrue(manager)
-        self.assertEqual(self._request(self.second).activity_ids.user_id, manager)
+        self.assertTrue(manager, "a collections manager exists, and is not picked")
+        fresh = self._invoice(self.customer, 50, 5) | self._invoice(self.customer, 40, 5)
+        plan = self._request(fresh[0])
+        self.assertFalse(plan.user_id | self._promise(fresh[1]).user_id, "else nobody")
+        self.assertFalse(plan.activity_ids, "no to-do for anyone, least of all the portal user")
+        self.assertEqual(plan.state, "proposed", "the request itself stands")
 
     def test_customer_accepts_a_plan_the_collector_proposed(self):
         plan = self.Plan.create(
@@ -178,3 +194,144 @@ class TestPortalRequests(PortalCollectionsCommon):
         with self.assertRaisesRegex(UserError, "not waiting for your answer"):
             Plan._portal_accept(partner, requested.id)
         self.assertEqual(requested.state, "proposed", "the customer cannot accept their own request")
+
+    def _collectors_proposal(self, invoices, count=2):
+        """A plan the collector makes in the back office and proposes to the customer."""
+        plan = self.Plan.with_user(self.collector).create(
+            {"partner_id": self.customer.id, "move_ids": [(6, 0, invoices.ids)], "installment_count": count}
+        )
+        plan.action_generate_schedule()
+        plan.action_propose()
+        return plan.with_user(self.env.user)
+
+    def test_customer_declines_a_plan_the_collector_proposed(self):
+        plan = self._collectors_proposal(self.first)
+        self.assertEqual(self.first._collections_hold_reasons(TODAY), {self.first.id: "payment_plan"})
+        messages_before = plan.message_ids
+        declined = self.as_portal["collections.payment.plan"]._portal_decline(
+            self.portal_user.partner_id, plan.id, "  Cobro el día 20:\r\n<b>mejor</b> el 25  "
+        )
+        self.assertEqual(declined, plan)
+        self.assertEqual((plan.state, plan.end_date), ("cancelled", TODAY), "the engine's cancellation")
+        note = (plan.message_ids - messages_before).filtered(lambda m: "Declined by" in m.body)
+        self.assertEqual(len(note), 1)
+        self.assertIn(self.portal_user.partner_id.name, note.body)
+        self.assertIn("Cobro el día 20:<br>&lt;b&gt;mejor&lt;/b&gt; el 25", note.body, "the reason, escaped")
+        activity = plan.activity_ids
+        self.assertEqual((len(activity), activity.user_id), (1, self.collector))
+        self.assertIn("declined by the customer", activity.summary)
+        self.assertIn("Cobro el día 20", activity.note)
+        self.assertEqual(activity.date_deadline, TODAY)
+        self.assertNotIn(self.portal_user.partner_id, plan.message_partner_ids)
+        self.assertFalse(self.first._collections_hold_reasons(TODAY), "no longer held")
+        self._run()
+        self.assertIn(self.first, self._messages(self.customer).move_ids, "dunned again")
+
+    def test_decline_without_a_reason(self):
+        plan = self._collectors_proposal(self.first)
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "   ")
+        self.assertEqual(plan.state, "cancelled")
+        self.assertTrue(plan.message_ids.filtered(lambda m: "Declined by" in m.body))
+        self.assertFalse(plan.activity_ids.note, "no empty reason in the to-do")
+        self.assertEqual(plan.activity_ids.user_id, self.collector)
+
+    def test_only_the_customer_declines_and_only_while_the_plan_waits_for_them(self):
+        plan = self.Plan.create({"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)]})
+        plan.action_generate_schedule()
+        Plan = self.as_portal["collections.payment.plan"]
+        partner = self.portal_user.partner_id
+        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
+            Plan._portal_decline(partner, plan.id)
+        plan.action_propose()
+        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
+        other_user.partner_id.parent_id = self.other_customer
+        with self.assertRaises(MissingError):
+            self.env(user=other_user)["collections.payment.plan"]._portal_decline(other_user.partner_id, plan.id)
+        with self.assertRaises(MissingError):
+            Plan._portal_decline(partner, 0)
+        with self.assertRaisesRegex(UserError, "500 characters at most"):
+            Plan._portal_decline(partner, plan.id, "x" * 501)
+        self.assertEqual(plan.state, "proposed", "a refused decline changes nothing")
+        self.assertFalse(plan.activity_ids)
+        self.assertFalse(plan.message_ids.filtered(lambda m: "Declined by" in (m.body or "")))
+        Plan._portal_decline(partner, plan.id, "\r\n".join(["x" * 99] * 5))  # 5 lines, 499 characters
+        self.assertEqual(plan.state, "cancelled")
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, plan.id)
+        requested = self._request(self.second)
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, requested.id)
+        self.assertEqual(requested.state, "proposed", "the customer's own request waits for the collector")
+        active = self._collectors_proposal(self._invoice(self.customer, 90, 5))
+        Plan._portal_accept(partner, active.id)
+        with self.assertRaisesRegex(UserError, "not waiting for your answer"):
+            Plan._portal_decline(partner, active.id)
+        self.assertEqual(active.state, "active")
+
+    def test_declining_a_renegotiation_keeps_the_plan_it_renegotiates(self):
+        old = self._collectors_proposal(self.first | self.second)
+        old.action_activate()
+        new = self.Plan.browse(old.action_renegotiate()["res_id"])
+        new.write({"installment_count": 5})
+        new.action_generate_schedule()
+        new.action_propose()
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, new.id, "No")
+        self.assertEqual((new.state, new.previous_plan_id), ("cancelled", old), "the history is kept")
+        self.assertEqual((old.state, old.superseded_by_id), ("active", self.Plan), "the old plan stands")
+        self.assertTrue(
+            old.message_ids.filtered(lambda m: f"declined its renegotiation {new.name}" in m.body),
+            "the old plan tells its story too",
+        )
+        self.assertEqual(self._run().skip_reasons, {"payment_plan": 1}, "its invoices are still held by the old plan")
+
+    def test_a_decline_with_no_collector_anywhere_tells_nobody(self):
+        plan = self._collectors_proposal(self.first)
+        plan.user_id = False
+        self.customer.collections_user_id = False
+        self.company.collections_user_id = False
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "No")
+        self.assertEqual(plan.state, "cancelled")
+        self.assertFalse(plan.activity_ids, "never a to-do for the portal user")
+        self.assertTrue(plan.message_ids.filtered(lambda m: "Declined by" in m.body), "the chatter still says it")
+
+    def test_the_balance_lists_running_promises_then_the_last_ended_ones(self):
+        def promise(days_ago, state):
+            return self.Promise.create(
+                {
+                    "partner_id": self.customer.id,
+                    "amount": 10 + days_ago,
+                    "date": TODAY - timedelta(days=days_ago),
+                    "promised_date": TODAY - timedelta(days=days_ago) + timedelta(days=3),
+                    "state": state,
+                }
+            )
+
+        running = promise(1, "open") | promise(0, "open")
+        ended_states = ["kept", "broken", "cancelled"]
+        ended = self.Promise.concat(*(promise(5 + day, ended_states[day % 3]) for day in range(12)))
+        self.Promise.create(
+            {"partner_id": self.other_customer.id, "amount": 5, "promised_date": TODAY, "state": "kept"}
+        )
+        shown = self.as_portal["collections.promise"]._portal_promises(self.portal_user.partner_id)
+        self.assertEqual(
+            shown.ids,
+            running.sorted("date", reverse=True).ids + ended[:10].ids,
+            "running ones, then the 10 most recent ended ones, each most recent first",
+        )
+        self.assertEqual(set(shown.mapped("state")), {"open", "kept", "broken", "cancelled"})
+
+    def test_the_collectors_to_do_is_due_on_the_collectors_today(self):
+        """A customer a day behind the collector: the to-do is not overdue when it arrives."""
+        self.collector.tz = "Europe/Madrid"
+        plan = self._collectors_proposal(self.first)
+        # 03:00 UTC: 21:00 the day before in Mexico City, 05:00 in Madrid.
+        with freeze_time(f"{TODAY} 03:00:00"):
+            in_mexico = self.env(user=self.portal_user, context={"tz": "America/Mexico_City"})
+            Plan = in_mexico["collections.payment.plan"]
+            self.assertEqual(fields.Date.context_today(Plan), TODAY - timedelta(days=1))
+            Plan._portal_decline(self.portal_user.partner_id, plan.id, "No")
+            requested = Plan._portal_request(
+                self.portal_user.partner_id, self.second.ids, 2, "monthly", TODAY + timedelta(days=3)
+            )
+        self.assertEqual(plan.activity_ids.date_deadline, TODAY)
+        self.assertEqual(requested.activity_ids.date_deadline, TODAY)
