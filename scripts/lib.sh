@@ -57,6 +57,8 @@ pg_start() {
         fi
         as_pg_owner "$bindir/initdb" -D "$PG_DATA" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
             || die "initdb failed"
+        local wal_compression=on  # lz4 (cheaper than pglz) from PostgreSQL 15
+        [ "$("$bindir/postgres" --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')" -ge 15 ] && wal_compression=lz4
         cat >>"$PG_DATA/postgresql.conf" <<CONF
 # collections: a private cluster on loopback only
 listen_addresses = '127.0.0.1'
@@ -67,6 +69,10 @@ shared_buffers = 512MB
 work_mem = 32MB
 maintenance_work_mem = 256MB
 max_connections = 200
+# Large batches (reconciling 10,000 statement lines writes some 300 MB of WAL, mostly full-page
+# images): compressed, and checkpoints spaced out so that one batch does not trigger several.
+wal_compression = $wal_compression
+max_wal_size = 4GB
 CONF
     fi
     if ! pg_running; then
