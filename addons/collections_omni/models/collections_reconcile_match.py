@@ -779,7 +779,7 @@ class CollectionsReconcileMatch(models.Model):
             (source.journal_id, source.date): source.suspense.move_id for source in map(sources.get, self.ids)
         }
         self.env["account.move"].browse(representatives.values())._check_fiscal_lock_dates()
-        suspense_lines = self.env["account.move.line"].browse(sources[match_id].suspense.id for match_id in self.ids)
+        statement_moves = self.env["account.move"].browse(sources[match_id].suspense.move_id for match_id in self.ids)
         lap("prepare_items")
         result = write_statement_reconciliations(self.env.cr, self.env.uid, items)
         self.env.invalidate_all()
@@ -788,7 +788,7 @@ class CollectionsReconcileMatch(models.Model):
         self._track_payment_states(result["changed_payment_state"])
         lap("chatter_set_based")
         changed = invoices.browse([move_id for move_id, _old, _new in result["changed_payment_state"]])
-        self._trigger_dependents(invoices, suspense_lines, result["lines"], result["group_lines"], changed)
+        self._trigger_dependents(invoices, statement_moves, result["lines"], result["group_lines"], changed)
         lap("dependent_fields")
         invoices.browse(result["paid"])._invoice_paid_hook()
         lap("paid_hook")
@@ -963,7 +963,7 @@ class CollectionsReconcileMatch(models.Model):
                 generic.append(str(field))
         return tuple(sorted(explicit)), tuple(sorted(generic))
 
-    def _trigger_dependents(self, invoices, suspense_lines, line_ids, group_line_ids, changed_invoices):
+    def _trigger_dependents(self, invoices, statement_moves, line_ids, group_line_ids, changed_invoices):
         """Recompute what depends on the written rows, as an ORM write would:
         registered payments and analytic items directly, fields of other
         modules through Odoo's generic triggers (slower; only when such
@@ -972,7 +972,7 @@ class CollectionsReconcileMatch(models.Model):
         explicit, generic = self._reconcile_dependents()
         params = {
             "lines": list(line_ids),
-            "moves": (invoices | suspense_lines.move_id).ids,
+            "moves": (invoices | statement_moves).ids,
             "invoices": changed_invoices.ids,
         }
         records_of = {}  # the same query runs once
@@ -990,8 +990,8 @@ class CollectionsReconcileMatch(models.Model):
         proven = self._proven_modules()
         records = {
             "account.move.line": self.env["account.move.line"].browse(line_ids),
-            "account.move": invoices | suspense_lines.move_id,
-            "account.bank.statement.line": suspense_lines.move_id.statement_line_id,
+            "account.move": invoices | statement_moves,
+            "account.bank.statement.line": statement_moves.statement_line_id,
         }
         protected = [
             (

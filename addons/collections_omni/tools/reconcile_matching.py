@@ -248,11 +248,14 @@ def _by_amount(line, open_invoices, tolerance):
                 if len(candidates) > MAX_CANDIDATES:
                     return candidates
     pool = open_invoices[:COMBINATION_POOL]
+    pool_units = [units(inv.residual) for inv in pool]
     for size in range(3, min(COMBINATION_MAX_SIZE, len(pool)) + 1):
-        for subset in itertools.combinations(pool, size):
-            # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
-            if units(sum(inv.residual for inv in subset)) == wanted:
-                candidates.append(_candidate(list(subset), "combination", digits))
+        # Exact only: with a tolerance, chance sums of a customer's invoices come too close.
+        for positions, amounts in zip(
+            itertools.combinations(range(len(pool)), size), itertools.combinations(pool_units, size), strict=True
+        ):
+            if sum(amounts) == wanted:
+                candidates.append(_candidate([pool[i] for i in positions], "combination", digits))
                 if len(candidates) > MAX_CANDIDATES:
                     return candidates
     return candidates
