@@ -521,9 +521,15 @@ class CollectionsReconcileMatch(models.Model):
             timings[step] = timings.get(step, 0.0) + now - started
             started = now
 
-        by_match = {cand.match_id.id: cand for cand in candidates}
-        company = self.company_id
-        company.ensure_one()
+        # Which match each candidate belongs to, read alone (the ORM would load every field of thousands).
+        self.env.cr.execute(
+            "SELECT match_id, id FROM collections_reconcile_candidate WHERE id = ANY(%s)", [candidates.ids]
+        )
+        by_match = {
+            match_id: candidates.browse(candidate_id).with_prefetch(candidates._prefetch_ids)
+            for match_id, candidate_id in self.env.cr.fetchall()
+        }
+        company = self._company()
         tolerance = company.collections_reconcile_tolerance or 0.0
         self.env.flush_all()
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
@@ -532,7 +538,7 @@ class CollectionsReconcileMatch(models.Model):
         items = self._counterparts(sources, tolerance)
         set_based = self._set_based_reconcilable(sources)
         known = set_based._reconcile_set_based(sources, items, lap) if set_based else {}
-        st_matches = self.filtered("statement_line_id") - set_based
+        st_matches = self.browse(sources) - set_based
         pay_matches = self - st_matches - set_based
         # A statement line of an unknown customer keeps its (empty) customer: the receivable items
         # carry the invoices' customer, and the match records it. Writing it on the line would
@@ -593,16 +599,26 @@ class CollectionsReconcileMatch(models.Model):
         self.env.cr.flush()
         lap("chatter")
 
+    def _company(self):
+        """The one company of ``self``, read alone: the ORM would load every
+        field of thousands of matches for it."""
+        self.flush_model(["company_id"])
+        self.env.cr.execute(
+            "SELECT DISTINCT company_id FROM collections_reconcile_match WHERE id = ANY(%s)", [self.ids]
+        )
+        company = self.env["res.company"].browse(company_id for (company_id,) in self.env.cr.fetchall())
+        company.ensure_one()
+        return company
+
     def _statement_sources(self, by_match):
         """What reconciling each statement-line match of ``self`` with its
         candidate in ``by_match`` starts from, in two queries: {match id:
         StatementSource}. The suspense item is the one ``_seek_for_lines``
         finds; the targets are the candidate invoices' open receivable items,
         oldest due invoice first, then by maturity."""
-        matches = self.filtered("statement_line_id")
-        if not matches:
+        if not self:
             return {}
-        params = {"matches": matches.ids, "candidates": [by_match[match.id].id for match in matches]}
+        params = {"matches": self.ids, "candidates": [by_match[match_id].id for match_id in self.ids]}
         cr = self.env.cr
         cr.execute(
             """
@@ -636,6 +652,7 @@ class CollectionsReconcileMatch(models.Model):
             """
             SELECT src.match_id, t.id, t.account_id, t.currency_id, t.amount_residual_currency, t.matching_number
               FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
+              JOIN collections_reconcile_match x ON x.id = src.match_id AND x.statement_line_id IS NOT NULL
               JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
               JOIN account_move m ON m.id = cm.move_id
               JOIN account_move_line t ON t.move_id = m.id AND t.reconciled IS NOT TRUE
@@ -655,7 +672,7 @@ class CollectionsReconcileMatch(models.Model):
         tolerance, and what is paid beyond the invoices as an open credit of
         the customer. Returns {match id: [(account id, amount in the line's
         currency, balance, the Target it settles or None)]}."""
-        company = self.company_id
+        company = self._company()
         company_currency = company.currency_id
         write_off_account = company.collections_reconcile_writeoff_account_id
         currencies = self.env["res.currency"].browse(
@@ -665,7 +682,7 @@ class CollectionsReconcileMatch(models.Model):
             self.env["res.partner"].with_company(company).browse({source.partner_id for source in sources.values()})
         )
         result = {}
-        for match in self.filtered("statement_line_id"):
+        for match in self.browse(sources):
             source = sources[match.id]
             suspense = source.suspense
             if not suspense:
@@ -710,7 +727,7 @@ class CollectionsReconcileMatch(models.Model):
         storno, invoice items claimed by one match only and reconciled before
         (if at all) only with company-currency items. The others go through
         the accounting ORM."""
-        company = self.company_id
+        company = self._company()
         if (
             not company.collections_reconcile_set_based
             or company.tax_exigibility
@@ -1068,6 +1085,7 @@ class CollectionsReconcileMatch(models.Model):
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
             SELECT src.match_id, cm.move_id
               FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
+              JOIN collections_reconcile_match x ON x.id = src.match_id AND x.statement_line_id IS NOT NULL
               JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
             ON CONFLICT DO NOTHING;
             """,
