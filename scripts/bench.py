@@ -41,6 +41,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -500,6 +501,7 @@ def bench_reconcile(args):
                 "invoices": args.invoices,
                 "seconds": round(seconds, 3),
                 "seconds_all": [round(t, 3) for t in timings],
+                "seconds_median": round(statistics.median(timings), 3),
                 "seconds_matching": round(
                     sum(result["stats"]["seconds"].get(step, 0.0) for step in ("load", "decide", "record")), 3
                 ),
@@ -896,7 +898,7 @@ def main():
     reconcile.add_argument("--invoices", type=int, default=100000)
     reconcile.add_argument("--customers", type=int, default=20000)
     reconcile.add_argument("--seed", type=int, default=1)
-    reconcile.add_argument("--repeat", type=int, default=1)
+    reconcile.add_argument("--repeat", type=int, default=3)
     reconcile.add_argument("--profile", metavar="FILE", help="write a cProfile of the (last) run to FILE")
     if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
         # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo

@@ -73,6 +73,7 @@ max_connections = 200
 # images): compressed, and checkpoints spaced out so that one batch does not trigger several.
 wal_compression = $wal_compression
 max_wal_size = 4GB
+checkpoint_timeout = 15min
 CONF
     fi
     if ! pg_running; then

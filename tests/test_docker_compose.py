@@ -38,3 +38,17 @@ def test_worker_image_runs_the_project_celery_app():
         assert "collections_worker.celery_app" in handle.read()
     assert '"collections_worker.celery_app"' in text
     assert service["environment"]["COLLECTIONS_REDIS_URL"].startswith("redis://redis:")
+
+
+def test_database_settings_are_those_of_the_scripts_cluster():
+    """The WAL settings large reconciliation batches need (scripts/lib.sh)
+    are given to the compose database too."""
+    with open(os.path.join(DOCKER, "..", "scripts", "lib.sh")) as handle:
+        script = handle.read()
+    expected = {name: value for name, value in re.findall(r"^(max_wal_size|checkpoint_timeout) = (\S+)$", script, re.M)}
+    assert set(expected) == {"max_wal_size", "checkpoint_timeout"}
+    assert "wal_compression = $wal_compression" in script
+    expected["wal_compression"] = "lz4"  # PostgreSQL 16 in the compose file
+    command = _compose()["services"]["db"]["command"]
+    given = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    assert given == expected
