@@ -228,6 +228,7 @@ class CollectionsPromise(models.Model):
     @api.model
     def _on_payments(self, invoices):
         """Payments touched these invoices: promises they cover are kept at once."""
+        invoices.fetch(["commercial_partner_id"])  # that column alone, not every column of thousands
         promises = self.search(
             [
                 ("state", "=", "open"),

@@ -851,6 +851,9 @@ class CollectionsReconcileMatch(models.Model):
         )
         notified = {res_id for (res_id,) in self.env.cr.fetchall()}
         author, email_from = self.env.user.partner_id, self.env.user.email_formatted
+        # What the reply-to, alias domains and companies read, alone: after the writer's invalidation
+        # the first access would load every column of thousands of invoices.
+        paid.fetch(["state", "move_type", "name", "ref", "company_id"])
         reply_to = paid._notify_get_reply_to(default=email_from)
         log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
         alias_domains = paid.sudo()._mail_get_alias_domains(default_company=self.env.company)
