@@ -60,15 +60,16 @@ def label_keys(label):
     """Every normalised run of 1 to 7 consecutive words of a label that could
     be a reference (5 to 34 characters, at least one digit)."""
     words = [normalize_reference(word) for word in SPLIT_RE.split(label or "")]
-    words = [word for word in words if word]
+    words = [(word, any(char.isdigit() for char in word)) for word in words if word]
     keys = set()
     for start in range(len(words)):
-        key = ""
-        for word in words[start : start + MAX_WORDS_PER_KEY]:
+        key, has_digit = "", False
+        for word, word_has_digit in words[start : start + MAX_WORDS_PER_KEY]:
             key += word
+            has_digit = has_digit or word_has_digit
             if len(key) > MAX_KEY_LENGTH:
                 break
-            if len(key) >= MIN_KEY_LENGTH and any(char.isdigit() for char in key):
+            if len(key) >= MIN_KEY_LENGTH and has_digit:
                 keys.add(key)
     return keys
 
