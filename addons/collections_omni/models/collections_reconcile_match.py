@@ -530,13 +530,12 @@ class CollectionsReconcileMatch(models.Model):
             for match_id, candidate_id in self.env.cr.fetchall()
         }
         company = self._company()
-        tolerance = company.collections_reconcile_tolerance or 0.0
         self.env.flush_all()
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM account_partial_reconcile")
         last_partial = self.env.cr.fetchone()[0]
         sources = self._statement_sources(by_match)
-        items = self._counterparts(sources, tolerance)
-        set_based = self._set_based_reconcilable(sources)
+        items = self._counterparts(sources, company)
+        set_based = self._set_based_reconcilable(sources, company)
         known = set_based._reconcile_set_based(sources, items, lap) if set_based else {}
         st_matches = self.browse(sources) - set_based
         pay_matches = self - st_matches - set_based
@@ -579,16 +578,13 @@ class CollectionsReconcileMatch(models.Model):
                 line | Line.browse(target) for line, target in zip(new_lines, new_line_targets, strict=True) if target
             ]
         lap("replace_suspense")
-        pay_candidates = candidates.browse(by_match[match.id].id for match in pay_matches)
-        receivables = self._open_receivable_lines(pay_candidates.move_ids)
+        Line = self.env["account.move.line"]
+        targets = pay_matches._candidate_targets(by_match) if pay_matches else {}
         for match in pay_matches:
             pay_lines = match.payment_id.move_id.line_ids.filtered(
                 lambda aml: aml.account_type == "asset_receivable" and not aml.reconciled
             )
-            for move in by_match[match.id].move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id)):
-                for target in receivables.get(move.id, []):
-                    pay_lines |= target
-            plan.append(pay_lines)
+            plan.append(pay_lines | Line.browse(target.id for target in targets.get(match.id, [])))
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
         lap("reconcile")
@@ -648,31 +644,39 @@ class CollectionsReconcileMatch(models.Model):
             )
             for row in cr.fetchall()
         }
-        cr.execute(
+        for match_id, targets in self.browse(sources)._candidate_targets(by_match).items():
+            sources[match_id].targets.extend(targets)
+        return sources
+
+    def _candidate_targets(self, by_match):
+        """{match id: the open receivable items of its candidate's invoices
+        in ``by_match``, in settling order (oldest due invoice first, then by
+        maturity)}, in one query."""
+        self.env.cr.execute(
             """
             SELECT src.match_id, t.id, t.account_id, t.currency_id, t.amount_residual_currency, t.matching_number
-              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
-              JOIN collections_reconcile_match x ON x.id = src.match_id AND x.statement_line_id IS NOT NULL
+              FROM unnest(%s::int[], %s::int[]) AS src(match_id, candidate_id)
               JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
               JOIN account_move m ON m.id = cm.move_id
               JOIN account_move_line t ON t.move_id = m.id AND t.reconciled IS NOT TRUE
               JOIN account_account a ON a.id = t.account_id AND a.account_type = 'asset_receivable'
              ORDER BY src.match_id, COALESCE(m.invoice_date_due, m.date), m.id, t.date_maturity, t.id
             """,
-            params,
+            [self.ids, [by_match[match_id].id for match_id in self.ids]],
         )
-        for match_id, *target in cr.fetchall():
-            sources[match_id].targets.append(Target(*target))
-        return sources
+        targets = {}
+        for match_id, *target in self.env.cr.fetchall():
+            targets.setdefault(match_id, []).append(Target(*target))
+        return targets
 
-    def _counterparts(self, sources, tolerance):
+    def _counterparts(self, sources, company):
         """The journal items replacing the suspense item of each statement
         line of ``self`` (``sources``: :meth:`_statement_sources`): one
         receivable item per invoice item settled, a write-off within the
         tolerance, and what is paid beyond the invoices as an open credit of
         the customer. Returns {match id: [(account id, amount in the line's
         currency, balance, the Target it settles or None)]}."""
-        company = self._company()
+        tolerance = company.collections_reconcile_tolerance or 0.0
         company_currency = company.currency_id
         write_off_account = company.collections_reconcile_writeoff_account_id
         currencies = self.env["res.currency"].browse(
@@ -721,13 +725,12 @@ class CollectionsReconcileMatch(models.Model):
             result[match.id] = [tuple(item) for item in items]
         return result
 
-    def _set_based_reconcilable(self, sources):
+    def _set_based_reconcilable(self, sources, company):
         """The statement-line matches of ``self`` that the set-based writer
         may reconcile: company currency throughout, no cash-basis taxes or
         storno, invoice items claimed by one match only and reconciled before
         (if at all) only with company-currency items. The others go through
         the accounting ORM."""
-        company = self._company()
         if (
             not company.collections_reconcile_set_based
             or company.tax_exigibility
@@ -1054,16 +1057,12 @@ class CollectionsReconcileMatch(models.Model):
                 SELECT DISTINCT src.match_id, apr.id
                   FROM src
                   JOIN account_move_line own ON own.move_id = src.own_move_id
-                  JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.credit_move_id
-                  JOIN account_move_line inv ON inv.id = apr.debit_move_id
-                  JOIN collections_reconcile_candidate_move_rel cm
-                       ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
-                UNION
-                SELECT DISTINCT src.match_id, apr.id
-                  FROM src
-                  JOIN account_move_line own ON own.move_id = src.own_move_id
-                  JOIN account_partial_reconcile apr ON apr.id > %(last_partial)s AND own.id = apr.debit_move_id
-                  JOIN account_move_line inv ON inv.id = apr.credit_move_id
+                  JOIN account_partial_reconcile apr
+                       ON apr.id > %(last_partial)s AND own.id IN (apr.debit_move_id, apr.credit_move_id)
+                  -- The other side of the partial: an item of one of the candidate's invoices.
+                  JOIN account_move_line inv
+                       ON inv.id = CASE WHEN own.id = apr.debit_move_id THEN apr.credit_move_id
+                                        ELSE apr.debit_move_id END
                   JOIN collections_reconcile_candidate_move_rel cm
                        ON cm.candidate_id = src.candidate_id AND cm.move_id = inv.move_id
                 ON CONFLICT DO NOTHING
@@ -1127,20 +1126,6 @@ class CollectionsReconcileMatch(models.Model):
         self.env["collections.reconcile.candidate"].invalidate_model(["selected"])
 
     @api.model
-    def _open_receivable_lines(self, invoices):
-        """{invoice id: its open receivable lines, earliest due first}."""
-        # Only the fields reconciling reads: loading whole journal items costs seconds by the thousand.
-        lines = self.env["account.move.line"].search_fetch(
-            [("move_id", "in", invoices.ids), ("account_type", "=", "asset_receivable"), ("reconciled", "=", False)],
-            ["move_id", "account_id", "currency_id", "amount_residual_currency", "matching_number"],
-            order="date_maturity, id",
-        )
-        invoices.fetch(["invoice_date_due", "date"])
-        result = {}
-        for line in lines:
-            result.setdefault(line.move_id.id, []).append(line)
-        return result
-
     # ------------------------------------------------------------------
     # Review queue actions
     # ------------------------------------------------------------------
