@@ -854,13 +854,8 @@ class CollectionsReconcileMatch(models.Model):
         )
         notified = {res_id for (res_id,) in self.env.cr.fetchall()}
         author, email_from = self.env.user.partner_id, self.env.user.email_formatted
-        # What the reply-to, alias domains and companies read, alone: after the writer's invalidation
-        # the first access would load every column of thousands of invoices.
-        paid.fetch(["state", "move_type", "name", "ref", "company_id"])
-        reply_to = paid._notify_get_reply_to(default=email_from)
+        reply_to, alias_domains, companies = self._paid_message_headers(paid, email_from)
         log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
-        alias_domains = paid.sudo()._mail_get_alias_domains(default_company=self.env.company)
-        companies = paid._mail_get_companies(default=self.env.company)
         rows = {key: [] for key in ("ids", "old", "new", "subtypes", "posted", "message_ids", "reply_to")}
         rows.update(domains=[], companies=[], names=[])
         for move_id, old, new in changes:
@@ -913,6 +908,50 @@ class CollectionsReconcileMatch(models.Model):
               FROM message JOIN change ON change.move_id = message.res_id
             """,
             {**rows, "field": field.id, "author": author.id, "email_from": email_from, "uid": self.env.uid},
+        )
+
+    @api.model
+    def _paid_message_headers(self, invoices, email_from):
+        """The reply-to, alias domain and company of the "Paid" message of
+        each of ``invoices``, as mail's generic ``_notify_get_reply_to``,
+        ``_mail_get_alias_domains`` and ``_mail_get_companies`` give them:
+        ({id: reply-to}, {id: mail.alias.domain}, {id: res.company}). Those
+        depend on the invoice's company alone unless a company has a
+        catchall address or an invoice has its own alias (the reply-to then
+        names the document): per company here, as the generic calls would
+        otherwise read every invoice one by one."""
+        self.env.cr.execute("SELECT id, company_id FROM account_move WHERE id = ANY(%s)", [invoices.ids])
+        company_of = dict(self.env.cr.fetchall())
+        representatives = invoices.browse({company_id: move_id for move_id, company_id in company_of.items()}.values())
+        representatives.fetch(["company_id"])
+        rep_companies = representatives._mail_get_companies(default=self.env.company)
+        rep_domains = representatives.sudo()._mail_get_alias_domains(default_company=self.env.company)
+        by_company = {
+            company_of[rep_id]: (rep_companies[rep_id], rep_domains[rep_id]) for rep_id in representatives.ids
+        }
+        companies = {move_id: by_company[company_id][0] for move_id, company_id in company_of.items()}
+        domains = {move_id: by_company[company_id][1] for move_id, company_id in company_of.items()}
+        generic = all(
+            getattr(type(invoices), method).__module__ == "odoo.addons.mail.models.models"
+            for method in ("_notify_get_reply_to", "_mail_get_companies", "_mail_get_alias_domains")
+        )
+        own_aliases = (
+            self.env["mail.alias"]
+            .sudo()
+            .search_count(
+                [("alias_parent_model_id.model", "=", invoices._name), ("alias_parent_thread_id", "in", invoices.ids)],
+                limit=1,
+            )
+        )
+        if generic and not own_aliases and not any(company.catchall_email for company, _domain in by_company.values()):
+            return dict.fromkeys(invoices.ids, email_from), domains, companies
+        # What the reply-to reads, alone: after the writer's invalidation the first access would load
+        # every column of thousands of invoices.
+        invoices.fetch(["state", "move_type", "name", "ref", "company_id"])
+        return (
+            invoices._notify_get_reply_to(default=email_from),
+            invoices.sudo()._mail_get_alias_domains(default_company=self.env.company),
+            invoices._mail_get_companies(default=self.env.company),
         )
 
     # What the set-based writer sets (besides the rows it inserts).

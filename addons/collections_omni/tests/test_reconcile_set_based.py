@@ -308,6 +308,32 @@ class TestReconcileSetBased(CollectionsCommon):
             self.assertEqual(paid.tracking_value_ids.mapped("new_value_char"), ["Paid"])
             self.assertEqual(paid.notification_ids.res_partner_id, notified)
 
+    def test_paid_message_headers_are_those_of_mail(self):
+        """The reply-to, alias domain and company of the set-based "Paid"
+        messages are what mail's generic methods give, with and without a
+        catchall address (which puts the document's name in the reply-to)."""
+        customer = self._customer("Cliente Cabeceras")
+        invoices = self._invoice(customer, 100.0, 10) | self._invoice(customer, 200.0, 10)
+        email_from = self.env.user.email_formatted
+
+        def generic():
+            return (
+                invoices._notify_get_reply_to(default=email_from),
+                invoices.sudo()._mail_get_alias_domains(default_company=self.env.company),
+                invoices._mail_get_companies(default=self.env.company),
+            )
+
+        self.company.alias_domain_id = False
+        self.assertFalse(self.company.catchall_email)
+        self.assertEqual(self.Match._paid_message_headers(invoices, email_from), generic())
+        self.company.alias_domain_id = self.env["mail.alias.domain"].create(
+            {"name": "cobros.example.com", "catchall_alias": "cobros"}
+        )
+        self.assertEqual(self.company.catchall_email, "cobros@cobros.example.com")
+        expected = generic()
+        self.assertIn(invoices[0].name, expected[0][invoices[0].id])
+        self.assertEqual(self.Match._paid_message_headers(invoices, email_from), expected)
+
     def _reconcile_watching_compute_amount(self, name):
         customer = self._customer(name)
         invoice = self._invoice(customer, 300.0, 10)

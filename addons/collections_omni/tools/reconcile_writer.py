@@ -95,7 +95,10 @@ def write_statement_reconciliations(cr, uid, items):
                   FROM account_move_line l
                  WHERE l.move_id IN (SELECT suspense_move_id FROM collections_rec_item) AND l.debit != 0
                  GROUP BY l.move_id) s
-         WHERE m.id = s.move_id;
+         WHERE m.id = s.move_id
+           -- Rows left as they are are not rewritten: the entries' index entries and WAL are the cost.
+           AND (m.amount_total, m.amount_total_signed, m.amount_total_in_currency_signed, m.is_manually_modified)
+               IS DISTINCT FROM (s.total_currency, ABS(s.total), ABS(s.total_currency), TRUE);
         DROP TABLE collections_rec_item;
         """,
         {"uid": uid},
