@@ -984,9 +984,18 @@ class CollectionsReconcileMatch(models.Model):
     # changed. The other items of a group settled now only change their matching number and full
     # reconcile: what depends on those (the payments' entries' totals and payment state) is proven
     # unchanged by the twin-scenario test.
-    _PAYMENTS_OF_WRITTEN_ROWS = """
-        SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL
-        UNION SELECT payment_id FROM account_move__account_payment WHERE invoice_id = ANY(%(invoices)s)
+    # Registered payments of the invoices whose payment state changed: those with an entry and an
+    # outstanding account are settled set-based (_settle_registered_payments), the others (no
+    # entry: their state also feeds the invoice's payment state) are recomputed by Odoo.
+    _PAYMENTS_OF_WRITTEN_LINES = (
+        "SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL"
+    )
+    _PAYMENTS_OF_WRITTEN_ROWS = f"""
+        {_PAYMENTS_OF_WRITTEN_LINES}
+        UNION SELECT r.payment_id
+                FROM account_move__account_payment r
+                JOIN account_payment p ON p.id = r.payment_id
+               WHERE r.invoice_id = ANY(%(invoices)s) AND (p.move_id IS NULL OR p.outstanding_account_id IS NULL)
     """
     _DEPENDENT_RECORDS_SQL = {
         "account.payment": {
@@ -1025,6 +1034,35 @@ class CollectionsReconcileMatch(models.Model):
                 generic.append(str(field))
         return tuple(sorted(explicit)), tuple(sorted(generic))
 
+    def _settle_registered_payments(self, params):
+        """Registered payments (with an entry and an outstanding account) of
+        the invoices whose payment state changed become paid when all their
+        invoices are, as their state's computation decides: their own items
+        are untouched, so the part of it that reads them gives what it gave
+        before (in process), and only the invoices' part can change it. What
+        follows their state (number, matching flags) does not change between
+        in process and paid when there is an outstanding account. Odoo's
+        computation would read every payment's entry one by one."""
+        self.env["account.payment"].flush_model(["state"])
+        self.env.cr.execute(
+            f"""
+            UPDATE account_payment p
+               SET state = 'paid', write_uid = %(uid)s, write_date = now() at time zone 'UTC'
+             WHERE p.id IN (SELECT payment_id FROM account_move__account_payment WHERE invoice_id = ANY(%(invoices)s))
+               AND p.state = 'in_process' AND p.move_id IS NOT NULL AND p.outstanding_account_id IS NOT NULL
+               AND p.id NOT IN ({self._PAYMENTS_OF_WRITTEN_LINES})
+               AND NOT EXISTS (SELECT 1
+                                 FROM account_move__account_payment r
+                                 JOIN account_move i ON i.id = r.invoice_id
+                                WHERE r.payment_id = p.id AND i.payment_state != 'paid')
+            RETURNING p.id
+            """,
+            {**params, "uid": self.env.uid},
+        )
+        settled = self.env["account.payment"].browse(payment_id for (payment_id,) in self.env.cr.fetchall())
+        settled.invalidate_recordset(["state", "write_uid", "write_date"])
+        return settled
+
     def _trigger_dependents(self, invoices, statement_moves, line_ids, group_line_ids, changed_invoices):
         """Recompute what depends on the written rows, as an ORM write would:
         registered payments and analytic items directly, fields of other
@@ -1037,6 +1075,8 @@ class CollectionsReconcileMatch(models.Model):
             "moves": (invoices | statement_moves).ids,
             "invoices": changed_invoices.ids,
         }
+        if ("account.payment", "state") in explicit:
+            self._settle_registered_payments(params)
         records_of = {}  # the same query runs once
         for model, name in explicit:
             query = self._DEPENDENT_RECORDS_SQL[model][name]

@@ -364,11 +364,11 @@ class TestReconcileSetBased(CollectionsCommon):
         self.assertIn("account.move.amount_total", self.Match._reconcile_dependents()[1])
         self.assertTrue(self._reconcile_watching_compute_amount("Cliente Venta"))
 
-    def test_what_follows_a_payment_state_is_recomputed(self):
+    def test_registered_payments_are_settled_as_odoo_computes_them(self):
         """A registered payment whose invoice the bank line settles is paid
-        now; the fields that follow its state (number, matching flags) are
-        recomputed for it, and not for a payment whose invoice's payment
-        state stays as it was."""
+        now, without its entry being read one by one; its number and
+        matching flags, and the payment whose invoice stays partial, are
+        exactly what Odoo's own computation gives."""
         self.company.collections_reconcile_set_based = True
         customer = self._customer("Cliente Pagos")
         settled, still_open = self._invoice(customer, 600.0, 15), self._invoice(customer, 700.0, 15)
@@ -381,6 +381,7 @@ class TestReconcileSetBased(CollectionsCommon):
                 ._create_payments()
             )
         self.assertEqual(payments.mapped("state"), ["in_process", "in_process"])
+        self.assertTrue(all(payments.mapped("outstanding_account_id")))
         Line = self.env["account.bank.statement.line"]
         lines = Line.create(
             [
@@ -393,19 +394,27 @@ class TestReconcileSetBased(CollectionsCommon):
                 },
             ]
         )
+        self.env.flush_all()
         payment_class = type(payments)
         with patch.object(
-            payment_class,
-            "_compute_reconciliation_status",
-            autospec=True,
-            side_effect=payment_class._compute_reconciliation_status,
-        ) as compute:
+            payment_class, "_seek_for_lines", autospec=True, side_effect=payment_class._seek_for_lines
+        ) as seek:
             self.Match._match(self.company, statement_lines=lines)
             self.env.flush_all()
+        self.assertFalse(seek.called)
         self.assertEqual((settled | still_open).mapped("payment_state"), ["paid", "partial"])
-        self.assertEqual(payments.mapped("state"), ["paid", "in_process"])
-        recomputed = {payment.id for call in compute.call_args_list for payment in call.args[0]}
-        self.assertEqual(recomputed, set(payments[0].ids))
+        fields = ["state", "name", "is_reconciled", "is_matched", "write_uid"]
+        query = f"SELECT {', '.join(fields)} FROM account_payment WHERE id = ANY(%s) ORDER BY id"
+        self.env.cr.execute(query, [payments.ids])
+        written = self.env.cr.fetchall()
+        self.assertEqual([row[0] for row in written], ["paid", "in_process"])
+        # Odoo's computation of the same fields, from scratch, finds nothing to change.
+        payments.invalidate_recordset()
+        for name in ("state", "name", "is_reconciled", "is_matched"):
+            self.env.add_to_compute(payments._fields[name], payments)
+        self.env.flush_all()
+        self.env.cr.execute(query, [payments.ids])
+        self.assertEqual(self.env.cr.fetchall(), written)
 
     def test_a_locked_period_stops_it_as_it_stops_the_orm(self):
         """A statement line dated before the lock date is not reconciled: it
