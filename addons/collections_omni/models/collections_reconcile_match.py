@@ -384,19 +384,35 @@ class CollectionsReconcileMatch(models.Model):
                 failed |= match
                 match.message_post(body=_("Not reconciled automatically: %(error)s", error=str(error)))
         if failed:
+            # Back to the review queue, as the match was before its best candidate was taken.
             self.env.cr.execute(
-                "UPDATE collections_reconcile_candidate SET selected = FALSE WHERE match_id = ANY(%s)", [failed.ids]
+                """
+                UPDATE collections_reconcile_candidate SET selected = FALSE WHERE match_id = ANY(%(failed)s);
+                UPDATE collections_reconcile_match x
+                   SET state = 'proposed', partner_id = COALESCE(x.original_partner_id, c.partner_id),
+                       reconciled_at = NULL, reconciled_by_id = NULL, reconciled_amount = NULL
+                  FROM collections_reconcile_candidate c
+                 WHERE x.id = ANY(%(failed)s) AND c.match_id = x.id AND c.rank = 1;
+                """,
+                {"failed": failed.ids},
             )
             self.env["collections.reconcile.candidate"].invalidate_model(["selected"])
+            self.invalidate_model()
         return failed
 
     def _insert_decisions(self, company, column, decisions, original_partners):
         """Write the matches and their ranked candidates with three INSERTs
         (the ORM would take seconds for ten thousand lines); returns {line
-        key: match id}. Confident matches start as proposals, their best
-        candidate selected: they become reconciled only once their
-        reconciliation went through (else the selection is undone)."""
-        states = {"confident": "proposed", "ambiguous": "proposed", "none": "none"}
+        key: match id}. Confident matches are written as reconciled with
+        their best candidate, selected, and the amount it should settle: an
+        update of rows inserted in the same transaction re-checks every
+        foreign key, so the log (:meth:`_record_reconciliation`) rewrites
+        only what came out otherwise, and a failed reconciliation puts the
+        match back in the review queue (:meth:`_reconcile_automatically`)."""
+        states = {"confident": "auto_reconciled", "ambiguous": "proposed", "none": "none"}
+        tolerance = company.collections_reconcile_tolerance or 0.0
+        if not company.collections_reconcile_writeoff_account_id:
+            tolerance = 0.0
         match_rows = {
             "keys": [],
             "labels": [],
@@ -406,6 +422,8 @@ class CollectionsReconcileMatch(models.Model):
             "originals": [],
             "states": [],
             "rules": [],
+            "reconciled": [],
+            "reconciled_amounts": [],
         }
         candidate_rows = {
             "keys": [],
@@ -424,10 +442,20 @@ class CollectionsReconcileMatch(models.Model):
             match_rows["labels"].append(line.label)
             match_rows["amounts"].append(line.amount)
             match_rows["currencies"].append(line.currency_id)
-            match_rows["partners"].append(line.partner_id or (best.partner_id if best else None))
+            confident = decision.verdict == "confident"
+            match_rows["partners"].append(
+                best.partner_id if confident else line.partner_id or (best.partner_id if best else None)
+            )
             match_rows["originals"].append(original_partners[line.key])
             match_rows["states"].append(states[decision.verdict])
             match_rows["rules"].append(best.rule if best else None)
+            match_rows["reconciled"].append(confident)
+            # What allocating the line to the candidate's open amount settles (the invoices' part).
+            match_rows["reconciled_amounts"].append(
+                round(sum(matching.allocate(line.amount, [best.amount], tolerance, line.digits)[0]), line.digits)
+                if confident
+                else None
+            )
             for rank, cand in enumerate(decision.candidates, start=1):
                 candidate_rows["keys"].append(line.key)
                 candidate_rows["ranks"].append(rank)
@@ -446,12 +474,17 @@ class CollectionsReconcileMatch(models.Model):
             f"""
             INSERT INTO collections_reconcile_match
                    (company_id, {column}, date, label, amount, currency_id, partner_id, original_partner_id,
-                    state, rule, create_uid, create_date, write_uid, write_date)
+                    state, rule, reconciled_at, reconciled_by_id, reconciled_amount,
+                    create_uid, create_date, write_uid, write_date)
             SELECT %(company)s, src.key, m.date, src.label, src.amount, src.currency, src.partner, src.original,
-                   src.state, src.rule, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+                   src.state, src.rule, CASE WHEN src.reconciled THEN now() at time zone 'UTC' END,
+                   CASE WHEN src.reconciled THEN %(uid)s END, src.reconciled_amount,
+                   %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
               FROM unnest(%(keys)s::int[], %(labels)s::varchar[], %(amounts)s::numeric[], %(currencies)s::int[],
-                          %(partners)s::int[], %(originals)s::int[], %(states)s::varchar[], %(rules)s::varchar[])
-                   AS src(key, label, amount, currency, partner, original, state, rule)
+                          %(partners)s::int[], %(originals)s::int[], %(states)s::varchar[], %(rules)s::varchar[],
+                          %(reconciled)s::bool[], %(reconciled_amounts)s::numeric[])
+                   AS src(key, label, amount, currency, partner, original, state, rule, reconciled,
+                          reconciled_amount)
               JOIN {source} s ON s.id = src.key
               JOIN account_move m ON m.id = s.move_id
             RETURNING {column}, id
@@ -536,7 +569,7 @@ class CollectionsReconcileMatch(models.Model):
         sources = self._statement_sources(by_match)
         items = self._counterparts(sources, company)
         set_based = self._set_based_reconcilable(sources, company)
-        known = set_based._reconcile_set_based(sources, items, lap) if set_based else {}
+        known = set_based._reconcile_set_based(sources, items, company, lap) if set_based else {}
         st_matches = self.browse(sources) - set_based
         pay_matches = self - st_matches - set_based
         # A statement line of an unknown customer keeps its (empty) customer: the receivable items
@@ -770,7 +803,7 @@ class CollectionsReconcileMatch(models.Model):
             if all(claimed[t.id] == 1 and t.matching_number not in excluded for t in targets)
         )
 
-    def _reconcile_set_based(self, sources, counterparts, lap):
+    def _reconcile_set_based(self, sources, counterparts, company, lap):
         """Reconcile ``self`` (see :meth:`_set_based_reconcilable`) with the
         journal items of :meth:`_counterparts`, the same the ORM path
         creates, written by ``tools/reconcile_writer.py``; then what the ORM
@@ -815,8 +848,11 @@ class CollectionsReconcileMatch(models.Model):
         self.env["account.partial.reconcile"]._collections_on_payments(invoices)
         lap("collections_hooks")
         # What each match applied to its invoices (in the company currency, the invoices' too).
+        digits = company.currency_id.decimal_places
         applied = {
-            match_id: sum(-amount for _account, amount, _balance, target in counterparts[match_id] if target)
+            match_id: round(
+                sum(-amount for _account, amount, _balance, target in counterparts[match_id] if target), digits
+            )
             for match_id in self.ids
         }
         known = {match_id: ([], amount) for match_id, amount in applied.items()}
@@ -1180,24 +1216,30 @@ class CollectionsReconcileMatch(models.Model):
             UPDATE collections_reconcile_candidate SET selected = TRUE
              WHERE id = ANY(%(candidates)s) AND selected IS NOT TRUE;
             UPDATE collections_reconcile_match x
-               SET state = %(state)s, rule = c.rule, partner_id = c.partner_id,
+               SET state = %(state)s, rule = n.rule, partner_id = n.partner_id,
                    reconciled_at = now() at time zone 'UTC', reconciled_by_id = %(uid)s,
-                   write_date = now() at time zone 'UTC', write_uid = %(uid)s,
-                   -- In the invoices' currency: what the set-based writer applied, else the side of each
-                   -- partial that is not the match's own entry (COALESCE evaluates it only then).
-                   reconciled_amount = COALESCE(src.amount, (
-                       SELECT SUM(CASE WHEN debit.move_id = COALESCE(st.move_id, pay.move_id)
-                                       THEN apr.credit_amount_currency ELSE apr.debit_amount_currency END)
-                         FROM collections_reconcile_match_partial_rel r
-                         JOIN account_partial_reconcile apr ON apr.id = r.partial_id
-                         JOIN account_move_line debit ON debit.id = apr.debit_move_id
-                         LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
-                         LEFT JOIN account_payment pay ON pay.id = x.payment_id
-                        WHERE r.match_id = x.id), 0)
-              FROM unnest(%(matches)s::int[], %(candidates)s::int[], %(amounts)s::numeric[])
-                   AS src(match_id, candidate_id, amount)
-              JOIN collections_reconcile_candidate c ON c.id = src.candidate_id
-             WHERE x.id = src.match_id;
+                   write_date = now() at time zone 'UTC', write_uid = %(uid)s, reconciled_amount = n.amount
+              FROM (SELECT src.match_id, c.rule, c.partner_id,
+                           -- In the invoices' currency: what the set-based writer applied, else the side of
+                           -- each partial that is not the match's own entry (COALESCE evaluates it only then).
+                           COALESCE(src.amount, (
+                               SELECT SUM(CASE WHEN debit.move_id = COALESCE(st.move_id, pay.move_id)
+                                               THEN apr.credit_amount_currency ELSE apr.debit_amount_currency END)
+                                 FROM collections_reconcile_match_partial_rel r
+                                 JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+                                 JOIN account_move_line debit ON debit.id = apr.debit_move_id
+                                 LEFT JOIN account_bank_statement_line st ON st.id = own.statement_line_id
+                                 LEFT JOIN account_payment pay ON pay.id = own.payment_id
+                                WHERE r.match_id = own.id), 0) AS amount
+                      FROM unnest(%(matches)s::int[], %(candidates)s::int[], %(amounts)s::numeric[])
+                           AS src(match_id, candidate_id, amount)
+                      JOIN collections_reconcile_match own ON own.id = src.match_id
+                      JOIN collections_reconcile_candidate c ON c.id = src.candidate_id) n
+             WHERE x.id = n.match_id
+               -- Confident matches were inserted as reconciled (_insert_decisions): rows that came
+               -- out as inserted are left alone.
+               AND (x.state, x.rule, x.partner_id, x.reconciled_at, x.reconciled_by_id, x.reconciled_amount)
+                   IS DISTINCT FROM (%(state)s, n.rule, n.partner_id, now() at time zone 'UTC', %(uid)s, n.amount);
             """,
             params,
         )

@@ -278,6 +278,14 @@ class TestReconcileMatching(CollectionsCommon):
         self.assertFalse(bad_match.candidate_ids.filtered("selected"))
         self.assertEqual(bad_invoice.payment_state, "not_paid")
         self.assertFalse(bad.is_reconciled)
+        # The log: who reconciled what and when, only for the one that went through.
+        self.assertEqual(good_match.reconciled_amount, 110.0)
+        self.assertEqual(good_match.reconciled_by_id, self.env.user)
+        self.assertTrue(good_match.reconciled_at)
+        self.assertEqual(good_match.invoice_ids, good_invoice)
+        self.assertFalse(bad_match.reconciled_amount or bad_match.reconciled_by_id or bad_match.reconciled_at)
+        self.assertFalse(bad_match.invoice_ids or bad_match.partial_ids)
+        self.assertEqual(bad_match.partner_id, self.other)
 
     def test_cron_works_in_batches_of_new_lines(self):
         first_invoice = self._invoice(self.customer, 301.0, 10)
