@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .collections_run import OPEN_RECEIVABLE_SQL
+from .collections_run import OPEN_RECEIVABLE_SQL, promise_invoices_sql
 
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
@@ -10,11 +10,6 @@ PROMISE_SOURCES = [
     ("email", "Email"),
     ("other", "Other"),
 ]
-# The invoices (alias m, of the promise's company) that the promise pr covers: its own or,
-# without any, all of its customer's.
-PROMISE_COVERS_SQL = """(m.id IN (SELECT move_id FROM collections_promise_account_move_rel WHERE promise_id = pr.id)
-                          OR (m.commercial_partner_id = pr.partner_id AND NOT EXISTS (
-                              SELECT 1 FROM collections_promise_account_move_rel WHERE promise_id = pr.id)))"""
 
 
 class CollectionsPromise(models.Model):
@@ -138,18 +133,18 @@ class CollectionsPromise(models.Model):
         if not self:
             return {}
         self.env.flush_all()
+        invoices = "m.currency_id = pr.currency_id AND m.move_type = 'out_invoice' AND m.state = 'posted'"
         self.env.cr.execute(
             f"""
             SELECT pr.id, COALESCE(sum(apr.debit_amount_currency), 0)
-              FROM collections_promise pr
-              JOIN account_move m ON m.company_id = pr.company_id AND m.currency_id = pr.currency_id
-                                 AND m.move_type = 'out_invoice' AND m.state = 'posted' AND {PROMISE_COVERS_SQL}
-              JOIN account_move_line aml ON aml.move_id = m.id AND aml.display_type = 'payment_term'
+              FROM ({promise_invoices_sql("pr.id = ANY(%(ids)s)", invoices)}) covered
+              JOIN collections_promise pr ON pr.id = covered.promise_id
+              JOIN account_move_line aml ON aml.move_id = covered.move_id AND aml.display_type = 'payment_term'
               JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
-             WHERE pr.id = ANY(%s) AND apr.max_date BETWEEN pr.date AND pr.promised_date
+             WHERE apr.max_date BETWEEN pr.date AND pr.promised_date
           GROUP BY pr.id
             """,
-            [self.ids],
+            {"ids": self.ids},
         )
         return dict(self.env.cr.fetchall())
 
@@ -207,16 +202,16 @@ class CollectionsPromise(models.Model):
         if not self:
             return
         self.env.flush_all()
+        invoices = f"m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}"
         self.env.cr.execute(
             f"""
             INSERT INTO collections_move_state AS st (move_id, company_id, escalate)
             SELECT DISTINCT m.id, m.company_id, TRUE
-              FROM collections_promise pr
-              JOIN account_move m ON m.company_id = pr.company_id AND {PROMISE_COVERS_SQL}
-             WHERE pr.id = ANY(%s) AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
+              FROM ({promise_invoices_sql("pr.id = ANY(%(ids)s)", invoices)}) covered
+              JOIN account_move m ON m.id = covered.move_id
             ON CONFLICT (move_id) DO UPDATE SET escalate = TRUE
             """,
-            [self.ids],
+            {"ids": self.ids},
         )
         self.env["collections.move.state"].invalidate_model(["escalate"])
 

@@ -25,10 +25,31 @@ OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', '
                AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0"""
 
 
+def promise_invoices_sql(promises_sql, invoices_sql):
+    """The invoices each promise covers, as rows (promise_id, move_id): the
+    ones it names or, when it names none, all of its customer's in its
+    company. ``promises_sql`` filters the promises (alias pr),
+    ``invoices_sql`` the invoices (alias m). The one definition that holds,
+    payments towards a promise and its escalation share."""
+    return f"""
+            SELECT pr.id AS promise_id, m.id AS move_id
+              FROM collections_promise pr
+              JOIN collections_promise_account_move_rel rel ON rel.promise_id = pr.id
+              JOIN account_move m ON m.id = rel.move_id AND m.company_id = pr.company_id
+             WHERE {promises_sql} AND {invoices_sql}
+            UNION ALL
+            SELECT pr.id, m.id
+              FROM collections_promise pr
+              JOIN account_move m ON m.commercial_partner_id = pr.partner_id AND m.company_id = pr.company_id
+             WHERE {promises_sql} AND {invoices_sql}
+               AND NOT EXISTS (SELECT 1 FROM collections_promise_account_move_rel r WHERE r.promise_id = pr.id)
+    """
+
+
 def held_invoices_sql(date_sql):
-    """Customer documents held out of dunning on the date ``date_sql`` (an SQL
-    expression), as rows (move_id, reason): the one definition that planning
-    and sending share. A document is held while it is under a
+    """Open customer documents held out of dunning on the date ``date_sql``
+    (an SQL expression), as rows (move_id, reason): the one definition that
+    planning and sending share. A document is held while it is under a
     proposed or active payment plan (or a broken one whose policy keeps the
     hold), under an open promise not yet due (a promise without invoices holds
     all of its customer's), or in an open dispute."""
@@ -40,16 +61,8 @@ def held_invoices_sql(date_sql):
               JOIN collections_payment_plan plan ON plan.id = rel.plan_id
              WHERE {plan_holds_sql("plan")}
             UNION ALL
-            SELECT rel.move_id, 'promise'
-              FROM collections_promise_account_move_rel rel
-              JOIN collections_promise pr ON pr.id = rel.promise_id
-             WHERE {promise_holds}
-            UNION ALL
-            SELECT m.id, 'promise'
-              FROM collections_promise pr
-              JOIN account_move m ON m.commercial_partner_id = pr.partner_id AND m.company_id = pr.company_id
-             WHERE {promise_holds} AND {OPEN_RECEIVABLE_SQL}
-               AND NOT EXISTS (SELECT 1 FROM collections_promise_account_move_rel r WHERE r.promise_id = pr.id)
+            SELECT covered.move_id, 'promise'
+              FROM ({promise_invoices_sql(promise_holds, OPEN_RECEIVABLE_SQL)}) covered
             UNION ALL
             SELECT rel.move_id, 'dispute'
               FROM collections_dispute_account_move_rel rel
