@@ -877,8 +877,7 @@ class CollectionsReconcileMatch(models.Model):
         labels = dict(col_info["selection"])
         paid_subtype = self.env.ref("account.mt_invoice_paid")
         note_subtype = self.env.ref("mail.mt_note")
-        invoices = Move.browse([move_id for move_id, _old, _new in changes])
-        paid = invoices.browse([move_id for move_id, _old, new in changes if new == "paid"])
+        paid = Move.browse([move_id for move_id, _old, new in changes if new == "paid"])
         self.env.cr.execute(
             """
             SELECT DISTINCT f.res_id
@@ -892,8 +891,10 @@ class CollectionsReconcileMatch(models.Model):
         author, email_from = self.env.user.partner_id, self.env.user.email_formatted
         reply_to, alias_domains, companies = self._paid_message_headers(paid, email_from)
         log_reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
-        rows = {key: [] for key in ("ids", "old", "new", "subtypes", "posted", "message_ids", "reply_to")}
-        rows.update(domains=[], companies=[], names=[])
+        rows = {
+            key: []
+            for key in ("ids", "old", "new", "subtypes", "posted", "message_ids", "reply_to", "domains", "companies")
+        }
         for move_id, old, new in changes:
             if move_id in notified:
                 invoice = Move.browse(move_id)
@@ -956,17 +957,6 @@ class CollectionsReconcileMatch(models.Model):
         catchall address or an invoice has its own alias (the reply-to then
         names the document): per company here, as the generic calls would
         otherwise read every invoice one by one."""
-        self.env.cr.execute("SELECT id, company_id FROM account_move WHERE id = ANY(%s)", [invoices.ids])
-        company_of = dict(self.env.cr.fetchall())
-        representatives = invoices.browse({company_id: move_id for move_id, company_id in company_of.items()}.values())
-        representatives.fetch(["company_id"])
-        rep_companies = representatives._mail_get_companies(default=self.env.company)
-        rep_domains = representatives.sudo()._mail_get_alias_domains(default_company=self.env.company)
-        by_company = {
-            company_of[rep_id]: (rep_companies[rep_id], rep_domains[rep_id]) for rep_id in representatives.ids
-        }
-        companies = {move_id: by_company[company_id][0] for move_id, company_id in company_of.items()}
-        domains = {move_id: by_company[company_id][1] for move_id, company_id in company_of.items()}
         generic = all(
             getattr(type(invoices), method).__module__ == "odoo.addons.mail.models.models"
             for method in ("_notify_get_reply_to", "_mail_get_companies", "_mail_get_alias_domains")
@@ -979,8 +969,21 @@ class CollectionsReconcileMatch(models.Model):
                 limit=1,
             )
         )
-        if generic and not own_aliases and not any(company.catchall_email for company, _domain in by_company.values()):
-            return dict.fromkeys(invoices.ids, email_from), domains, companies
+        if generic and not own_aliases:
+            self.env.cr.execute("SELECT id, company_id FROM account_move WHERE id = ANY(%s)", [invoices.ids])
+            company_of = dict(self.env.cr.fetchall())
+            # One invoice per company answers for all of that company's.
+            representatives = invoices.browse({company: move for move, company in company_of.items()}.values())
+            representatives.fetch(["company_id"])
+            rep_companies = representatives._mail_get_companies(default=self.env.company)
+            if not any(company.catchall_email for company in rep_companies.values()):
+                rep_domains = representatives.sudo()._mail_get_alias_domains(default_company=self.env.company)
+                by_company = {company_of[rep]: (rep_companies[rep], rep_domains[rep]) for rep in representatives.ids}
+                return (
+                    dict.fromkeys(invoices.ids, email_from),
+                    {move: by_company[company][1] for move, company in company_of.items()},
+                    {move: by_company[company][0] for move, company in company_of.items()},
+                )
         # What the reply-to reads, alone: after the writer's invalidation the first access would load
         # every column of thousands of invoices.
         invoices.fetch(["state", "move_type", "name", "ref", "company_id"])
@@ -1026,12 +1029,13 @@ class CollectionsReconcileMatch(models.Model):
     _PAYMENTS_OF_WRITTEN_LINES = (
         "SELECT payment_id FROM account_move_line WHERE id = ANY(%(lines)s) AND payment_id IS NOT NULL"
     )
+    _SETTLED_SET_BASED = "p.move_id IS NOT NULL AND p.outstanding_account_id IS NOT NULL"
     _PAYMENTS_OF_WRITTEN_ROWS = f"""
         {_PAYMENTS_OF_WRITTEN_LINES}
         UNION SELECT r.payment_id
                 FROM account_move__account_payment r
                 JOIN account_payment p ON p.id = r.payment_id
-               WHERE r.invoice_id = ANY(%(invoices)s) AND (p.move_id IS NULL OR p.outstanding_account_id IS NULL)
+               WHERE r.invoice_id = ANY(%(invoices)s) AND NOT ({_SETTLED_SET_BASED})
     """
     _DEPENDENT_RECORDS_SQL = {
         "account.payment": {
@@ -1085,7 +1089,7 @@ class CollectionsReconcileMatch(models.Model):
             UPDATE account_payment p
                SET state = 'paid', write_uid = %(uid)s, write_date = now() at time zone 'UTC'
              WHERE p.id IN (SELECT payment_id FROM account_move__account_payment WHERE invoice_id = ANY(%(invoices)s))
-               AND p.state = 'in_process' AND p.move_id IS NOT NULL AND p.outstanding_account_id IS NOT NULL
+               AND p.state = 'in_process' AND {self._SETTLED_SET_BASED}
                AND p.id NOT IN ({self._PAYMENTS_OF_WRITTEN_LINES})
                AND NOT EXISTS (SELECT 1
                                  FROM account_move__account_payment r
@@ -1097,7 +1101,6 @@ class CollectionsReconcileMatch(models.Model):
         )
         settled = self.env["account.payment"].browse(payment_id for (payment_id,) in self.env.cr.fetchall())
         settled.invalidate_recordset(["state", "write_uid", "write_date"])
-        return settled
 
     def _trigger_dependents(self, invoices, statement_moves, line_ids, group_line_ids, changed_invoices):
         """Recompute what depends on the written rows, as an ORM write would:

@@ -47,12 +47,12 @@ def promise_invoices_sql(promises_sql, invoices_sql):
 
 
 def held_invoices_sql(date_sql):
-    """Open customer documents held out of dunning on the date ``date_sql``
-    (an SQL expression), as rows (move_id, reason): the one definition that
-    planning and sending share. A document is held while it is under a
-    proposed or active payment plan (or a broken one whose policy keeps the
-    hold), under an open promise not yet due (a promise without invoices holds
-    all of its customer's), or in an open dispute."""
+    """Customer documents held out of dunning on the date ``date_sql`` (an SQL
+    expression), as rows (move_id, reason): the one definition that planning
+    and sending share. A document is held while it is under a proposed or
+    active payment plan (or a broken one whose policy keeps the hold), under
+    an open promise not yet due (a promise without invoices holds all of its
+    customer's open documents), or in an open dispute."""
     promise_holds = f"""((pr.state = 'open' AND pr.promised_date >= {date_sql})
                           OR (pr.state = 'broken' AND pr.hold_after_break))"""
     return f"""

@@ -32,6 +32,21 @@ class TestPortalRequests(PortalCollectionsCommon):
             self.portal_user.partner_id, invoices.ids, count, frequency, TODAY + timedelta(days=days), note=note
         )
 
+    def _proposed_plan_only_its_customer_may_answer(self, answer, **values):
+        """A plan a collector drafts for the customer and then proposes: before
+        that, and to another customer's portal user, ``answer`` (the name of
+        the portal method) finds no such plan. Returns the proposed plan."""
+        plan = self.Plan.create({"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)], **values})
+        plan.action_generate_schedule()
+        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
+            getattr(self.as_portal["collections.payment.plan"], answer)(self.portal_user.partner_id, plan.id)
+        plan.action_propose()
+        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
+        other_user.partner_id.parent_id = self.other_customer
+        with self.assertRaises(MissingError):
+            getattr(self.env(user=other_user)["collections.payment.plan"], answer)(other_user.partner_id, plan.id)
+        return plan
+
     def test_open_invoices_are_the_customers_own_open_ones(self):
         paid = self._invoice(self.customer, 50, 5)
         self._pay(paid)
@@ -173,19 +188,9 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertEqual(plan.state, "proposed", "the request itself stands")
 
     def test_customer_accepts_a_plan_the_collector_proposed(self):
-        plan = self.Plan.create(
-            {"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)], "installment_count": 2}
-        )
-        plan.action_generate_schedule()
+        plan = self._proposed_plan_only_its_customer_may_answer("_portal_accept", installment_count=2)
         Plan = self.as_portal["collections.payment.plan"]
         partner = self.portal_user.partner_id
-        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
-            Plan._portal_accept(partner, plan.id)
-        plan.action_propose()
-        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
-        other_user.partner_id.parent_id = self.other_customer
-        with self.assertRaises(MissingError):
-            self.env(user=other_user)["collections.payment.plan"]._portal_accept(other_user.partner_id, plan.id)
         self.assertEqual(Plan._portal_accept(partner, plan.id), plan)
         self.assertEqual((plan.state, plan.activation_date), ("active", TODAY))
         with self.assertRaisesRegex(UserError, "not waiting for your answer"):
@@ -236,17 +241,9 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertEqual(plan.activity_ids.user_id, self.collector)
 
     def test_only_the_customer_declines_and_only_while_the_plan_waits_for_them(self):
-        plan = self.Plan.create({"partner_id": self.customer.id, "move_ids": [(6, 0, self.first.ids)]})
-        plan.action_generate_schedule()
+        plan = self._proposed_plan_only_its_customer_may_answer("_portal_decline")
         Plan = self.as_portal["collections.payment.plan"]
         partner = self.portal_user.partner_id
-        with self.assertRaises(MissingError, msg="a draft is the collector's work in progress"):
-            Plan._portal_decline(partner, plan.id)
-        plan.action_propose()
-        other_user = new_test_user(self.env, login="otro", groups="base.group_portal")
-        other_user.partner_id.parent_id = self.other_customer
-        with self.assertRaises(MissingError):
-            self.env(user=other_user)["collections.payment.plan"]._portal_decline(other_user.partner_id, plan.id)
         with self.assertRaises(MissingError):
             Plan._portal_decline(partner, 0)
         with self.assertRaisesRegex(UserError, "500 characters at most"):
