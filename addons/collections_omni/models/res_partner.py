@@ -77,3 +77,14 @@ class ResPartner(models.Model):
             moment, reason = messages._next_contact_for(partner.commercial_partner_id, "call")
             partner.collections_next_contact = moment
             partner.collections_next_contact_reason = reason
+
+    def _collections_portal_url(self, channel=False):
+        """The absolute link a reminder gives this customer to see and settle what they owe.
+
+        The one place every reminder (email, SMS, letter QR, WhatsApp) takes its call-to-action
+        link from. The engine links to the portal's balance page; ``collections_portal``
+        overrides it with a signed, expiring link that needs no password. ``channel`` lets an
+        override tag or shorten the link per channel.
+        """
+        self.ensure_one()
+        return self.get_base_url().rstrip("/") + "/my/collections"
