@@ -22,6 +22,8 @@ from ..models.collections_payment_plan import MAX_DECLINE_REASON_LENGTH
 HOURS = range(25)
 # A note the customer adds to a plan request is kept this short.
 MAX_NOTE_LENGTH = 2000
+# How many recent payments and messages the balance page shows.
+RECENT_LIMIT = 5
 # The session key of a visitor who came through a reminder's signed link.
 LINK_SESSION_KEY = "collections_link"
 # An emailed identity code is valid this long (seconds).
@@ -309,9 +311,73 @@ class CollectionsCustomerPortal(CustomerPortal):
             return _("Waiting for our answer") if plan.origin == "portal" else _("Waiting for your answer")
         return dict(plan._fields["state"]._description_selection(request.env))[plan.state]
 
+    def _collections_aging(self, rows, currency):
+        """[(label, amount)] of the open invoices in ``currency`` by how late they are."""
+        buckets = [
+            (0, _("Not due yet")),
+            (30, _("1-30 days late")),
+            (60, _("31-60 days late")),
+            (90, _("61-90 days late")),
+            (None, _("More than 90 days late")),
+        ]
+        amounts = [0.0] * len(buckets)
+        for row in rows:
+            if row["invoice"].currency_id != currency:
+                continue
+            index = next(
+                i for i, (limit, _label) in enumerate(buckets) if limit is None or row["days_overdue"] <= limit
+            )
+            amounts[index] += row["invoice"].amount_residual
+        return [(label, amount) for (_limit, label), amount in zip(buckets, amounts, strict=True)]
+
+    def _collections_recent(self, partner):
+        """The customer's last payments and the last reminders we sent them."""
+        payments = (
+            request.env["account.payment"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "child_of", partner.id),
+                    ("partner_type", "=", "customer"),
+                    ("payment_type", "=", "inbound"),
+                    ("state", "in", ("in_process", "paid")),
+                ],
+                order="date desc, id desc",
+                limit=RECENT_LIMIT,
+            )
+        )
+        messages = (
+            request.env["collections.message"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("direction", "=", "outbound"),
+                    ("state", "in", ("sent", "delivered", "read")),
+                ],
+                order="sent_at desc, id desc",
+                limit=RECENT_LIMIT,
+            )
+        )
+        return payments, messages
+
+    def _collections_channel_labels(self):
+        # Words for customers, not the back office's channel names.
+        return {
+            "email": _("Email"),
+            "sms": _("Text message (SMS)"),
+            "whatsapp": _("WhatsApp"),
+            "letter": _("Letter"),
+            "call": _("Phone call"),
+        }
+
     def _collections_balance_values(self, partner, **extra):
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
         rows = self._collections_invoice_rows(invoices)
+        totals = self._collections_totals(rows)
+        payments, messages = self._collections_recent(partner)
+        upcoming = [row["invoice"].invoice_date_due for row in rows if row["invoice"].invoice_date_due]
+        not_yet_due = [due for due in upcoming if due >= self._collections_today()]
         Promise = request.env["collections.promise"]
         promises = Promise._portal_promises(partner)
         plans = request.env["collections.payment.plan"]._portal_plans(partner)
@@ -320,7 +386,12 @@ class CollectionsCustomerPortal(CustomerPortal):
             "page_name": "collections_balance",
             "partner": partner,
             "rows": rows,
-            "totals": self._collections_totals(rows),
+            "totals": totals,
+            "aging": self._collections_aging(rows, totals[0]["currency"]) if totals else [],
+            "next_due": min(not_yet_due) if not_yet_due else False,
+            "payments": payments,
+            "messages": messages,
+            "channel_labels": self._collections_channel_labels(),
             "promises": promises,
             # The running promises come first; a divider row separates the earlier ones.
             "running_promise_count": len(promises.filtered(lambda promise: promise.state == "open")),
@@ -575,14 +646,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         Consent = request.env["collections.consent"].sudo()
         status = Consent._status_by_partner(partner)
         channel, hours = Consent._preferences_by_partner(partner).get(partner.id, (False, None))
-        # Words for customers, not the back office's channel names.
-        labels = {
-            "email": _("Email"),
-            "sms": _("Text message (SMS)"),
-            "whatsapp": _("WhatsApp"),
-            "letter": _("Letter"),
-            "call": _("Phone call"),
-        }
+        labels = self._collections_channel_labels()
         return {
             "page_name": "collections_contact_preferences",
             "partner": partner,
