@@ -1,0 +1,95 @@
+"""Situations nobody labelled in advance (issue 18): in each the matcher must
+not reconcile by itself, or must log exactly what the ledger holds."""
+
+import base64
+
+from odoo.tests import tagged
+
+from .common import TODAY, CollectionsCommon
+
+
+@tagged("post_install", "-at_install")
+class TestReconcileTraps(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Match = cls.env["collections.reconcile.match"]
+        cls.bank = cls.company_data["default_journal_bank"]
+        cls.other = cls._customer("Otra Empresa")
+
+    def _line(self, amount, label, partner=None, on=TODAY):
+        return self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": self.bank.id,
+                "date": on,
+                "amount": amount,
+                "payment_ref": label,
+                "partner_id": partner.id if partner else False,
+            }
+        )
+
+    def _match(self, *lines):
+        self.Match._match(self.company, statement_lines=self.env["account.bank.statement.line"].concat(*lines))
+        return self.Match.search([("statement_line_id", "in", [line.id for line in lines])])
+
+    def _payment(self, partner, amount, memo=""):
+        payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": partner.id,
+                "amount": amount,
+                "date": TODAY,
+                "memo": memo,
+                "journal_id": self.bank.id,
+            }
+        )
+        payment.action_post()
+        return payment
+
+    def assertLedgerHoldsWhatTheMatchSays(self, match):
+        """The partials of the match join its own entry to exactly its invoices, for its amount."""
+        own = match.statement_line_id.move_id or match.payment_id.move_id
+        partials = self.env["account.partial.reconcile"].search(
+            ["|", ("debit_move_id.move_id", "=", own.id), ("credit_move_id.move_id", "=", own.id)]
+        )
+        self.assertTrue(partials, f"{match.display_name} claims a reconciliation the ledger does not hold")
+        self.assertEqual(match.partial_ids, partials)
+        invoices = (partials.debit_move_id | partials.credit_move_id).move_id - own
+        self.assertEqual(match.invoice_ids, invoices)
+        self.assertAlmostEqual(match.reconciled_amount, sum(partials.mapped("amount")))
+
+    # 1. ------------------------------------------------------------------
+    def test_shared_bank_account_identifies_nobody(self):
+        account = "ES7921000813610123456789"
+        for customer in (self.customer, self.other):
+            self.env["res.partner.bank"].create({"partner_id": customer.id, "acc_number": account})
+            self._invoice(customer, 500.0, 10)
+        wizard = self.env["collections.statement.import"].create(
+            {
+                "journal_id": self.bank.id,
+                "data_file": base64.b64encode(
+                    f"date,amount,label,account\n2026-06-15,500.00,transferencia,{account}\n".encode()
+                ),
+                "filename": "banco.csv",
+            }
+        )
+        action = wizard.action_import()
+        match = self.Match.search(action["domain"])
+        self.assertEqual(len(match), 1)
+        self.assertFalse(match.statement_line_id.partner_id)
+        self.assertNotEqual(match.state, "auto_reconciled")
+        self.assertFalse(match.statement_line_id.is_reconciled)
+        # One customer's own account still names them.
+        self.env["res.partner.bank"].create({"partner_id": self.customer.id, "acc_number": "ES1000491500051234567892"})
+        self.assertEqual(
+            wizard._partners_by_line(
+                [
+                    {"account_number": "ES10 0049 1500 0512 3456 7892", "partner_name": ""},
+                    {"account_number": account, "partner_name": ""},
+                    # A shared account and the name of one of its holders: that holder.
+                    {"account_number": account, "partner_name": "Otra Empresa"},
+                ]
+            ),
+            [self.customer.id, False, self.other.id],
+        )
