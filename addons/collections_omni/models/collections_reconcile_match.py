@@ -90,6 +90,15 @@ class CollectionsReconcileMatch(models.Model):
         index=True,
         tracking=True,
     )
+    review_reason = fields.Selection(
+        [
+            ("closed_document", "Quotes an invoice already paid or cancelled"),
+            ("credit_note", "Quotes a credit note"),
+            ("other_company", "Quotes another company's document"),
+        ],
+        readonly=True,
+        help="Why a line that matches an open invoice was not reconciled automatically.",
+    )
     rule = fields.Selection(
         RULES,
         readonly=True,
@@ -211,6 +220,7 @@ class CollectionsReconcileMatch(models.Model):
             ]
             if not lines:
                 continue
+            self._mark_quoted_documents(company, lines, index)
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
             decisions = matching.decide(lines, index, tolerance, installments.candidates)
@@ -251,6 +261,45 @@ class CollectionsReconcileMatch(models.Model):
             )
             for move_id, partner_id, residual, currency_id, due, name, reference in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _mark_quoted_documents(self, company, lines, index):
+        """Set ``quoted`` on the lines whose label quotes, by number or
+        payment reference, a customer document that cannot take the money:
+        an invoice of the company no longer open (paid, in payment,
+        cancelled), a credit note, another company's document. A reference
+        an open invoice also carries is the open invoice's. One query."""
+        keys = {key for line in lines for key in line.keys if key not in index.by_key}
+        if not keys:
+            return
+        self.env.flush_all()
+        normalized = "regexp_replace(upper({}), '[^0-9A-Z]', '', 'g')"
+        self.env.cr.execute(
+            f"""
+            WITH k AS (SELECT DISTINCT unnest(%(keys)s::varchar[]) AS key),
+                 doc AS (SELECT id, company_id, move_type, name, payment_reference
+                           FROM account_move
+                          WHERE move_type IN ('out_invoice', 'out_refund') AND state IN ('posted', 'cancel'))
+            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
+                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
+                               ELSE 'closed_document' END
+              FROM k JOIN doc ON k.key = {normalized.format("doc.name")}
+            UNION
+            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
+                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
+                               ELSE 'closed_document' END
+              FROM k JOIN doc ON k.key = {normalized.format("doc.payment_reference")}
+            """,
+            {"keys": list(keys), "company": company.id},
+        )
+        reasons = {}
+        for key, reason in self.env.cr.fetchall():
+            reasons.setdefault(key, set()).add(reason)
+        if not reasons:
+            return
+        for line in lines:
+            found = set().union(*(reasons.get(key, ()) for key in line.keys))
+            line.quoted = next((reason for reason in matching.REVIEW_REASONS if reason in found), None)
 
     def _matched_source_filter(self, column, new_only=False):
         """Lines already handled: reconciled, confirmed, rejected or undone by
@@ -422,6 +471,7 @@ class CollectionsReconcileMatch(models.Model):
             "originals": [],
             "states": [],
             "rules": [],
+            "reasons": [],
             "reconciled": [],
             "reconciled_amounts": [],
         }
@@ -449,6 +499,7 @@ class CollectionsReconcileMatch(models.Model):
             match_rows["originals"].append(original_partners[line.key])
             match_rows["states"].append(states[decision.verdict])
             match_rows["rules"].append(best.rule if best else None)
+            match_rows["reasons"].append(decision.reason)
             match_rows["reconciled"].append(confident)
             # What allocating the line to the candidate's open amount settles (the invoices' part).
             match_rows["reconciled_amounts"].append(
@@ -474,16 +525,16 @@ class CollectionsReconcileMatch(models.Model):
             f"""
             INSERT INTO collections_reconcile_match
                    (company_id, {column}, date, label, amount, currency_id, partner_id, original_partner_id,
-                    state, rule, reconciled_at, reconciled_by_id, reconciled_amount,
+                    state, rule, review_reason, reconciled_at, reconciled_by_id, reconciled_amount,
                     create_uid, create_date, write_uid, write_date)
             SELECT %(company)s, src.key, m.date, src.label, src.amount, src.currency, src.partner, src.original,
-                   src.state, src.rule, CASE WHEN src.reconciled THEN now() at time zone 'UTC' END,
+                   src.state, src.rule, src.reason, CASE WHEN src.reconciled THEN now() at time zone 'UTC' END,
                    CASE WHEN src.reconciled THEN %(uid)s END, src.reconciled_amount,
                    %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
               FROM unnest(%(keys)s::int[], %(labels)s::varchar[], %(amounts)s::numeric[], %(currencies)s::int[],
                           %(partners)s::int[], %(originals)s::int[], %(states)s::varchar[], %(rules)s::varchar[],
-                          %(reconciled)s::bool[], %(reconciled_amounts)s::numeric[])
-                   AS src(key, label, amount, currency, partner, original, state, rule, reconciled,
+                          %(reasons)s::varchar[], %(reconciled)s::bool[], %(reconciled_amounts)s::numeric[])
+                   AS src(key, label, amount, currency, partner, original, state, rule, reason, reconciled,
                           reconciled_amount)
               JOIN {source} s ON s.id = src.key
               JOIN account_move m ON m.id = s.move_id

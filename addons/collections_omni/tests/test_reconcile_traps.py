@@ -3,6 +3,7 @@ not reconcile by itself, or must log exactly what the ledger holds."""
 
 import base64
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .common import TODAY, CollectionsCommon
@@ -93,3 +94,47 @@ class TestReconcileTraps(CollectionsCommon):
             ),
             [self.customer.id, False, self.other.id],
         )
+
+    # 2. ------------------------------------------------------------------
+    def test_reference_to_a_paid_invoice_goes_to_review_with_the_reason(self):
+        paid = self._invoice(self.customer, 500.0, 30)
+        self._pay(paid)
+        self.assertIn(paid.payment_state, ("in_payment", "paid"))
+        open_one = self._invoice(self.customer, 500.0, 10)
+        match = self._match(self._line(500.0, f"Pago {paid.name}", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "closed_document")
+        self.assertEqual(open_one.payment_state, "not_paid")
+        self.assertEqual(match.candidate_ids.move_ids, open_one)  # still offered to the person who decides
+
+    def test_reference_to_a_credit_note_goes_to_review_with_the_reason(self):
+        self._invoice(self.customer, 200.0, 10)
+        refund = self._invoice(self.customer, 200.0, 5, move_type="out_refund")
+        match = self._match(self._line(200.0, f"Abono {refund.name}", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "credit_note")
+
+    def test_reference_to_another_companys_document_goes_to_review_with_the_reason(self):
+        other_company = self.setup_other_company()["company"]
+        theirs = (
+            self.env["account.move"]
+            .with_company(other_company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_date": TODAY,
+                    "invoice_line_ids": [
+                        Command.create({"name": "S", "quantity": 1, "price_unit": 300.0, "tax_ids": []})
+                    ],
+                }
+            )
+        )
+        theirs.action_post()
+        # Numbers of both companies may coincide (INV/2026/00001 in each): a reference only the
+        # other company's document carries.
+        theirs.payment_reference = "RF18 5390 0754 7034"
+        self._invoice(self.customer, 300.0, 10)
+        match = self._match(self._line(300.0, "Pago RF18 5390 0754 7034", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "other_company")
