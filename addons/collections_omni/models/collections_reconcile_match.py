@@ -95,6 +95,7 @@ class CollectionsReconcileMatch(models.Model):
             ("closed_document", "Quotes an invoice already paid or cancelled"),
             ("credit_note", "Quotes a credit note"),
             ("other_company", "Quotes another company's document"),
+            ("before_invoice", "Dated before the invoice was issued"),
         ],
         readonly=True,
         help="Why a line that matches an open invoice was not reconciled automatically.",
@@ -215,6 +216,7 @@ class CollectionsReconcileMatch(models.Model):
                     currency_id=row[3],
                     label=row[4] or "",
                     digits=digits.get(row[3], 2),
+                    date=row[5],
                 )
                 for row in rows
             ]
@@ -241,7 +243,7 @@ class CollectionsReconcileMatch(models.Model):
         self.env.cr.execute(
             f"""
             SELECT m.id, m.commercial_partner_id, m.amount_residual, m.currency_id,
-                   COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference
+                   COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference, COALESCE(m.invoice_date, m.date)
               FROM account_move m
              WHERE m.company_id = %s AND {OPEN_INVOICE_SQL}
             """,
@@ -256,10 +258,11 @@ class CollectionsReconcileMatch(models.Model):
                     currency_id=currency_id,
                     due=due,
                     name=name,
+                    issued=issued,
                 ),
                 {matching.normalize_reference(name), matching.normalize_reference(reference)},
             )
-            for move_id, partner_id, residual, currency_id, due, name, reference in self.env.cr.fetchall()
+            for move_id, partner_id, residual, currency_id, due, name, reference, issued in self.env.cr.fetchall()
         )
 
     @api.model
@@ -310,11 +313,11 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     def _unmatched_statement_lines(self, company, statement_lines=None, new_only=False):
-        """(id, commercial partner, amount, currency, label) of the incoming
+        """(id, commercial partner, amount, currency, label, date) of the incoming
         statement lines still on the suspense account."""
         self.env.cr.execute(
             f"""
-            SELECT src.id, p.commercial_partner_id, -sus.amount_currency, sus.currency_id, src.payment_ref
+            SELECT src.id, p.commercial_partner_id, -sus.amount_currency, sus.currency_id, src.payment_ref, m.date
               FROM account_bank_statement_line src
               JOIN account_move m ON m.id = src.move_id
               JOIN account_journal j ON j.id = src.journal_id
@@ -335,12 +338,12 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     def _unmatched_payments(self, company, payments=None, new_only=False):
-        """(id, commercial partner, open amount, currency, memo) of the posted
+        """(id, commercial partner, open amount, currency, memo, date) of the posted
         customer payments whose receivable line is still open."""
         self.env.cr.execute(
             f"""
             SELECT src.id, p.commercial_partner_id, -SUM(aml.amount_residual_currency), aml.currency_id,
-                   src.memo
+                   src.memo, m.date
               FROM account_payment src
               JOIN account_move m ON m.id = src.move_id AND m.state = 'posted'
               JOIN account_move_line aml ON aml.move_id = m.id AND aml.reconciled IS NOT TRUE
@@ -349,7 +352,7 @@ class CollectionsReconcileMatch(models.Model):
              WHERE src.company_id = %(company)s AND src.payment_type = 'inbound' AND src.partner_type = 'customer'
                AND (%(all)s OR src.id = ANY(%(ids)s))
                AND {self._matched_source_filter("payment_id", new_only)}
-             GROUP BY src.id, p.commercial_partner_id, aml.currency_id, src.memo
+             GROUP BY src.id, p.commercial_partner_id, aml.currency_id, src.memo, m.date
             HAVING SUM(aml.amount_residual_currency) < 0
              ORDER BY src.id
             """,

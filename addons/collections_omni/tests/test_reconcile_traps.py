@@ -2,6 +2,7 @@
 not reconcile by itself, or must log exactly what the ledger holds."""
 
 import base64
+from datetime import timedelta
 
 from odoo import Command
 from odoo.tests import tagged
@@ -138,3 +139,15 @@ class TestReconcileTraps(CollectionsCommon):
         match = self._match(self._line(300.0, "Pago RF18 5390 0754 7034", self.customer))
         self.assertEqual(match.state, "proposed")
         self.assertEqual(match.review_reason, "other_company")
+
+    # 3. ------------------------------------------------------------------
+    def test_amount_only_never_settles_an_invoice_issued_after_the_line(self):
+        later = self._invoice(self.customer, 640.0, 0)
+        self.assertEqual(later.invoice_date, TODAY)
+        match = self._match(self._line(640.0, "anticipo", self.customer, on=TODAY - timedelta(days=90)))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "before_invoice")
+        self.assertEqual(later.payment_state, "not_paid")
+        # Issued on the line's date or before: the amount alone suffices.
+        match = self._match(self._line(640.0, "pago", self.customer, on=TODAY))
+        self.assertEqual(match.state, "auto_reconciled")

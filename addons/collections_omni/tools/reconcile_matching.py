@@ -24,7 +24,10 @@ with a reason (``Decision.reason``):
 
 * a line quoting a document that cannot take the money (a paid or cancelled
   invoice, a credit note, another company's document: ``Line.quoted``) is
-  never reconciled by itself, whatever else it matches.
+  never reconciled by itself, whatever else it matches;
+* without a reference, an invoice is settled automatically only if it was
+  issued on or before the line's date: an advance paid before an invoice
+  existed does not settle it by its amount alone.
 """
 
 import functools
@@ -88,6 +91,7 @@ class OpenInvoice:
     currency_id: int
     due: object  # date, for "oldest first"
     name: str = ""
+    issued: object = None  # invoice date: amount-only matches need the invoice to exist on the line's date
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Line:
     currency_id: int
     label: str
     digits: int = 2  # the currency's decimal places: amounts compare in its smallest unit
+    date: object = None  # the day the money came in
     quoted: str | None = None  # a REVIEW_REASONS code: the label quotes a document that cannot take the money
 
     @functools.cached_property
@@ -147,7 +152,7 @@ class InstallmentIndex:
 
 
 # Why a line that could have been reconciled by itself waits for a person (codes; the model labels them).
-REVIEW_REASONS = ("closed_document", "credit_note", "other_company")
+REVIEW_REASONS = ("closed_document", "credit_note", "other_company", "before_invoice")
 
 
 @dataclass
@@ -279,6 +284,19 @@ def _by_amount(line, open_invoices, tolerance):
     return candidates
 
 
+REFERENCE_RULES = ("reference", "reference_tolerance", "reference_partial", "reference_overpaid")
+
+
+def _issued_after(line, candidate, index):
+    """Whether an invoice of the candidate did not exist yet on the line's date."""
+    if line.date is None:
+        return False
+    return any(
+        index.by_move[move_id].issued is not None and index.by_move[move_id].issued > line.date
+        for move_id in candidate.move_ids
+    )
+
+
 def decide(lines, index, tolerance, extra_candidates=None):
     """One :class:`Decision` per line.
 
@@ -322,6 +340,8 @@ def decide(lines, index, tolerance, extra_candidates=None):
         reason = line.quoted
         if confident and reason:
             confident = False
+        elif confident and candidates[0].rule not in REFERENCE_RULES and _issued_after(line, candidates[0], index):
+            confident, reason = False, "before_invoice"
         verdict = "confident" if confident else ("ambiguous" if candidates else "none")
         decisions[line.key] = Decision(line, verdict, candidates, reason)
         if confident:
