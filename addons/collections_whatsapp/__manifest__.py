@@ -10,10 +10,12 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["collections_omni"],
+    "depends": ["collections_omni", "mail"],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/collections_whatsapp_security.xml",
+        "views/collections_whatsapp_account_views.xml",
         "views/collections_whatsapp_menus.xml",
     ],
 }
