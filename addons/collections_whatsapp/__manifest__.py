@@ -15,7 +15,9 @@
     "data": [
         "security/ir.model.access.csv",
         "security/collections_whatsapp_security.xml",
+        "data/ir_cron_data.xml",
         "views/collections_whatsapp_account_views.xml",
+        "views/collections_whatsapp_conversation_views.xml",
         "views/collections_whatsapp_menus.xml",
     ],
 }

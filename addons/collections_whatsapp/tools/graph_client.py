@@ -254,9 +254,18 @@ class CloudApiClient:
         return self._result(response, attempt)
 
     def send(self, to, body, idempotency_key=None, status_callback=None, attempt=0) -> SendResult:
-        """Free text, with the SMS client's signature (``status_callback`` is
-        unused: Meta posts statuses to the app's webhook)."""
-        return self.send_payload(text_payload(to, body, callback_data=idempotency_key), attempt)
+        """The engine's client interface (``collections.provider._get_client``):
+        ``body`` is a message payload without ``to`` (a template, a document:
+        :func:`template_payload` ...) or a plain text; the idempotency key
+        rides along as ``biz_opaque_callback_data``, echoed in the statuses.
+        ``status_callback`` is unused: Meta posts statuses to the app's webhook."""
+        if isinstance(body, dict):
+            payload = {**body, "to": to}
+            if idempotency_key:
+                payload["biz_opaque_callback_data"] = idempotency_key
+        else:
+            payload = text_payload(to, body or "", callback_data=idempotency_key)
+        return self.send_payload(payload, attempt)
 
     @staticmethod
     def _result(response, attempt=0):
