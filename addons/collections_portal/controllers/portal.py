@@ -49,6 +49,12 @@ class CollectionsCustomerPortal(PortalAccount):
         if not partner or partner.collections_link_version != grant.get("version") or grant["expires"] < time.time():
             request.session.pop(LINK_SESSION_KEY, None)
             return request.env["res.partner"]
+        installed = (
+            partner.lang and partner.lang != request.env.lang and request.env["res.lang"]._get_data(code=partner.lang)
+        )
+        if installed:
+            # The link visitor reads in the customer's language, as a logged-in customer would.
+            request.update_context(lang=partner.lang)
         return partner
 
     def _collections_partner(self):

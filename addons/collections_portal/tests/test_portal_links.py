@@ -17,6 +17,7 @@ class TestPortalSignedLinks(PortalCollectionsCommon, HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.customer.vat = "ESB12345678"
+        cls.customer.lang = "en_US"  # the pages in English, but in the test of the customer's language
         cls.first = cls._invoice(cls.customer, 300, 40)
         cls.foreign = cls._invoice(cls.other_customer, 777.77, 10)
         cls.Access = cls.env["collections.portal.access"]
@@ -31,7 +32,7 @@ class TestPortalSignedLinks(PortalCollectionsCommon, HttpCase):
 
     def _open(self, path, status):
         response = self.url_open(path, allow_redirects=True)
-        self.assertEqual(response.status_code, status, response.text[-800:])
+        self.assertEqual(response.status_code, status, (path, response.url, response.text[-300:]))
         return response
 
     def _csrf(self, page):
@@ -54,6 +55,16 @@ class TestPortalSignedLinks(PortalCollectionsCommon, HttpCase):
         # A contact's link opens its company's account.
         contact = self.env["res.partner"].create({"name": "Contacto", "parent_id": self.customer.id})
         self.assertEqual(self._token(self._path(contact)).split("-")[0], str(self.customer.id))
+
+    def test_the_link_visitor_reads_the_customers_language(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        # The active languages are cached past the test's rollback: the next tests must not see Spanish active.
+        self.addCleanup(self.env.registry.clear_cache)
+        self.env["ir.module.module"]._load_module_terms(["collections_portal"], ["es_ES"], overwrite=True)
+        self.customer.lang = "es_ES"
+        page = self._open(self._path(), 200)
+        self.assertIn("Próximo vencimiento", page.text)
+        self.assertIn("Pagar las seleccionadas", page.text)
 
     def test_altered_links_are_refused_with_a_friendly_page(self):
         token = self._token(self._path())
