@@ -89,10 +89,25 @@ class CollectionsCustomerPortal(PortalAccount):
         values = self._collections_verify_values(path, error=_("Confirm who you are first, then send the form again."))
         return request.render("collections_portal.portal_collections_verify", values, status=403)
 
+    def _collections_visitor_lang(self, partner=None):
+        """Pages for a visitor nobody knows yet in the customer's language if
+        the link names one, else in the browser's, among the installed ones."""
+        codes = [code for code, _name in request.env["res.lang"].get_installed()]
+        lang = partner.lang if partner and partner.lang in codes else None
+        if not lang:
+            best = request.httprequest.accept_languages.best_match([code.replace("_", "-") for code in codes])
+            lang = best.replace("-", "_") if best else None
+        if not lang:
+            wanted = [value.split("-")[0].lower() for value, _quality in request.httprequest.accept_languages]
+            lang = next((code for prefix in wanted for code in codes if code.split("_")[0] == prefix), None)
+        if lang and lang != request.env.lang:
+            request.update_context(lang=lang)
+
     def _collections_ip(self):
         return request.httprequest.remote_addr or ""
 
     def _collections_throttled_page(self):
+        self._collections_visitor_lang()
         return request.render("collections_portal.portal_collections_link_throttled", {}, status=429)
 
     @http.route(
@@ -116,6 +131,7 @@ class CollectionsCustomerPortal(PortalAccount):
             return self._collections_throttled_page()
         Access._log(ip, partner, result)
         if result != "ok":
+            self._collections_visitor_lang(partner)
             values = {"result": result, "token": token if partner else "", "partner": partner}
             return request.render("collections_portal.portal_collections_link_refused", values, status=403)
         user = request.env.user
@@ -143,6 +159,7 @@ class CollectionsCustomerPortal(PortalAccount):
         if Access._throttled(ip):
             return self._collections_throttled_page()
         email = (email or "").strip()[:254]
+        self._collections_visitor_lang()
         if token:
             partner, result = Partner._collections_check_link(token)
             if partner and Access._throttled(ip, partner):
@@ -391,6 +408,8 @@ class CollectionsCustomerPortal(PortalAccount):
             **self._prepare_portal_layout_values(),
             "page_name": "collections_balance",
             "partner": partner,
+            # A visitor through a reminder's link has no account: no links to pages that need one.
+            "link_visitor": request.env.user._is_public(),
             "rows": rows,
             "totals": totals,
             "aging": self._collections_aging(rows, totals[0]["currency"]) if totals else [],
@@ -473,7 +492,7 @@ class CollectionsCustomerPortal(PortalAccount):
             **self._prepare_portal_layout_values(),
             "page_name": "collections_pay",
             "partner": partner,
-            "invoices": invoices,
+            "pay_invoices": invoices,
             "amount": total,
             "currency": currency,
             **self._get_common_page_view_values(

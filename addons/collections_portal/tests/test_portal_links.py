@@ -65,6 +65,11 @@ class TestPortalSignedLinks(PortalCollectionsCommon, HttpCase):
         page = self._open(self._path(), 200)
         self.assertIn("Próximo vencimiento", page.text)
         self.assertIn("Pagar las seleccionadas", page.text)
+        self.assertNotIn("/my/invoices?filterby", page.text, "no link to pages that need an account")
+        self.opener.cookies.clear()
+        refused = self.url_open("/my/collections/access/1-0-1-x", headers={"Accept-Language": "es-ES,es;q=0.9"})
+        self.assertEqual(refused.status_code, 403)
+        self.assertIn("Este enlace no funciona", refused.text, "a visitor nobody knows reads the browser's language")
 
     def test_altered_links_are_refused_with_a_friendly_page(self):
         token = self._token(self._path())
