@@ -431,6 +431,7 @@ class CollectionsCustomerPortal(PortalAccount):
 
     @http.route("/my/collections", type="http", auth="public", website=True, methods=["GET"])
     def collections_balance(self, done=None, **kwargs):
+        partner = self._collections_partner()  # first: a link visitor's language comes with it
         messages = {
             "paid": _(
                 "Thank you for your payment. The invoices you paid leave your balance and their reminders stop as "
@@ -441,7 +442,7 @@ class CollectionsCustomerPortal(PortalAccount):
                 "date you chose."
             ),
         }
-        values = self._collections_balance_values(self._collections_partner(), done=messages.get(done))
+        values = self._collections_balance_values(partner, done=messages.get(done))
         return request.render("collections_portal.portal_collections_balance", values)
 
     # === PAY ONLINE === #

@@ -66,6 +66,7 @@ class TestPortalSignedLinks(PortalCollectionsCommon, HttpCase):
         self.assertIn("Próximo vencimiento", page.text)
         self.assertIn("Pagar las seleccionadas", page.text)
         self.assertNotIn("/my/invoices?filterby", page.text, "no link to pages that need an account")
+        self.assertIn("Gracias por su pago", self._open("/my/collections?done=paid", 200).text)
         self.opener.cookies.clear()
         refused = self.url_open("/my/collections/access/1-0-1-x", headers={"Accept-Language": "es-ES,es;q=0.9"})
         self.assertEqual(refused.status_code, 403)
