@@ -2,8 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import sms_http_client
-
-MANAGERS = "collections_omni.group_collections_manager"
+from ..tools.rules import GROUP_MANAGER as MANAGERS
 
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
