@@ -362,8 +362,7 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rules = rule_set._to_rules() if rule_set else contact_rules.RuleSet()
         tz = RuleSet._partner_timezone(partner)
-        years = {now.year, now.year + 1}
-        holidays = RuleSet._holidays(partner.country_id, years) if rules.no_holidays else frozenset()
+        holidays = RuleSet._holidays_around(partner, now, tz) if rules.no_holidays else frozenset()
         decision = contact_rules.check(rules, history, now, channel, tz, holidays)
         preferred = (
             contact_rules.next_preferred(rules, history, now, channel, preferred_hours, tz, holidays)

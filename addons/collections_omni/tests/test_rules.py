@@ -1,16 +1,19 @@
 """Each rule defined once: the constants, the SQL builders against their ORM
 or Python twins, and the drifts a review found between copies of a rule."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 import pytz
 
 from odoo import Command, fields
 from odoo.tests import new_test_user, tagged
+from odoo.tests.common import freeze_time
 from odoo.tools import SQL
 
 from ..models.collections_payment_plan import HOLDING_DOMAIN, HOLDING_STATES
-from ..tools import rules, sql_rules
+from ..tools import contact_rules, rules, sql_rules
 from .common import TODAY, CollectionsCommon
 
 
@@ -268,3 +271,56 @@ class TestRuleDrifts(CollectionsCommon):
         in_python = (newer | older).sorted(sql_rules.oldest_first_key).ids
         self.assertEqual(in_sql, [older.id, newer.id])
         self.assertEqual(in_python, in_sql)
+
+
+@tagged("at_install", "-post_install")
+class TestPresetCorrectness(CollectionsCommon):
+    """Contact-rule presets as the laws they cite say (see /work/shared/reference/regulations.md)."""
+
+    def test_colombia_contacts_only_on_channels_the_consumer_authorised(self):
+        ley_2300 = self.env.ref("collections_omni.contact_rules_co_ley_2300")
+        for code, _label in rules.CHANNELS:
+            self.assertTrue(ley_2300._needs_consent(code), code)
+        ley_2300.active = True
+        colombia = self.env.ref("base.co")
+        without = self._customer("Sin autorización", country_id=colombia.id)
+        authorised = self._customer("Con autorización", country_id=colombia.id)
+        self.env["collections.consent"]._record(authorised, "email", "opt_in", "contract")
+        for customer in without | authorised:
+            self._invoice(customer, 300, 10)  # stage First: one email
+        self._run()
+        with freeze_time("2026-06-16 15:00:00"):  # Tuesday 10:00 in Bogotá
+            self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(self._messages(without).state, "blocked")
+        self.assertIn("no consent", self._messages(without).blocked_reason)
+        self.assertEqual(self._messages(authorised).state, "queued")
+
+    def test_peru_hours_apply_to_calls_not_to_written_messages(self):
+        peru = self.env.ref("collections_omni.contact_rules_pe_ley_29571")
+        rules_pe = peru._to_rules()
+        lima = ZoneInfo("America/Lima")
+        at_night = datetime(2026, 6, 16, 21, 0, tzinfo=lima).astimezone(UTC)
+        saturday = datetime(2026, 6, 13, 10, 0, tzinfo=lima).astimezone(UTC)
+        for moment in (at_night, saturday):
+            self.assertEqual(contact_rules.check(rules_pe, [], moment, "call", "America/Lima").reason, "outside_hours")
+            for channel in ("email", "sms", "whatsapp", "letter"):
+                self.assertTrue(contact_rules.check(rules_pe, [], moment, channel, "America/Lima").allowed, channel)
+        self.assertIn("calls", peru.source)
+
+    def test_holidays_are_loaded_for_the_debtors_local_year(self):
+        RuleSet = self.env["collections.contact.rule.set"]
+        customer = self._customer("Cliente Fin de Año", country_id=self.env.ref("base.co").id)
+        seen = []
+        original = type(RuleSet)._holidays
+
+        def spy(model, country, years):
+            seen.append(set(years))
+            return original(model, country, years)
+
+        # 22:00 on 31 December in Bogotá is already 1 January in UTC.
+        new_year_utc = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
+        rule_set = self.env.ref("collections_omni.contact_rules_co_ley_2300")
+        with patch.object(type(RuleSet), "_holidays", spy):
+            self.env["collections.message"]._decide_contact(rule_set, customer, [], new_year_utc, "email")
+        self.assertTrue(seen)
+        self.assertIn(2026, seen[0])
