@@ -341,6 +341,8 @@ class CollectionsRun(models.Model):
                          WHERE c.partner_id = g.partner_id AND c.status = 'preference'
                       ORDER BY c.date DESC, c.id DESC LIMIT 1) pref ON a.use_preferred_channel
                  WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+                 -- Ids in customer order whatever the join order (the zone joins would shuffle them).
+              ORDER BY g.partner_id, g.currency_id, a.sequence, a.id
                 ON CONFLICT (idempotency_key) DO NOTHING
                 RETURNING id, partner_id, currency_id, stage_id
             ),
