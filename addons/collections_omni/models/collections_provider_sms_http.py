@@ -2,8 +2,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import sms_http_client
+from ..tools.rules import GROUP_MANAGER as MANAGERS
 
-MANAGERS = "collections_omni.group_collections_manager"
 # Twilio's MessageStatus values and what they mean for a collections message.
 TWILIO_STATUSES = {
     "delivered": "delivered",
