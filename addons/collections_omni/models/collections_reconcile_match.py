@@ -1256,11 +1256,19 @@ class CollectionsReconcileMatch(models.Model):
             INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
             SELECT * FROM unnest(%(known_matches)s::int[], %(known_partials)s::int[])
             ON CONFLICT DO NOTHING;
+            -- The invoices that received money: the other side of each partial of the match (what the
+            -- ledger holds), not every invoice of the candidate (a plan's installment pays the oldest).
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
-            SELECT src.match_id, cm.move_id
-              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
-              JOIN collections_reconcile_match x ON x.id = src.match_id AND x.statement_line_id IS NOT NULL
-              JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
+            SELECT DISTINCT x.id, CASE WHEN debit.move_id = COALESCE(st.move_id, pay.move_id)
+                                       THEN credit.move_id ELSE debit.move_id END
+              FROM collections_reconcile_match x
+              JOIN collections_reconcile_match_partial_rel r ON r.match_id = x.id
+              JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+              JOIN account_move_line debit ON debit.id = apr.debit_move_id
+              JOIN account_move_line credit ON credit.id = apr.credit_move_id
+              LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+              LEFT JOIN account_payment pay ON pay.id = x.payment_id
+             WHERE x.id = ANY(%(matches)s)
             ON CONFLICT DO NOTHING;
             """,
             params,
@@ -1352,6 +1360,19 @@ class CollectionsReconcileMatch(models.Model):
             match.write({"state": "undone", "undone_at": fields.Datetime.now(), "undone_by_id": self.env.uid})
             match.message_post(body=_("Reconciliation undone."))
         return True
+
+    def _amounts_by_invoice(self):
+        """{invoice: amount it received from this match, in its currency}, from the ledger's partials."""
+        self.ensure_one()
+        own = self.statement_line_id.move_id or self.payment_id.move_id
+        amounts = {}
+        for partial in self.partial_ids:
+            if partial.debit_move_id.move_id == own:
+                invoice, amount = partial.credit_move_id.move_id, partial.credit_amount_currency
+            else:
+                invoice, amount = partial.debit_move_id.move_id, partial.debit_amount_currency
+            amounts[invoice] = amounts.get(invoice, 0.0) + amount
+        return amounts
 
     def action_open_source(self):
         self.ensure_one()

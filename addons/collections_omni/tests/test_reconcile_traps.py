@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from odoo import Command
 from odoo.tests import tagged
+from odoo.tests.common import freeze_time
 
 from .common import TODAY, CollectionsCommon
 
@@ -151,3 +152,34 @@ class TestReconcileTraps(CollectionsCommon):
         # Issued on the line's date or before: the amount alone suffices.
         match = self._match(self._line(640.0, "pago", self.customer, on=TODAY))
         self.assertEqual(match.state, "auto_reconciled")
+
+    # 5. ------------------------------------------------------------------
+    @freeze_time(TODAY)
+    def test_the_log_lists_the_invoices_that_received_money_with_the_amounts(self):
+        older = self._invoice(self.customer, 250.0, 40)
+        newer = self._invoice(self.customer, 200.0, 10)
+        plan = self.env["collections.payment.plan"].create(
+            {
+                "partner_id": self.customer.id,
+                "currency_id": self.company.currency_id.id,
+                "move_ids": [Command.set((older | newer).ids)],
+                "installment_count": 3,
+                "start_date": TODAY,
+                "frequency": "monthly",
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_activate()
+        match = self._match(self._line(150.0, "cuota plan de pagos", self.customer))
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertEqual(match.invoice_ids, older)
+        self.assertEqual(match._amounts_by_invoice(), {older: 150.0})
+        self.assertLedgerHoldsWhatTheMatchSays(match)
+        # A registered payment of the next installment: its log too.
+        payment = self._payment(self.customer, 150.0, "cuota")
+        self.Match._match(self.company, payments=payment)
+        match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertEqual(match.invoice_ids, older | newer)
+        self.assertEqual(match._amounts_by_invoice(), {older: 100.0, newer: 50.0})
+        self.assertLedgerHoldsWhatTheMatchSays(match)
