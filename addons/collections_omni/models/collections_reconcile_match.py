@@ -204,6 +204,7 @@ class CollectionsReconcileMatch(models.Model):
         tolerance = company.collections_reconcile_tolerance or 0.0
         stats = {"lines": 0, "auto_reconciled": 0, "proposed": 0, "none": 0}
         timings = stats["seconds"] = {"load": time.perf_counter() - started}
+        settled = set()  # invoices the lines of an earlier kind were reconciled with
         for kind, rows in (
             ("statement_line", self._unmatched_statement_lines(company, statement_lines)),
             ("payment", self._unmatched_payments(company, payments)),
@@ -222,6 +223,11 @@ class CollectionsReconcileMatch(models.Model):
             ]
             if not lines:
                 continue
+            if settled:
+                # The open items reflect what the earlier decisions of this run settled.
+                self._refresh_open_invoices(company, index, settled)
+                installments = self._open_installments(company)
+                settled = set()
             self._mark_quoted_documents(company, lines, index)
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
@@ -229,6 +235,12 @@ class CollectionsReconcileMatch(models.Model):
             timings["decide"] = timings.get("decide", 0.0) + time.perf_counter() - started
             stats["lines"] += len(lines)
             self._record_decisions(company, kind, decisions, original_partners, stats)
+            settled |= {
+                move_id
+                for decision in decisions
+                if decision.verdict == "confident"
+                for move_id in decision.candidates[0].move_ids
+            }
         stats["seconds"] = {phase: round(seconds, 3) for phase, seconds in timings.items()}
         return stats
 
@@ -264,6 +276,21 @@ class CollectionsReconcileMatch(models.Model):
             )
             for move_id, partner_id, residual, currency_id, due, name, reference, issued in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _refresh_open_invoices(self, company, index, move_ids):
+        """Update ``index`` (:meth:`_open_invoice_index`) for the invoices
+        ``move_ids`` as they are now, in one query."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            f"""
+            SELECT m.id, m.amount_residual
+              FROM account_move m
+             WHERE m.id = ANY(%s) AND m.company_id = %s AND {OPEN_INVOICE_SQL}
+            """,
+            [list(move_ids), company.id],
+        )
+        index.refresh(move_ids, dict(self.env.cr.fetchall()))
 
     @api.model
     def _mark_quoted_documents(self, company, lines, index):
@@ -1273,6 +1300,24 @@ class CollectionsReconcileMatch(models.Model):
             """,
             params,
         )
+        # A match never claims a reconciliation the ledger does not hold (its invoices were settled
+        # meanwhile): the batch fails, and the automatic path puts such a match back in review.
+        cr.execute(
+            """
+            SELECT x.id FROM collections_reconcile_match x
+             WHERE x.id = ANY(%s)
+               AND NOT EXISTS (SELECT 1 FROM collections_reconcile_match_partial_rel r WHERE r.match_id = x.id)
+            """,
+            [self.ids],
+        )
+        empty = self.browse(match_id for (match_id,) in cr.fetchall())
+        if empty:
+            raise UserError(
+                _(
+                    "Nothing was reconciled for %(matches)s: its invoices are no longer open.",
+                    matches=", ".join(empty.mapped("display_name")),
+                )
+            )
         analyze_outgrown(
             cr, {"collections_reconcile_match_partial_rel": len(params["known_partials"]) + found_partials}
         )

@@ -3,6 +3,7 @@ not reconcile by itself, or must log exactly what the ledger holds."""
 
 import base64
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -152,6 +153,44 @@ class TestReconcileTraps(CollectionsCommon):
         # Issued on the line's date or before: the amount alone suffices.
         match = self._match(self._line(640.0, "pago", self.customer, on=TODAY))
         self.assertEqual(match.state, "auto_reconciled")
+
+    # 4. ------------------------------------------------------------------
+    def test_payment_and_bank_line_for_the_same_money_in_one_run(self):
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        line = self._line(800.0, f"Pago {invoice.name}", self.customer)
+        self.Match._match(self.company)
+        line_match = self.Match.search([("statement_line_id", "=", line.id)])
+        payment_match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(line_match.state, "auto_reconciled")
+        self.assertLedgerHoldsWhatTheMatchSays(line_match)
+        # The payment's money is not for an open invoice any more: a person looks at it.
+        self.assertIn(payment_match.state, ("proposed", "none"))
+        self.assertEqual(payment_match.review_reason, "closed_document")
+        self.assertFalse(payment_match.partial_ids or payment_match.reconciled_amount)
+        self.assertFalse(payment.is_reconciled)
+
+    def test_a_match_never_claims_a_reconciliation_the_ledger_does_not_hold(self):
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        self.Match._match(self.company, payments=payment)
+        match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertLedgerHoldsWhatTheMatchSays(match)
+        # The invoice is settled by hand behind the matcher's back before a second payment is matched.
+        second = self._payment(self.other, 100.0, "pago")
+        other_invoice = self._invoice(self.other, 100.0, 10)
+        reconcile = type(self.Match)._reconcile_candidates
+
+        def settle_first(batch, candidates, state, *args):
+            self._pay(other_invoice)
+            return reconcile(batch, candidates, state, *args)
+
+        with patch.object(type(self.Match), "_reconcile_candidates", settle_first):
+            self.Match._match(self.company, payments=second)
+        matches = self.Match.search([("payment_id", "=", second.id)])
+        self.assertEqual(matches.state, "proposed")
+        self.assertFalse(matches.partial_ids or matches.reconciled_amount or matches.invoice_ids)
 
     # 5. ------------------------------------------------------------------
     @freeze_time(TODAY)
