@@ -1406,6 +1406,67 @@ class CollectionsReconcileMatch(models.Model):
             match.message_post(body=_("Reconciliation undone."))
         return True
 
+    # The consistency check (:meth:`_consistency_problems`): what each live match records against
+    # what the ledger holds. Columns: match id, problem code.
+    _CONSISTENCY_SQL = """
+        WITH live AS (
+            SELECT x.id, x.reconciled_amount, COALESCE(st.move_id, pay.move_id) AS own_move_id, cur.rounding
+              FROM collections_reconcile_match x
+              LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+              LEFT JOIN account_payment pay ON pay.id = x.payment_id
+              JOIN res_company co ON co.id = x.company_id
+              JOIN res_currency cur ON cur.id = co.currency_id
+             WHERE x.state IN ('auto_reconciled', 'confirmed') AND (%(company)s IS NULL OR x.company_id = %(company)s)
+        ), sides AS (
+            -- Each partial of a match: whether it touches the match's own entry, the other side's
+            -- entry and what that side received (in its currency).
+            SELECT live.id AS match_id, apr.id AS partial_id,
+                   own_move_id IN (debit.move_id, credit.move_id) AS own,
+                   CASE WHEN debit.move_id = own_move_id THEN credit.move_id ELSE debit.move_id END AS move_id,
+                   CASE WHEN debit.move_id = own_move_id THEN apr.credit_amount_currency
+                        ELSE apr.debit_amount_currency END AS amount
+              FROM live
+              JOIN collections_reconcile_match_partial_rel r ON r.match_id = live.id
+              JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+              JOIN account_move_line debit ON debit.id = apr.debit_move_id
+              JOIN account_move_line credit ON credit.id = apr.credit_move_id
+        )
+        SELECT live.id, 'no_reconciliation' FROM live
+         WHERE NOT EXISTS (SELECT 1 FROM sides WHERE sides.match_id = live.id)
+        UNION ALL
+        SELECT DISTINCT match_id, 'partial_of_another_entry' FROM sides WHERE NOT own
+        UNION ALL
+        SELECT live.id, 'invoices_differ' FROM live
+         WHERE EXISTS (SELECT move_id FROM collections_reconcile_match_invoice_rel WHERE match_id = live.id
+                       EXCEPT SELECT move_id FROM sides WHERE match_id = live.id)
+            OR EXISTS (SELECT move_id FROM sides WHERE match_id = live.id
+                       EXCEPT SELECT move_id FROM collections_reconcile_match_invoice_rel WHERE match_id = live.id)
+        UNION ALL
+        SELECT live.id, 'amount_differs' FROM live
+          JOIN (SELECT match_id, SUM(amount) AS amount FROM sides GROUP BY match_id) held ON held.match_id = live.id
+         WHERE ABS(COALESCE(live.reconciled_amount, 0) - held.amount) > live.rounding / 2
+        UNION ALL
+        -- The same money twice: the matches of an invoice gave it more than it asked.
+        SELECT DISTINCT sides.match_id, 'settled_twice'
+          FROM sides
+          JOIN (SELECT s.move_id FROM sides s JOIN account_move m ON m.id = s.move_id
+                 GROUP BY s.move_id, m.amount_total
+                HAVING COUNT(DISTINCT s.match_id) > 1 AND SUM(s.amount) > m.amount_total) twice
+            ON twice.move_id = sides.move_id
+    """
+
+    @api.model
+    def _consistency_problems(self, company=None):
+        """[(match, problem code)] for every reconciled match whose record
+        differs from what the ledger holds: no reconciliation at all, a
+        partial that does not touch its own entry, other invoices than the
+        partials', another amount; and invoices settled by several matches
+        beyond their total (the same money twice). Empty when consistent.
+        One query, on any database (``scripts/reconcile-check``)."""
+        self.env.flush_all()
+        self.env.cr.execute(self._CONSISTENCY_SQL, {"company": company.id if company else None})
+        return [(self.browse(match_id), code) for match_id, code in self.env.cr.fetchall()]
+
     def _amounts_by_invoice(self):
         """{invoice: amount it received from this match, in its currency}, from the ledger's partials."""
         self.ensure_one()

@@ -222,3 +222,44 @@ class TestReconcileTraps(CollectionsCommon):
         self.assertEqual(match.invoice_ids, older | newer)
         self.assertEqual(match._amounts_by_invoice(), {older: 100.0, newer: 50.0})
         self.assertLedgerHoldsWhatTheMatchSays(match)
+
+    # 7. ------------------------------------------------------------------
+    def test_consistency_check(self):
+        """Every reconciled match records what the ledger holds; tampering shows."""
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        line = self._line(800.0, f"Pago {invoice.name}", self.customer)
+        pair = self._invoice(self.other, 300.0, 10) | self._invoice(self.other, 200.0, 5)
+        self._line(500.0, " ".join(pair.mapped("name")), self.other)
+        self.Match._match(self.company)
+        matches = self.Match.search([("state", "=", "auto_reconciled")])
+        self.assertEqual(len(matches), 2)
+        self.assertEqual(self.Match._consistency_problems(self.company), [])
+        self.assertIn(self.Match.search([("payment_id", "=", payment.id)]).state, ("proposed", "none"))
+        line_match = matches.filtered(lambda m: m.statement_line_id == line)
+        pair_match = matches - line_match
+        # A log that says another amount, or other invoices, than the ledger.
+        self.env.cr.execute(
+            "UPDATE collections_reconcile_match SET reconciled_amount = 1 WHERE id = %s", [line_match.id]
+        )
+        self.env.cr.execute(
+            "DELETE FROM collections_reconcile_match_invoice_rel WHERE match_id = %s AND move_id = %s",
+            [pair_match.id, pair[0].id],
+        )
+        # A reconciliation removed behind the log's back.
+        other_line = self._line(150.0, "pago", self.customer)
+        self._invoice(self.customer, 150.0, 3)
+        third = self._match(other_line)
+        self.assertEqual(third.state, "auto_reconciled")
+        third.partial_ids.unlink()
+        self.assertEqual(
+            sorted((match.id, code) for match, code in self.Match._consistency_problems(self.company)),
+            sorted(
+                [
+                    (line_match.id, "amount_differs"),
+                    (pair_match.id, "invoices_differ"),
+                    (third.id, "no_reconciliation"),
+                    (third.id, "invoices_differ"),
+                ]
+            ),
+        )
