@@ -65,8 +65,8 @@ class OdooServer:
             try:
                 if requests.get(f"{self.url}/web/login", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # still loading the registry (slow on a busy machine): ask again until the deadline
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Odoo did not answer in 180 s:\n{self.log()[-3000:]}")
             time.sleep(0.5)
