@@ -18,3 +18,4 @@ from . import test_reconcile_set_based
 from . import test_rules
 from . import test_reconcile_traps
 from . import test_collections_roles
+from . import test_reconcile_properties
