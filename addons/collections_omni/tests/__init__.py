@@ -15,3 +15,4 @@ from . import test_statement_import
 from . import test_collections_providers
 from . import test_collections_provider_status
 from . import test_reconcile_set_based
+from . import test_reminder_content
