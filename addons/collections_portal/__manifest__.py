@@ -15,6 +15,7 @@
         "security/ir.model.access.csv",
         "views/collections_policy_views.xml",
         "views/collections_portal_templates.xml",
+        "views/collections_portal_link_templates.xml",
     ],
     "assets": {
         "web.assets_frontend": [

@@ -10,10 +10,14 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["collections_omni"],
+    "depends": ["collections_omni", "mail"],
     "external_dependencies": {"python": ["requests", "phonenumbers"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/collections_whatsapp_security.xml",
+        "data/ir_cron_data.xml",
+        "views/collections_whatsapp_account_views.xml",
+        "views/collections_whatsapp_conversation_views.xml",
         "views/collections_whatsapp_menus.xml",
     ],
 }

@@ -5,22 +5,30 @@ from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
-# Twilio's MessageStatus values and what they mean for a collections message.
-TWILIO_STATUSES = {
-    "delivered": "delivered",
-    "read": "read",
-    "undelivered": "failed",
-    "failed": "failed",
-}
-
 
 class CollectionsProviderStatus(http.Controller):
-    def _signed_provider(self, provider_id, what):
-        """The provider whose token signed this request (X-Twilio-Signature), or None."""
+    """Webhooks of the channel providers: each provider type verifies and
+    parses its own requests (``collections.provider._verify_webhook``,
+    ``_parse_status_webhook``, ``_parse_inbound_webhook``)."""
+
+    @staticmethod
+    def _request_data(params):
+        """The request as the providers' webhook methods read it."""
+        httprequest = request.httprequest
+        body = httprequest.get_data()  # before the form is read (empty for a form Odoo has already parsed)
+        return {
+            "body": body,
+            "url": httprequest.url,
+            "form": httprequest.form.to_dict(flat=False),
+            "params": params,
+            "query": httprequest.args.to_dict(),
+            "headers": httprequest.headers,
+        }
+
+    def _signed_provider(self, provider_id, what, request_data):
+        """The provider that signed this request, or None."""
         provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
-        verify = provider and getattr(provider, f"_{provider.provider_type}_verify_callback", None)
-        signature = request.httprequest.headers.get("X-Twilio-Signature", "")
-        if not verify or not verify(request.httprequest.url, request.httprequest.form.to_dict(flat=False), signature):
+        if not provider or not provider._verify_webhook(request_data):
             _logger.warning("Collections: refused a %s for provider %s (bad signature)", what, provider_id)
             return None
         return provider
@@ -34,21 +42,22 @@ class CollectionsProviderStatus(http.Controller):
         save_session=False,
     )
     def provider_status(self, provider_id, **params):
-        """Delivery-status callback of an SMS provider (Twilio-compatible:
-        MessageSid, MessageStatus, ErrorCode), signed with the provider's
-        token in X-Twilio-Signature. Replays are harmless: statuses never go back."""
-        provider = self._signed_provider(provider_id, "status callback")
+        """Delivery-status callback of a provider (e.g. Twilio-compatible:
+        MessageSid, MessageStatus, ErrorCode), signed as the provider signs
+        (e.g. X-Twilio-Signature). Replays are harmless: statuses never go back."""
+        request_data = self._request_data(params)
+        provider = self._signed_provider(provider_id, "status callback", request_data)
         if provider is None:
             return request.make_response("Forbidden", status=403)
-        status = TWILIO_STATUSES.get(params.get("MessageStatus"))
-        if status and params.get("MessageSid"):
-            request.env["collections.message"].sudo()._apply_provider_status(
+        Message = request.env["collections.message"].sudo()
+        for report in provider._parse_status_webhook(request_data):
+            Message._apply_provider_status(
                 provider,
-                params["MessageSid"],
-                status,
-                code=params.get("ErrorCode"),
-                error=params.get("ErrorMessage"),
-                key=request.httprequest.args.get("key"),
+                report["provider_ref"],
+                report["status"],
+                code=report.get("code"),
+                error=report.get("error"),
+                key=report.get("key"),
             )
         return request.make_response("", status=204)
 
@@ -61,15 +70,15 @@ class CollectionsProviderStatus(http.Controller):
         save_session=False,
     )
     def provider_inbound(self, provider_id, **params):
-        """A customer's reply to an SMS (Twilio-compatible incoming-message
+        """A customer's reply (e.g. Twilio-compatible incoming-message
         webhook: From, Body, MessageSid), signed like the status callbacks.
         Logged as an inbound collections message; STOP/BAJA records an opt-out."""
-        provider = self._signed_provider(provider_id, "inbound message")
+        request_data = self._request_data(params)
+        provider = self._signed_provider(provider_id, "inbound message", request_data)
         if provider is None:
             return request.make_response("Forbidden", status=403)
-        if params.get("From") and params.get("MessageSid"):
-            request.env["collections.message"].sudo()._record_inbound_reply(
-                provider, params["From"], params.get("Body") or "", params["MessageSid"]
-            )
+        Message = request.env["collections.message"].sudo()
+        for reply in provider._parse_inbound_webhook(request_data):
+            Message._record_inbound_reply(provider, reply["number"], reply["text"], reply["provider_ref"])
         # An empty TwiML answer: the customer gets no automatic reply from us.
         return request.make_response("<Response/>", headers=[("Content-Type", "text/xml")])

@@ -11,8 +11,6 @@ from odoo.tools import format_amount, format_date, formatLang
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
-from odoo.addons.phone_validation.tools import phone_validation
-
 from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client
 from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
 from .collections_stage_action import CHANNELS
@@ -223,7 +221,7 @@ class CollectionsMessage(models.Model):
     @api.model
     def _dispatch_planned(self, company=None, limit=500):
         """Send due planned messages in batches, each channel through its
-        ``_send_<channel>`` method. Returns the number of messages handled."""
+        provider (``collections.provider._send``). Returns the number of messages handled."""
         domain = [
             ("state", "=", "planned"),
             ("direction", "=", "outbound"),
@@ -501,32 +499,7 @@ class CollectionsMessage(models.Model):
     def _cron_dispatch(self):
         self.with_context(collections_dispatch_commit=True)._dispatch_planned()
 
-    # === SMS AND PROVIDERS === #
-
-    def _prepare_sms(self):
-        """Each message's number in E.164 (the contact's mobile, else phone; the
-        contact's country, else the company's, for local numbers) and its text
-        in the customer's language. Messages without a valid number end
-        blocked with the reason. Returns the messages ready to go."""
-        ready = self.browse()
-        for message in self:
-            contact = message.recipient_id or message.partner_id
-            number = contact.mobile or contact.phone
-            if not number:
-                message.write({"state": "blocked", "blocked_reason": _("No mobile or phone number")})
-                continue
-            country = contact.country_id or message.company_id.country_id
-            try:
-                e164 = phone_validation.phone_format(
-                    number, country.code or None, country.phone_code or None, force_format="E164"
-                )
-            except UserError as error:
-                message.write({"state": "blocked", "blocked_reason": str(error)})
-                continue
-            message.recipient_phone = e164
-            ready |= message
-        ready._render_text()
-        return ready
+    # === PROVIDERS (each provider type sends from its own file: collections_provider_*.py) === #
 
     def _render_text(self):
         """The short text of SMS and WhatsApp messages, in each customer's
@@ -547,13 +520,6 @@ class CollectionsMessage(models.Model):
                 text = texts[message.id]
                 opt_out = rule_sets[message].with_context(lang=lang).opt_out_text
                 message.body_text = f"{text} {opt_out}" if opt_out else text
-
-    def _task_payloads(self):
-        """What a worker needs to send each message, so it never reads Odoo per message."""
-        return [
-            {"id": m.id, "key": m.idempotency_key, "to": m.recipient_phone, "body": m.body_text, "attempt": 0}
-            for m in self
-        ]
 
     @api.model
     def report_dispatch_results(self, results):
@@ -629,7 +595,7 @@ class CollectionsMessage(models.Model):
             if provider.dispatch_mode == "celery":
                 provider._enqueue(messages)
             else:
-                provider._send_from_odoo(messages)
+                provider._send_messages(messages)
         return len(stalled)
 
     @api.model
@@ -728,29 +694,6 @@ class CollectionsMessage(models.Model):
             for message in messages:
                 message.write({"subject": subjects[message.id], "body": bodies[message.id]})
 
-    def _send_email(self):
-        self._render_content()
-        rule_sets = self.env["collections.contact.rule.set"]._for_messages(self)
-        for message in self:
-            template = message._template()
-            recipient = message.recipient_id or message.partner_id
-            if not recipient.email:
-                message.write({"state": "blocked", "blocked_reason": _("No email address")})
-                continue
-            attachment_ids = []
-            if message.action_id.attach_invoices:
-                attachment_ids = message._invoice_pdf_attachments().ids
-            email_values = {
-                "recipient_ids": [(6, 0, recipient.ids)],
-                "attachment_ids": [(6, 0, attachment_ids)],
-                "auto_delete": False,
-            }
-            message.body = message.body + message._email_opt_out_footer(rule_sets[message], recipient)
-            email_values["body_html"] = message.body
-            email_values.update(message._reminder_email_values())
-            mail_id = template.send_mail(message.id, force_send=False, email_values=email_values)
-            message.write({"state": "queued", "mail_id": mail_id})
-
     def _invoice_pdf_attachments(self):
         report = self.env.ref("account.account_invoices")
         attachments = self.env["ir.attachment"]
@@ -760,26 +703,6 @@ class CollectionsMessage(models.Model):
                 {"name": f"{move.name.replace('/', '_')}.pdf", "raw": content, "mimetype": "application/pdf"}
             )
         return attachments
-
-    def _send_letter(self):
-        self._render_content()
-        for message in self:
-            pdf = letter_pdf.render([message._letter_values()])
-            attachment = self.env["ir.attachment"].create(
-                {
-                    "name": _(
-                        "Collections letter %(customer)s %(date)s.pdf",
-                        customer=message.partner_id.name,
-                        date=message.planned_date,
-                    ),
-                    "raw": pdf,
-                    "mimetype": "application/pdf",
-                    "res_model": "collections.message",
-                    "res_id": message.id,
-                }
-            )
-            message.attachment_id = attachment
-            message._mark_sent()
 
     def action_print_letters(self):
         """One PDF with the selected letters, each on its own pages, to print in a batch."""
@@ -843,25 +766,6 @@ class CollectionsMessage(models.Model):
             "According to our records the documents below are still open. "
             "Please pay the amount due, or contact us if you have already paid or disagree with it."
         )
-
-    def _send_call(self):
-        activity_type = self.env.ref("mail.mail_activity_data_call")
-        model_id = self.env["ir.model"]._get_id("res.partner")
-        for message in self:
-            user = message.partner_id.collections_user_id or self.env.user
-            activity = self.env["mail.activity"].create(
-                {
-                    "activity_type_id": activity_type.id,
-                    "res_model_id": model_id,
-                    "res_id": message.partner_id.id,
-                    "user_id": user.id,
-                    "date_deadline": message.planned_date,
-                    "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
-                    "note": message.action_id.note or False,
-                }
-            )
-            message.activity_id = activity
-            message._mark_sent()
 
     def _amount_text(self):
         self.ensure_one()

@@ -7,6 +7,8 @@ import threading
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from odoo.addons.phone_validation.tools import phone_validation
+
 from ..tools import sms_http_client
 from .collections_stage_action import CHANNELS
 
@@ -45,11 +47,13 @@ def celery_client(broker_url):
 class CollectionsProvider(models.Model):
     """How one channel reaches customers: Odoo's mail queue, printed letters,
     call tasks, an SMS gateway... One provider type per file
-    (``collections_provider_<type>.py``): it adds itself to ``provider_type``
-    and implements ``_<type>_send(messages)``; an HTTP provider implements
-    ``_<type>_client()`` and ``_<type>_client_settings()`` instead, and then
-    also runs on the Celery workers (scaled mode). Messages take the first
-    active provider of their company (or a shared one) for their channel."""
+    (``collections_provider_<type>.py``), as Odoo's payment providers: it adds
+    itself to ``provider_type`` and overrides the methods of "THE CHANNEL
+    SEAM" below with a guard clause
+    (``if self.provider_type != "x": return super()._send_messages(messages)``).
+    A provider with a plain-Python client (``_get_client_settings``) also runs
+    on the Celery workers (scaled mode). Messages take the first active
+    provider of their company (or a shared one) for their channel."""
 
     _name = "collections.provider"
     _description = "Collections Channel Provider"
@@ -120,11 +124,6 @@ class CollectionsProvider(models.Model):
                     )
                 )
 
-    @api.depends("provider_type")
-    def _compute_supports_scaled(self):
-        for provider in self:
-            provider.supports_scaled = hasattr(provider, f"_{provider.provider_type}_client_settings")
-
     def _compute_stats(self):
         Message = self.env["collections.message"].sudo()
         now = fields.Datetime.now()
@@ -182,19 +181,104 @@ class CollectionsProvider(models.Model):
         """Send ``messages`` (already allowed: still due, within the contact
         rules) through this provider, or hand them to the workers."""
         self.ensure_one()
-        prepare = getattr(messages, f"_prepare_{self.channel}", None)
-        if prepare:
-            messages = prepare()  # recipient and text; blocks what cannot go, with the reason
+        messages = self._prepare_messages(messages)
         if not messages:
             return
         messages.write({"provider_id": self.id})
         if self.dispatch_mode == "celery":
             self._enqueue(messages)
         else:
-            self._send_from_odoo(messages)
+            self._send_messages(messages)
 
-    def _client(self):
-        return getattr(self, f"_{self.provider_type}_client")()
+    # === THE CHANNEL SEAM: what a provider type overrides, each with a guard clause === #
+
+    @api.depends("provider_type")
+    def _compute_supports_scaled(self):
+        """Whether the provider runs on the Celery workers. A provider type with
+        a plain-Python client sets it for its own records (after ``super()``)."""
+        for provider in self:
+            provider.supports_scaled = False
+
+    def _prepare_messages(self, messages):
+        """The content of ``messages`` on this provider's channel, written on
+        the messages (recipient, text, template and its parameters, document);
+        the ones that cannot go end blocked with the reason. Returns the
+        messages ready to send. Base: ready as they are."""
+        return messages
+
+    def _get_message_payloads(self, messages):
+        """What the client sends for each message, JSON-serialisable (the
+        workers get exactly this): ``{"id", "key", "to", "body", "attempt"}``;
+        ``body`` is whatever the provider's client takes as content (a text
+        for SMS, a template with its parameters for a template channel)."""
+        return [
+            {"id": m.id, "key": m.idempotency_key, "to": m.recipient_phone, "body": m.body_text, "attempt": 0}
+            for m in messages
+        ]
+
+    def _send_messages(self, messages):
+        """Send prepared ``messages`` from inside Odoo (embedded mode, and the
+        sweeper's second try with the same idempotency keys). Base: through
+        the provider's plain-Python client, as the workers do."""
+        self.ensure_one()
+        if not self.supports_scaled:
+            raise UserError(_("%(provider)s cannot send: its type has no sending method.", provider=self.name))
+        self._send_with_client(messages)
+
+    def _get_client_settings(self):
+        """Keyword arguments of the provider's client class, credentials
+        included (JSON-serialisable: the workers receive them through
+        ``dispatch_settings``). Only for providers that support scaled mode."""
+        raise UserError(_("%(provider)s has no client for the workers.", provider=self.name))
+
+    def _get_client(self):
+        """The provider's plain-Python client: ``send(to, body, idempotency_key,
+        status_callback=None)`` returning a ``sms_http_client.SendResult``."""
+        raise UserError(_("%(provider)s has no client for the workers.", provider=self.name))
+
+    def _verify_webhook(self, request_data):
+        """Whether a webhook request (status report or inbound message) was
+        signed by this provider. ``request_data``: {"url", "form" (lists of
+        values), "params" (flat), "headers", "body" (raw bytes)}. Base: refused."""
+        return False
+
+    def _parse_status_webhook(self, request_data):
+        """Delivery reports in a verified webhook request: [{"provider_ref",
+        "status": "delivered" | "read" | "failed", "code", "error", "key"}]."""
+        return []
+
+    def _parse_inbound_webhook(self, request_data):
+        """Customers' messages in a verified webhook request: [{"number",
+        "text", "provider_ref"}]."""
+        return []
+
+    # === SHARED STEPS OF THE PROVIDER TYPES === #
+
+    def _prepare_phone_messages(self, messages):
+        """For channels that write to a phone number (SMS, WhatsApp): each
+        message's number in E.164 (the contact's mobile, else phone; the
+        contact's country, else the company's, for local numbers) and its text
+        in the customer's language. Messages without a valid number end
+        blocked with the reason. Returns the messages ready to go."""
+        ready = messages.browse()
+        for message in messages:
+            contact = message.recipient_id or message.partner_id
+            number = contact.mobile or contact.phone
+            if not number:
+                message.write({"state": "blocked", "blocked_reason": _("No mobile or phone number")})
+                continue
+            country = contact.country_id or message.company_id.country_id
+            try:
+                e164 = phone_validation.phone_format(
+                    number, country.code or None, country.phone_code or None, force_format="E164"
+                )
+            except UserError as error:
+                message.write({"state": "blocked", "blocked_reason": str(error)})
+                continue
+            message.recipient_phone = e164
+            ready |= message
+        ready._render_text()
+        return ready
 
     def _status_callback_url(self):
         if not self.delivery_reports:
@@ -211,20 +295,20 @@ class CollectionsProvider(models.Model):
         sending it again with the same idempotency key."""
         self.ensure_one()
         self._mark_sending(messages)
-        client = self._client()
+        client = self._get_client()
         callback = self._status_callback_url()
         results = []
-        for message in messages:
+        for payload in self._get_message_payloads(messages):
             result = client.send(
-                message.recipient_phone,
-                message.body_text,
-                message.idempotency_key,
-                sms_http_client.callback_url_for(callback, message.idempotency_key),
+                payload["to"],
+                payload["body"],
+                payload["key"],
+                sms_http_client.callback_url_for(callback, payload["key"]),
             )
             results.append(
                 {
-                    "id": message.id,
-                    "key": message.idempotency_key,
+                    "id": payload["id"],
+                    "key": payload["key"],
                     "status": result.status,
                     "provider_ref": result.provider_ref,
                     "code": result.code,
@@ -248,13 +332,6 @@ class CollectionsProvider(models.Model):
         )
         self._retry_later(messages.browse([r["id"] for r in results if r["status"] == "temporary"]), results)
         self._commit_if_allowed()
-
-    def _send_from_odoo(self, messages):
-        """Embedded mode, and the sweeper's second try (same idempotency keys)."""
-        if self.supports_scaled:
-            self._send_with_client(messages)
-        else:
-            getattr(self, f"_{self.provider_type}_send")(messages)
 
     def _retry_later(self, messages, results):
         """Temporary errors: the lease becomes the retry time (exponential
@@ -302,7 +379,7 @@ class CollectionsProvider(models.Model):
         sweeper publishes again whatever was missed."""
         self.ensure_one()
         messages.write({"state": "queued", "lease_until": fields.Datetime.now() + SCALED_LEASE})
-        payloads = messages._task_payloads()
+        payloads = self._get_message_payloads(messages)
         broker_url, provider_id, size = self._broker_url(), self.id, self.batch_size
 
         def publish():
@@ -328,7 +405,7 @@ class CollectionsProvider(models.Model):
                 raise UserError(_("%(provider)s does not run on the workers.", provider=provider.name))
             settings[str(provider.id)] = {
                 "type": provider.provider_type,
-                "client": getattr(provider, f"_{provider.provider_type}_client_settings")(),
+                "client": provider._get_client_settings(),
                 "status_callback": provider._status_callback_url(),
                 "rate_per_second": provider.rate_per_second,
                 "recipient_interval": provider.recipient_interval,

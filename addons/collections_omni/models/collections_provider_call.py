@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import _, fields, models
 
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
@@ -10,5 +10,25 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("call_task", "Call Task")], ondelete={"call_task": "cascade"})
 
-    def _call_task_send(self, messages):
-        messages._send_call()
+    def _send_messages(self, messages):
+        """A call activity on the customer for each message: sent once the task exists."""
+        if self.provider_type != "call_task":
+            return super()._send_messages(messages)
+        activity_type = messages.env.ref("mail.mail_activity_data_call")
+        model_id = messages.env["ir.model"]._get_id("res.partner")
+        for message in messages:
+            user = message.partner_id.collections_user_id or messages.env.user
+            activity = messages.env["mail.activity"].create(
+                {
+                    "activity_type_id": activity_type.id,
+                    "res_model_id": model_id,
+                    "res_id": message.partner_id.id,
+                    "user_id": user.id,
+                    "date_deadline": message.planned_date,
+                    "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
+                    "note": message.action_id.note or False,
+                }
+            )
+            message.activity_id = activity
+            message._mark_sent()
+        return None

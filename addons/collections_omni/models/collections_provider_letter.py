@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import _, fields, models
+
+from ..tools import letter_pdf
 
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
@@ -10,5 +12,26 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("letter_pdf", "Letter PDF")], ondelete={"letter_pdf": "cascade"})
 
-    def _letter_pdf_send(self, messages):
-        messages._send_letter()
+    def _send_messages(self, messages):
+        """Each letter rendered to a PDF attached to its message: sent (to print)."""
+        if self.provider_type != "letter_pdf":
+            return super()._send_messages(messages)
+        messages._render_content()
+        for message in messages:
+            pdf = letter_pdf.render([message._letter_values()])
+            attachment = messages.env["ir.attachment"].create(
+                {
+                    "name": _(
+                        "Collections letter %(customer)s %(date)s.pdf",
+                        customer=message.partner_id.name,
+                        date=message.planned_date,
+                    ),
+                    "raw": pdf,
+                    "mimetype": "application/pdf",
+                    "res_model": "collections.message",
+                    "res_id": message.id,
+                }
+            )
+            message.attachment_id = attachment
+            message._mark_sent()
+        return None

@@ -4,6 +4,13 @@ from odoo.exceptions import ValidationError
 from ..tools import sms_http_client
 
 MANAGERS = "collections_omni.group_collections_manager"
+# Twilio's MessageStatus values and what they mean for a collections message.
+TWILIO_STATUSES = {
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
 
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
@@ -56,7 +63,21 @@ class CollectionsProvider(models.Model):
             if provider.sms_http_timeout <= 0:
                 raise ValidationError(_("%(provider)s: the timeout must be positive.", provider=provider.name))
 
-    def _sms_http_client_settings(self):
+    @api.depends("provider_type")
+    def _compute_supports_scaled(self):
+        result = super()._compute_supports_scaled()
+        for provider in self.filtered(lambda p: p.provider_type == "sms_http"):
+            provider.supports_scaled = True
+        return result
+
+    def _prepare_messages(self, messages):
+        if self.provider_type != "sms_http":
+            return super()._prepare_messages(messages)
+        return self._prepare_phone_messages(messages)
+
+    def _get_client_settings(self):
+        if self.provider_type != "sms_http":
+            return super()._get_client_settings()
         provider = self.sudo()
         return {
             "base_url": provider.sms_http_base_url,
@@ -66,8 +87,46 @@ class CollectionsProvider(models.Model):
             "timeout": provider.sms_http_timeout,
         }
 
-    def _sms_http_client(self):
-        return sms_http_client.TwilioCompatibleClient(**self._sms_http_client_settings())
+    def _get_client(self):
+        if self.provider_type != "sms_http":
+            return super()._get_client()
+        return sms_http_client.TwilioCompatibleClient(**self._get_client_settings())
 
-    def _sms_http_verify_callback(self, url, params, signature):
-        return sms_http_client.verify_signature(self.sudo().sms_http_auth_token, url, params, signature)
+    def _verify_webhook(self, request_data):
+        """Twilio's signature (X-Twilio-Signature) with the provider's auth token."""
+        if self.provider_type != "sms_http":
+            return super()._verify_webhook(request_data)
+        return sms_http_client.verify_signature(
+            self.sudo().sms_http_auth_token,
+            request_data["url"],
+            request_data["form"],
+            request_data["headers"].get("X-Twilio-Signature", ""),
+        )
+
+    def _parse_status_webhook(self, request_data):
+        """Twilio's status callback: MessageSid, MessageStatus, ErrorCode,
+        ErrorMessage; the message's idempotency key in the URL (``key``)."""
+        if self.provider_type != "sms_http":
+            return super()._parse_status_webhook(request_data)
+        params = request_data["params"]
+        status = TWILIO_STATUSES.get(params.get("MessageStatus"))
+        if not (status and params.get("MessageSid")):
+            return []
+        return [
+            {
+                "provider_ref": params["MessageSid"],
+                "status": status,
+                "code": params.get("ErrorCode"),
+                "error": params.get("ErrorMessage"),
+                "key": request_data["query"].get("key"),
+            }
+        ]
+
+    def _parse_inbound_webhook(self, request_data):
+        """Twilio's incoming-message webhook: From, Body, MessageSid."""
+        if self.provider_type != "sms_http":
+            return super()._parse_inbound_webhook(request_data)
+        params = request_data["params"]
+        if not (params.get("From") and params.get("MessageSid")):
+            return []
+        return [{"number": params["From"], "text": params.get("Body") or "", "provider_ref": params["MessageSid"]}]

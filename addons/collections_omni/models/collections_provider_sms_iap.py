@@ -10,10 +10,17 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("sms_iap", "Odoo SMS (IAP)")], ondelete={"sms_iap": "cascade"})
 
-    def _sms_iap_send(self, messages):
+    def _prepare_messages(self, messages):
+        if self.provider_type != "sms_iap":
+            return super()._prepare_messages(messages)
+        return self._prepare_phone_messages(messages)
+
+    def _send_messages(self, messages):
         """One ``sms.sms`` per message, sent in Odoo's IAP batches; its UUID is
         the provider reference. A crash before the answer is saved sends the
         same ``sms.sms`` again (IAP has no idempotency key)."""
+        if self.provider_type != "sms_iap":
+            return super()._send_messages(messages)
         self._mark_sending(messages)
         missing = messages.filtered(lambda m: not m.provider_ref)
         created = (
@@ -54,3 +61,4 @@ class CollectionsProvider(models.Model):
                 }
             )
         self._record_results(messages, results)
+        return None

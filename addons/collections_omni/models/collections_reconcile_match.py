@@ -90,6 +90,16 @@ class CollectionsReconcileMatch(models.Model):
         index=True,
         tracking=True,
     )
+    review_reason = fields.Selection(
+        [
+            ("closed_document", "Quotes an invoice already paid or cancelled"),
+            ("credit_note", "Quotes a credit note"),
+            ("other_company", "Quotes another company's document"),
+            ("before_invoice", "Dated before the invoice was issued"),
+        ],
+        readonly=True,
+        help="Why a line that matches an open invoice was not reconciled automatically.",
+    )
     rule = fields.Selection(
         RULES,
         readonly=True,
@@ -206,11 +216,13 @@ class CollectionsReconcileMatch(models.Model):
                     currency_id=row[3],
                     label=row[4] or "",
                     digits=digits.get(row[3], 2),
+                    date=row[5],
                 )
                 for row in rows
             ]
             if not lines:
                 continue
+            self._mark_quoted_documents(company, lines, index)
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
             decisions = matching.decide(lines, index, tolerance, installments.candidates)
@@ -231,7 +243,7 @@ class CollectionsReconcileMatch(models.Model):
         self.env.cr.execute(
             f"""
             SELECT m.id, m.commercial_partner_id, m.amount_residual, m.currency_id,
-                   COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference
+                   COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference, COALESCE(m.invoice_date, m.date)
               FROM account_move m
              WHERE m.company_id = %s AND {OPEN_INVOICE_SQL}
             """,
@@ -246,11 +258,51 @@ class CollectionsReconcileMatch(models.Model):
                     currency_id=currency_id,
                     due=due,
                     name=name,
+                    issued=issued,
                 ),
                 {matching.normalize_reference(name), matching.normalize_reference(reference)},
             )
-            for move_id, partner_id, residual, currency_id, due, name, reference in self.env.cr.fetchall()
+            for move_id, partner_id, residual, currency_id, due, name, reference, issued in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _mark_quoted_documents(self, company, lines, index):
+        """Set ``quoted`` on the lines whose label quotes, by number or
+        payment reference, a customer document that cannot take the money:
+        an invoice of the company no longer open (paid, in payment,
+        cancelled), a credit note, another company's document. A reference
+        an open invoice also carries is the open invoice's. One query."""
+        keys = {key for line in lines for key in line.keys if key not in index.by_key}
+        if not keys:
+            return
+        self.env.flush_all()
+        normalized = "regexp_replace(upper({}), '[^0-9A-Z]', '', 'g')"
+        self.env.cr.execute(
+            f"""
+            WITH k AS (SELECT DISTINCT unnest(%(keys)s::varchar[]) AS key),
+                 doc AS (SELECT id, company_id, move_type, name, payment_reference
+                           FROM account_move
+                          WHERE move_type IN ('out_invoice', 'out_refund') AND state IN ('posted', 'cancel'))
+            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
+                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
+                               ELSE 'closed_document' END
+              FROM k JOIN doc ON k.key = {normalized.format("doc.name")}
+            UNION
+            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
+                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
+                               ELSE 'closed_document' END
+              FROM k JOIN doc ON k.key = {normalized.format("doc.payment_reference")}
+            """,
+            {"keys": list(keys), "company": company.id},
+        )
+        reasons = {}
+        for key, reason in self.env.cr.fetchall():
+            reasons.setdefault(key, set()).add(reason)
+        if not reasons:
+            return
+        for line in lines:
+            found = set().union(*(reasons.get(key, ()) for key in line.keys))
+            line.quoted = next((reason for reason in matching.REVIEW_REASONS if reason in found), None)
 
     def _matched_source_filter(self, column, new_only=False):
         """Lines already handled: reconciled, confirmed, rejected or undone by
@@ -261,11 +313,11 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     def _unmatched_statement_lines(self, company, statement_lines=None, new_only=False):
-        """(id, commercial partner, amount, currency, label) of the incoming
+        """(id, commercial partner, amount, currency, label, date) of the incoming
         statement lines still on the suspense account."""
         self.env.cr.execute(
             f"""
-            SELECT src.id, p.commercial_partner_id, -sus.amount_currency, sus.currency_id, src.payment_ref
+            SELECT src.id, p.commercial_partner_id, -sus.amount_currency, sus.currency_id, src.payment_ref, m.date
               FROM account_bank_statement_line src
               JOIN account_move m ON m.id = src.move_id
               JOIN account_journal j ON j.id = src.journal_id
@@ -286,12 +338,12 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     def _unmatched_payments(self, company, payments=None, new_only=False):
-        """(id, commercial partner, open amount, currency, memo) of the posted
+        """(id, commercial partner, open amount, currency, memo, date) of the posted
         customer payments whose receivable line is still open."""
         self.env.cr.execute(
             f"""
             SELECT src.id, p.commercial_partner_id, -SUM(aml.amount_residual_currency), aml.currency_id,
-                   src.memo
+                   src.memo, m.date
               FROM account_payment src
               JOIN account_move m ON m.id = src.move_id AND m.state = 'posted'
               JOIN account_move_line aml ON aml.move_id = m.id AND aml.reconciled IS NOT TRUE
@@ -300,7 +352,7 @@ class CollectionsReconcileMatch(models.Model):
              WHERE src.company_id = %(company)s AND src.payment_type = 'inbound' AND src.partner_type = 'customer'
                AND (%(all)s OR src.id = ANY(%(ids)s))
                AND {self._matched_source_filter("payment_id", new_only)}
-             GROUP BY src.id, p.commercial_partner_id, aml.currency_id, src.memo
+             GROUP BY src.id, p.commercial_partner_id, aml.currency_id, src.memo, m.date
             HAVING SUM(aml.amount_residual_currency) < 0
              ORDER BY src.id
             """,
@@ -422,6 +474,7 @@ class CollectionsReconcileMatch(models.Model):
             "originals": [],
             "states": [],
             "rules": [],
+            "reasons": [],
             "reconciled": [],
             "reconciled_amounts": [],
         }
@@ -449,6 +502,7 @@ class CollectionsReconcileMatch(models.Model):
             match_rows["originals"].append(original_partners[line.key])
             match_rows["states"].append(states[decision.verdict])
             match_rows["rules"].append(best.rule if best else None)
+            match_rows["reasons"].append(decision.reason)
             match_rows["reconciled"].append(confident)
             # What allocating the line to the candidate's open amount settles (the invoices' part).
             match_rows["reconciled_amounts"].append(
@@ -474,16 +528,16 @@ class CollectionsReconcileMatch(models.Model):
             f"""
             INSERT INTO collections_reconcile_match
                    (company_id, {column}, date, label, amount, currency_id, partner_id, original_partner_id,
-                    state, rule, reconciled_at, reconciled_by_id, reconciled_amount,
+                    state, rule, review_reason, reconciled_at, reconciled_by_id, reconciled_amount,
                     create_uid, create_date, write_uid, write_date)
             SELECT %(company)s, src.key, m.date, src.label, src.amount, src.currency, src.partner, src.original,
-                   src.state, src.rule, CASE WHEN src.reconciled THEN now() at time zone 'UTC' END,
+                   src.state, src.rule, src.reason, CASE WHEN src.reconciled THEN now() at time zone 'UTC' END,
                    CASE WHEN src.reconciled THEN %(uid)s END, src.reconciled_amount,
                    %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
               FROM unnest(%(keys)s::int[], %(labels)s::varchar[], %(amounts)s::numeric[], %(currencies)s::int[],
                           %(partners)s::int[], %(originals)s::int[], %(states)s::varchar[], %(rules)s::varchar[],
-                          %(reconciled)s::bool[], %(reconciled_amounts)s::numeric[])
-                   AS src(key, label, amount, currency, partner, original, state, rule, reconciled,
+                          %(reasons)s::varchar[], %(reconciled)s::bool[], %(reconciled_amounts)s::numeric[])
+                   AS src(key, label, amount, currency, partner, original, state, rule, reason, reconciled,
                           reconciled_amount)
               JOIN {source} s ON s.id = src.key
               JOIN account_move m ON m.id = s.move_id

@@ -1,6 +1,11 @@
 from odoo import _, fields, models
+from odoo.exceptions import AccessError
 
 from .collections_stage_action import CHANNELS
+
+# The partner fields the engine keeps on behalf of collectors, who may not write partners:
+# only _collections_record_contact writes them, and only these.
+COLLECTOR_CONTACT_FIELDS = frozenset({"collections_last_date", "collections_next_date", "collections_dispute_hold"})
 
 
 class ResPartner(models.Model):
@@ -59,6 +64,57 @@ class ResPartner(models.Model):
             "target": "new",
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
+
+    def _collections_record_contact(self, values):
+        """Record on the customers what a collector's contact decided (last and
+        next contact, a dispute hold), for users of the Collector group who may
+        read these customers but not write partners. A narrow door instead of a
+        wider right: only COLLECTOR_CONTACT_FIELDS, only for collectors, only on
+        customers they can see."""
+        extra = set(values) - COLLECTOR_CONTACT_FIELDS
+        if extra:
+            raise AccessError(
+                _("A contact records only the collections dates and hold, not: %s", ", ".join(sorted(extra)))
+            )
+        self._collections_check_collector()
+        return self.sudo().write(values)
+
+    def _collections_close_call_tasks(self, feedback):
+        """Mark the customers' open call tasks done with what came of the call."""
+        self._collections_check_collector()
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", self.ids),
+                    ("activity_type_id", "=", self.env.ref("mail.mail_activity_data_call").id),
+                ]
+            )
+        )
+        if activities:
+            activities.action_feedback(feedback=feedback)
+        return bool(activities)
+
+    def _collections_schedule_call_back(self, date_deadline):
+        """A call task to call the customer back (collectors may not schedule
+        activities on partners they cannot write)."""
+        self._collections_check_collector()
+        return self.sudo().activity_schedule(
+            "mail.mail_activity_data_call",
+            date_deadline=date_deadline,
+            summary=_("Collections call back"),
+            user_id=self.collections_user_id.id or self.env.user.id,
+        )
+
+    def _collections_check_collector(self):
+        """The checks of the narrow doors above: a collector, on customers they see."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group("collections_omni.group_collections_collector"):
+            raise AccessError(_("Only collectors record the outcome of a contact on a customer."))
+        self.check_access("read")
 
     def _compute_collections_preference(self):
         """The newest preference in the consent ledger."""

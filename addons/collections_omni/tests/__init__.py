@@ -16,3 +16,5 @@ from . import test_collections_providers
 from . import test_collections_provider_status
 from . import test_reconcile_set_based
 from . import test_reminder_content
+from . import test_reconcile_traps
+from . import test_collections_roles

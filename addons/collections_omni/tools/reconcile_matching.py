@@ -19,9 +19,18 @@ A *confident* line is reconciled by itself, an *ambiguous* one waits for a
 person with its candidates ranked, the rest has no match. The rules keep
 precision first: a line whose customer is known is never matched
 automatically to another customer's invoice, and an invoice claimed by two
-lines of one run goes to review for both.
+lines of one run goes to review for both. Two more send a line to review
+with a reason (``Decision.reason``):
+
+* a line quoting a document that cannot take the money (a paid or cancelled
+  invoice, a credit note, another company's document: ``Line.quoted``) is
+  never reconciled by itself, whatever else it matches;
+* without a reference, an invoice is settled automatically only if it was
+  issued on or before the line's date: an advance paid before an invoice
+  existed does not settle it by its amount alone.
 """
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -82,6 +91,7 @@ class OpenInvoice:
     currency_id: int
     due: object  # date, for "oldest first"
     name: str = ""
+    issued: object = None  # invoice date: amount-only matches need the invoice to exist on the line's date
 
 
 @dataclass
@@ -92,6 +102,13 @@ class Line:
     currency_id: int
     label: str
     digits: int = 2  # the currency's decimal places: amounts compare in its smallest unit
+    date: object = None  # the day the money came in
+    quoted: str | None = None  # a REVIEW_REASONS code: the label quotes a document that cannot take the money
+
+    @functools.cached_property
+    def keys(self):
+        """What in the label could be a reference (:func:`label_keys`), computed once."""
+        return label_keys(self.label)
 
 
 @dataclass
@@ -134,11 +151,16 @@ class InstallmentIndex:
                 yield _candidate(invoices, "installment", line.digits, amount=installment.amount)
 
 
+# Why a line that could have been reconciled by itself waits for a person (codes; the model labels them).
+REVIEW_REASONS = ("closed_document", "credit_note", "other_company", "before_invoice")
+
+
 @dataclass
 class Decision:
     line: Line
     verdict: str  # "confident", "ambiguous" or "none"
     candidates: list = field(default_factory=list)
+    reason: str | None = None  # one of REVIEW_REASONS
 
 
 class OpenInvoiceIndex:
@@ -157,12 +179,12 @@ class OpenInvoiceIndex:
         for open_invoices in self.by_partner.values():
             open_invoices.sort(key=lambda inv: (inv.due, inv.move_id))
 
-    def referenced(self, label):
+    def referenced(self, label, keys=None):
         """(invoices named in the label, customers named in it). A reference
         shared by several invoices (Odoo's customer-based communication)
-        names the customer, not an invoice."""
+        names the customer, not an invoice. ``keys``: the label's, if known."""
         found, partners = set(), set()
-        for key in label_keys(label):
+        for key in label_keys(label) if keys is None else keys:
             move_ids = self.by_key.get(key, ())
             if len(move_ids) == 1:
                 found |= move_ids
@@ -262,6 +284,19 @@ def _by_amount(line, open_invoices, tolerance):
     return candidates
 
 
+REFERENCE_RULES = ("reference", "reference_tolerance", "reference_partial", "reference_overpaid")
+
+
+def _issued_after(line, candidate, index):
+    """Whether an invoice of the candidate did not exist yet on the line's date."""
+    if line.date is None:
+        return False
+    return any(
+        index.by_move[move_id].issued is not None and index.by_move[move_id].issued > line.date
+        for move_id in candidate.move_ids
+    )
+
+
 def decide(lines, index, tolerance, extra_candidates=None):
     """One :class:`Decision` per line.
 
@@ -275,12 +310,12 @@ def decide(lines, index, tolerance, extra_candidates=None):
     claimed = {}
     later = []
     for line in lines:
-        referenced, named_partners = index.referenced(line.label)
+        referenced, named_partners = index.referenced(line.label, line.keys)
         referenced = [inv for inv in referenced if inv.currency_id == line.currency_id]
         if line.partner_id is None and len(named_partners) == 1:
             line.partner_id = next(iter(named_partners))
         candidates, confident = _by_reference(line, referenced, tolerance, index)
-        if confident:
+        if confident and not line.quoted:
             decisions[line.key] = Decision(line, "confident", candidates)
             for move_id in candidates[0].move_ids:
                 claimed.setdefault(move_id, []).append(line.key)
@@ -302,8 +337,13 @@ def decide(lines, index, tolerance, extra_candidates=None):
             candidates = candidates + found
         else:
             confident = False
+        reason = line.quoted
+        if confident and reason:
+            confident = False
+        elif confident and candidates[0].rule not in REFERENCE_RULES and _issued_after(line, candidates[0], index):
+            confident, reason = False, "before_invoice"
         verdict = "confident" if confident else ("ambiguous" if candidates else "none")
-        decisions[line.key] = Decision(line, verdict, candidates)
+        decisions[line.key] = Decision(line, verdict, candidates, reason)
         if confident:
             for move_id in candidates[0].move_ids:
                 claimed.setdefault(move_id, []).append(line.key)

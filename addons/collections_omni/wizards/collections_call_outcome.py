@@ -136,17 +136,9 @@ class CollectionsCallOutcome(models.TransientModel):
         if self.outcome == "disputed" and not self._open_dispute(partner):
             # Nothing open to attach a dispute to: hold the customer as a whole.
             partner_values["collections_dispute_hold"] = True
-        partner.write(partner_values)
+        partner._collections_record_contact(partner_values)
         # The call task the dunning run created for this customer is done.
-        activities = self.env["mail.activity"].search(
-            [
-                ("res_model", "=", "res.partner"),
-                ("res_id", "=", partner.id),
-                ("activity_type_id", "=", self.env.ref("mail.mail_activity_data_call").id),
-            ]
-        )
-        if activities:
-            activities.action_feedback(feedback=f"{labels[self.outcome]}. {self.note or ''}".strip())
+        partner._collections_close_call_tasks(f"{labels[self.outcome]}. {self.note or ''}".strip())
         if self.outcome == "promised" and self.currency_id.compare_amounts(self.promise_amount, 0) > 0:
             self.env["collections.promise"].create(
                 {
@@ -160,10 +152,5 @@ class CollectionsCallOutcome(models.TransientModel):
                 }
             )
         if self.outcome == "callback":
-            partner.activity_schedule(
-                "mail.mail_activity_data_call",
-                date_deadline=self.next_date,
-                summary=_("Collections call back"),
-                user_id=partner.collections_user_id.id or self.env.user.id,
-            )
+            partner._collections_schedule_call_back(self.next_date)
         return {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}

@@ -115,14 +115,16 @@ class CollectionsStatementImport(models.TransientModel):
                 )
 
     def _partners_by_line(self, lines):
-        """Customers recognised by bank account number, else by exact name: one query each."""
+        """Customers recognised by bank account number, else by exact name: one query each.
+        An account or a name two customers share identifies neither; a shared account and the
+        name of one of its holders identify that holder."""
         numbers = {sanitize_account_number(line["account_number"]) for line in lines if line["account_number"]}
-        by_account = {}
+        holders = {}  # account: {commercial partner id}
         if numbers:
             for bank in self.env["res.partner.bank"].search(
                 [("sanitized_acc_number", "in", list(numbers)), ("partner_id", "!=", False)]
             ):
-                by_account.setdefault(bank.sanitized_acc_number, bank.partner_id)
+                holders.setdefault(bank.sanitized_acc_number, set()).add(bank.partner_id.commercial_partner_id.id)
         names = {line["partner_name"].strip().lower() for line in lines if line["partner_name"]}
         by_name = {}
         if names:
@@ -139,8 +141,14 @@ class CollectionsStatementImport(models.TransientModel):
             by_name = {name: partner_id for name, partner_id, count in self.env.cr.fetchall() if count == 1}
         result = []
         for line in lines:
-            partner = by_account.get(sanitize_account_number(line["account_number"] or ""))
-            result.append(partner.id if partner else by_name.get((line["partner_name"] or "").strip().lower(), False))
+            account_holders = holders.get(sanitize_account_number(line["account_number"] or ""), set())
+            named = by_name.get((line["partner_name"] or "").strip().lower(), False)
+            if len(account_holders) == 1:
+                result.append(next(iter(account_holders)))
+            elif account_holders:
+                result.append(named if named in account_holders else False)
+            else:
+                result.append(named)
         return result
 
     def action_import(self):

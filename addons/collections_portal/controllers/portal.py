@@ -1,9 +1,16 @@
+import hashlib
+import hmac as hmac_lib
+import re
+import secrets
+import time
 from collections import defaultdict
 from urllib.parse import urlencode
 
+from markupsafe import Markup
+
 from odoo import _, fields, http
 from odoo.exceptions import MissingError, UserError
-from odoo.http import request
+from odoo.http import SessionExpiredException, request
 from odoo.tools import float_repr, format_date
 
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
@@ -15,14 +22,230 @@ from ..models.collections_payment_plan import MAX_DECLINE_REASON_LENGTH
 HOURS = range(25)
 # A note the customer adds to a plan request is kept this short.
 MAX_NOTE_LENGTH = 2000
+# How many recent payments and messages the balance page shows.
+RECENT_LIMIT = 5
+# The session key of a visitor who came through a reminder's signed link.
+LINK_SESSION_KEY = "collections_link"
+# An emailed identity code is valid this long (seconds).
+CODE_LIFETIME = 600
+# Where the identity check may send the visitor back to.
+SAFE_NEXT = re.compile(r"^/my/(collections|contact-preferences)[\w/\-]*(\?[\w=&%.+\-]*)?$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$")
 
 
 class CollectionsCustomerPortal(CustomerPortal):
     """Portal routes for the customer's balance, promises and payment plans,
     and the contact preferences behind the consent ledger."""
 
+    # === SIGNED LINKS === #
+
+    def _collections_link_partner(self):
+        """The customer whose signed link this visitor opened, while the link
+        holds: not expired, not revoked since (checked on every request)."""
+        grant = request.session.get(LINK_SESSION_KEY)
+        if not grant:
+            return request.env["res.partner"]
+        partner = request.env["res.partner"].sudo().browse(grant.get("partner_id")).exists()
+        if not partner or partner.collections_link_version != grant.get("version") or grant["expires"] < time.time():
+            request.session.pop(LINK_SESSION_KEY, None)
+            return request.env["res.partner"]
+        return partner
+
     def _collections_partner(self):
-        return request.env.user.partner_id.commercial_partner_id
+        """The commercial partner whose account the visitor sees: the logged-in
+        customer's, or the one of the signed link they came through; anybody
+        else is sent to the login page."""
+        if not request.env.user._is_public():
+            return request.env.user.partner_id.commercial_partner_id
+        partner = self._collections_link_partner()
+        if not partner:
+            raise SessionExpiredException(_("Open the link of your last reminder again, or log in."))
+        return partner
+
+    def _collections_needs_check(self):
+        """Whether the visitor came through a link and has not passed the identity check yet."""
+        if not request.env.user._is_public():
+            return False
+        grant = request.session.get(LINK_SESSION_KEY) or {}
+        return not grant.get("verified")
+
+    def _collections_check_first(self):
+        """For the forms with consequences (plan, dispute, contact preferences):
+        a response sending a link visitor to the identity check, or None."""
+        self._collections_partner()
+        if not self._collections_needs_check():
+            return None
+        path = request.httprequest.path
+        if request.httprequest.query_string:
+            path += "?" + request.httprequest.query_string.decode("latin-1")
+        if request.httprequest.method == "GET":
+            return request.redirect("/my/collections/verify?" + urlencode({"next": path}))
+        values = self._collections_verify_values(path, error=_("Confirm who you are first, then send the form again."))
+        return request.render("collections_portal.portal_collections_verify", values, status=403)
+
+    def _collections_ip(self):
+        return request.httprequest.remote_addr or ""
+
+    def _collections_throttled_page(self):
+        return request.render("collections_portal.portal_collections_link_throttled", {}, status=429)
+
+    @http.route(
+        "/my/collections/access/<string:token>",
+        type="http",
+        auth="public",
+        website=True,
+        methods=["GET"],
+        sitemap=False,
+    )
+    def collections_link(self, token, **kwargs):
+        """A reminder's link: a genuine, current one opens the customer's page
+        without a password; any other is refused with a page that offers a
+        fresh link by email. Every attempt is logged and counted."""
+        Access = request.env["collections.portal.access"]
+        ip = self._collections_ip()
+        if Access._throttled(ip):
+            return self._collections_throttled_page()
+        partner, result = request.env["res.partner"]._collections_check_link(token)
+        if partner and Access._throttled(ip, partner):
+            return self._collections_throttled_page()
+        Access._log(ip, partner, result)
+        if result != "ok":
+            values = {"result": result, "token": token if partner else "", "partner": partner}
+            return request.render("collections_portal.portal_collections_link_refused", values, status=403)
+        user = request.env.user
+        if not user._is_public() and user.partner_id.commercial_partner_id == partner:
+            return request.redirect("/my/collections")
+        if not user._is_public():
+            # Somebody else's session in this browser: the link is the customer's, not theirs.
+            request.session.logout(keep_db=True)
+        grant = {"partner_id": partner.id, "version": partner.collections_link_version, "verified": False}
+        grant["expires"] = int(token.split("-")[2])
+        request.session[LINK_SESSION_KEY] = grant
+        request.session.should_rotate = True
+        return request.redirect("/my/collections")
+
+    @http.route(
+        "/my/collections/access/renew", type="http", auth="public", website=True, methods=["POST"], sitemap=False
+    )
+    def collections_link_renew(self, token=None, email=None, **post):
+        """A fresh link by email: to the address on file of the customer of a
+        genuine expired or revoked link, or to an address the visitor types if
+        a customer has it. The answer is the same whether or not it does."""
+        Access = request.env["collections.portal.access"]
+        Partner = request.env["res.partner"].sudo()
+        ip = self._collections_ip()
+        if Access._throttled(ip):
+            return self._collections_throttled_page()
+        email = (email or "").strip()[:254]
+        if token:
+            partner, result = Partner._collections_check_link(token)
+            if partner and Access._throttled(ip, partner):
+                return self._collections_throttled_page()
+            Access._log(ip, partner, "link_requested")
+            if partner:
+                partner._collections_send_fresh_link()
+        elif EMAIL_RE.match(email):
+            contacts = Partner.search([("email", "=ilike", email)], limit=3)
+            customers = contacts.commercial_partner_id.filtered("customer_rank")
+            Access._log(ip, customers[:1], "link_requested")
+            for contact in contacts.filtered(lambda c: c.commercial_partner_id in customers):
+                contact.commercial_partner_id._collections_send_fresh_link(email_to=contact.email)
+        else:
+            values = {"result": "invalid", "token": "", "partner": Partner, "error": _("Enter a valid email address.")}
+            return request.render("collections_portal.portal_collections_link_refused", values, status=400)
+        return request.render("collections_portal.portal_collections_link_sent", {})
+
+    # === IDENTITY CHECK === #
+
+    def _collections_verify_method(self, partner):
+        """How the customer proves who they are: the tax id's last 4 digits if
+        we have them, else a code by email, else nothing works online."""
+        if len(re.sub(r"\D", "", partner.vat or "")) >= 4:
+            return "vat"
+        return "email" if partner.email else "none"
+
+    def _collections_verify_values(self, next_url, error=None, sent=False):
+        partner = self._collections_partner()
+        email = partner.email or ""
+        local, _at, domain = email.partition("@")
+        return {
+            **self._prepare_portal_layout_values(),
+            "page_name": "collections_verify",
+            "partner": partner,
+            "method": self._collections_verify_method(partner),
+            "masked_email": (local[:1] + "***@" + domain) if domain else "",
+            "next_url": next_url if SAFE_NEXT.match(next_url or "") else "/my/collections",
+            "error": error,
+            "sent": sent,
+        }
+
+    @http.route("/my/collections/verify", type="http", auth="public", website=True, methods=["GET"], sitemap=False)
+    def collections_verify(self, next=None, sent=None, **kwargs):  # pylint: disable=redefined-builtin
+        if not self._collections_needs_check():
+            self._collections_partner()
+            return request.redirect(next if SAFE_NEXT.match(next or "") else "/my/collections")
+        values = self._collections_verify_values(next, sent=bool(sent))
+        return request.render("collections_portal.portal_collections_verify", values)
+
+    @http.route(
+        "/my/collections/verify/code", type="http", auth="public", website=True, methods=["POST"], sitemap=False
+    )
+    def collections_verify_send_code(self, next=None, **post):  # pylint: disable=redefined-builtin
+        """Email a 6-digit code to the customer's address on file; the session keeps its hash."""
+        partner = self._collections_partner()
+        Access = request.env["collections.portal.access"]
+        if Access._throttled(self._collections_ip(), partner):
+            return self._collections_throttled_page()
+        if self._collections_needs_check() and self._collections_verify_method(partner) == "email":
+            Access._log(self._collections_ip(), partner, "link_requested")
+            code = f"{secrets.randbelow(1000000):06d}"
+            grant = dict(request.session[LINK_SESSION_KEY])
+            grant["code"] = hashlib.sha256(code.encode()).hexdigest()
+            grant["code_expires"] = int(time.time()) + CODE_LIFETIME
+            request.session[LINK_SESSION_KEY] = grant
+            env = partner.with_context(lang=partner.lang or "en_US").env
+            request.env["mail.mail"].sudo().create(
+                {
+                    "subject": env._("Your code: %(code)s", code=code),
+                    "email_to": partner.email,
+                    "body_html": Markup("<p>%s</p><p><strong>%s</strong></p>")
+                    % (env._("Your code to confirm it is you (valid for 10 minutes):"), code),
+                    "auto_delete": True,
+                }
+            )
+        return request.redirect("/my/collections/verify?" + urlencode({"next": next or "", "sent": 1}))
+
+    @http.route("/my/collections/verify", type="http", auth="public", website=True, methods=["POST"], sitemap=False)
+    def collections_verify_submit(self, answer=None, next=None, **post):  # pylint: disable=redefined-builtin
+        partner = self._collections_partner()
+        if not self._collections_needs_check():
+            return request.redirect(next if SAFE_NEXT.match(next or "") else "/my/collections")
+        Access = request.env["collections.portal.access"]
+        ip = self._collections_ip()
+        if Access._throttled(ip, partner):
+            return self._collections_throttled_page()
+        answer = re.sub(r"\s", "", answer or "")[:20]
+        grant = dict(request.session[LINK_SESSION_KEY])
+        method = self._collections_verify_method(partner)
+        if method == "vat":
+            expected = re.sub(r"\D", "", partner.vat)[-4:]
+            passed = hmac_lib.compare_digest(answer.encode(), expected.encode())
+        elif method == "email" and grant.get("code") and grant.get("code_expires", 0) >= time.time():
+            passed = hmac_lib.compare_digest(hashlib.sha256(answer.encode()).hexdigest(), grant["code"])
+        else:
+            passed = False
+        Access._log(ip, partner, "check_ok" if passed else "check_failed")
+        if not passed:
+            error = (
+                _("These are not the last 4 digits of your tax ID. Try again.")
+                if method == "vat"
+                else _("This code is wrong or has expired. Ask for a new code.")
+            )
+            values = self._collections_verify_values(next, error=error)
+            return request.render("collections_portal.portal_collections_verify", values, status=400)
+        grant.update(verified=True, code=False)
+        request.session[LINK_SESSION_KEY] = grant
+        return request.redirect(next if SAFE_NEXT.match(next or "") else "/my/collections")
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
@@ -88,9 +311,73 @@ class CollectionsCustomerPortal(CustomerPortal):
             return _("Waiting for our answer") if plan.origin == "portal" else _("Waiting for your answer")
         return dict(plan._fields["state"]._description_selection(request.env))[plan.state]
 
+    def _collections_aging(self, rows, currency):
+        """[(label, amount)] of the open invoices in ``currency`` by how late they are."""
+        buckets = [
+            (0, _("Not due yet")),
+            (30, _("1-30 days late")),
+            (60, _("31-60 days late")),
+            (90, _("61-90 days late")),
+            (None, _("More than 90 days late")),
+        ]
+        amounts = [0.0] * len(buckets)
+        for row in rows:
+            if row["invoice"].currency_id != currency:
+                continue
+            index = next(
+                i for i, (limit, _label) in enumerate(buckets) if limit is None or row["days_overdue"] <= limit
+            )
+            amounts[index] += row["invoice"].amount_residual
+        return [(label, amount) for (_limit, label), amount in zip(buckets, amounts, strict=True)]
+
+    def _collections_recent(self, partner):
+        """The customer's last payments and the last reminders we sent them."""
+        payments = (
+            request.env["account.payment"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "child_of", partner.id),
+                    ("partner_type", "=", "customer"),
+                    ("payment_type", "=", "inbound"),
+                    ("state", "in", ("in_process", "paid")),
+                ],
+                order="date desc, id desc",
+                limit=RECENT_LIMIT,
+            )
+        )
+        messages = (
+            request.env["collections.message"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("direction", "=", "outbound"),
+                    ("state", "in", ("sent", "delivered", "read")),
+                ],
+                order="sent_at desc, id desc",
+                limit=RECENT_LIMIT,
+            )
+        )
+        return payments, messages
+
+    def _collections_channel_labels(self):
+        # Words for customers, not the back office's channel names.
+        return {
+            "email": _("Email"),
+            "sms": _("Text message (SMS)"),
+            "whatsapp": _("WhatsApp"),
+            "letter": _("Letter"),
+            "call": _("Phone call"),
+        }
+
     def _collections_balance_values(self, partner, **extra):
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner)
         rows = self._collections_invoice_rows(invoices)
+        totals = self._collections_totals(rows)
+        payments, messages = self._collections_recent(partner)
+        upcoming = [row["invoice"].invoice_date_due for row in rows if row["invoice"].invoice_date_due]
+        not_yet_due = [due for due in upcoming if due >= self._collections_today()]
         Promise = request.env["collections.promise"]
         promises = Promise._portal_promises(partner)
         plans = request.env["collections.payment.plan"]._portal_plans(partner)
@@ -99,7 +386,12 @@ class CollectionsCustomerPortal(CustomerPortal):
             "page_name": "collections_balance",
             "partner": partner,
             "rows": rows,
-            "totals": self._collections_totals(rows),
+            "totals": totals,
+            "aging": self._collections_aging(rows, totals[0]["currency"]) if totals else [],
+            "next_due": min(not_yet_due) if not_yet_due else False,
+            "payments": payments,
+            "messages": messages,
+            "channel_labels": self._collections_channel_labels(),
             "promises": promises,
             # The running promises come first; a divider row separates the earlier ones.
             "running_promise_count": len(promises.filtered(lambda promise: promise.state == "open")),
@@ -112,7 +404,7 @@ class CollectionsCustomerPortal(CustomerPortal):
             **extra,
         }
 
-    @http.route("/my/collections", type="http", auth="user", website=True, methods=["GET"])
+    @http.route("/my/collections", type="http", auth="public", website=True, methods=["GET"])
     def collections_balance(self, done=None, **kwargs):
         messages = {
             "promise": _(
@@ -180,7 +472,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         except ValueError as error:
             raise UserError(_("Enter the amount as a number, for example 150.50.")) from error
 
-    @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["GET"])
+    @http.route("/my/collections/promise", type="http", auth="public", website=True, methods=["GET"])
     def collections_promise_form(self, **kwargs):
         values = self._collections_form_values(self._collections_partner(), "collections_promise")
         currency = values["chosen_currency"]
@@ -190,7 +482,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         )
         return request.render("collections_portal.portal_collections_promise", values)
 
-    @http.route("/my/collections/promise", type="http", auth="user", website=True, methods=["POST"])
+    @http.route("/my/collections/promise", type="http", auth="public", website=True, methods=["POST"])
     def collections_promise_submit(self, amount=None, promised_date=None, **post):
         partner = self._collections_partner()
         try:
@@ -236,9 +528,11 @@ class CollectionsCustomerPortal(CustomerPortal):
             (form.get("note") or "").strip()[:MAX_NOTE_LENGTH],
         )
 
-    @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["GET"])
+    @http.route("/my/collections/plan", type="http", auth="public", website=True, methods=["GET"])
     def collections_plan_form(self, preview=None, **kwargs):
         """The plan form; with ``preview`` (a link may carry the terms) the schedule too."""
+        if check := self._collections_check_first():
+            return check
         partner = self._collections_partner()
         if preview:
             return self._collections_plan_preview(partner, kwargs, request.httprequest.args.getlist("invoice_ids"))
@@ -259,10 +553,12 @@ class CollectionsCustomerPortal(CustomerPortal):
         values.update(schedule=schedule, schedule_currency=invoices.currency_id)
         return request.render("collections_portal.portal_collections_plan_request", values)
 
-    @http.route("/my/collections/plan", type="http", auth="user", website=True, methods=["POST"])
+    @http.route("/my/collections/plan", type="http", auth="public", website=True, methods=["POST"])
     def collections_plan_submit(self, **post):
         """'Show the schedule' re-renders the form with the schedule the
         engine computes; 'Send' creates the proposed plan."""
+        if check := self._collections_check_first():
+            return check
         partner = self._collections_partner()
         invoice_ids = request.httprequest.form.getlist("invoice_ids")
         if "submit" not in post:
@@ -280,7 +576,7 @@ class CollectionsCustomerPortal(CustomerPortal):
 
     # === PLANS === #
 
-    @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="user", website=True, methods=["GET"])
+    @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="public", website=True, methods=["GET"])
     def collections_plan(self, plan_id, requested=None, accepted=None, declined=None, **kwargs):
         return self._collections_plan_page(
             plan_id, requested=bool(requested), accepted=bool(accepted), declined=bool(declined)
@@ -315,8 +611,12 @@ class CollectionsCustomerPortal(CustomerPortal):
         }
         return request.render("collections_portal.portal_collections_plan", values, status=status)
 
-    @http.route("/my/collections/plans/<int:plan_id>/accept", type="http", auth="user", website=True, methods=["POST"])
+    @http.route(
+        "/my/collections/plans/<int:plan_id>/accept", type="http", auth="public", website=True, methods=["POST"]
+    )
     def collections_plan_accept(self, plan_id, **post):
+        if check := self._collections_check_first():
+            return check
         try:
             with request.env.cr.savepoint():
                 request.env["collections.payment.plan"]._portal_accept(self._collections_partner(), plan_id)
@@ -326,9 +626,13 @@ class CollectionsCustomerPortal(CustomerPortal):
             return self._collections_plan_page(plan_id, error=error.args[0], status=400)
         return request.redirect(f"/my/collections/plans/{plan_id}?accepted=1")
 
-    @http.route("/my/collections/plans/<int:plan_id>/decline", type="http", auth="user", website=True, methods=["POST"])
+    @http.route(
+        "/my/collections/plans/<int:plan_id>/decline", type="http", auth="public", website=True, methods=["POST"]
+    )
     def collections_plan_decline(self, plan_id, reason=None, **post):
         """The customer declines a plan proposed to them; a refusal keeps the reason they wrote."""
+        if check := self._collections_check_first():
+            return check
         try:
             with request.env.cr.savepoint():
                 request.env["collections.payment.plan"]._portal_decline(self._collections_partner(), plan_id, reason)
@@ -342,14 +646,7 @@ class CollectionsCustomerPortal(CustomerPortal):
         Consent = request.env["collections.consent"].sudo()
         status = Consent._status_by_partner(partner)
         channel, hours = Consent._preferences_by_partner(partner).get(partner.id, (False, None))
-        # Words for customers, not the back office's channel names.
-        labels = {
-            "email": _("Email"),
-            "sms": _("Text message (SMS)"),
-            "whatsapp": _("WhatsApp"),
-            "letter": _("Letter"),
-            "call": _("Phone call"),
-        }
+        labels = self._collections_channel_labels()
         return {
             "page_name": "collections_contact_preferences",
             "partner": partner,
@@ -364,15 +661,19 @@ class CollectionsCustomerPortal(CustomerPortal):
             "saved": saved,
         }
 
-    @http.route("/my/contact-preferences", type="http", auth="user", website=True, methods=["GET"])
+    @http.route("/my/contact-preferences", type="http", auth="public", website=True, methods=["GET"])
     def collections_contact_preferences(self, saved=None, **kwargs):
+        if check := self._collections_check_first():
+            return check
         values = self._contact_preferences_values(self._collections_partner(), saved=bool(saved))
         return request.render("collections_portal.portal_contact_preferences", values)
 
-    @http.route("/my/contact-preferences", type="http", auth="user", website=True, methods=["POST"])
+    @http.route("/my/contact-preferences", type="http", auth="public", website=True, methods=["POST"])
     def collections_contact_preferences_save(self, **post):
         """Every change lands in the consent ledger with the portal as its source;
         unchanged channels record nothing."""
+        if check := self._collections_check_first():
+            return check
         partner = self._collections_partner()
         channel_codes = {code for code, _label in CHANNELS}
         preferred = post.get("preferred_channel") or False

@@ -1,1 +1,8 @@
-from . import account_move, collections_payment_plan, collections_policy, collections_promise
+from . import (
+    account_move,
+    collections_payment_plan,
+    collections_policy,
+    collections_portal_access,
+    collections_promise,
+    res_partner,
+)

@@ -4,6 +4,8 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.collections_omni.tests.common import TODAY
+
 from .common import PortalCollectionsCommon
 
 
@@ -317,3 +319,57 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self.assertIn("250,00", page.text, "amounts in the Spanish format")
         self.assertIn(self.today.strftime("%d/%m/%Y"), page.text, "dates in the Spanish format")
         self.assertIn("Preferencias de contacto", self._get("/my").text)
+
+    def test_balance_shows_aging_next_due_date_recent_payments_and_messages(self):
+        # The fixtures' invoices are due relative to the engine's TODAY; the page counts from the real today.
+        shift = (fields.Date.today() - TODAY).days
+        upcoming = self._invoice(self.customer, 50, -7 - shift)
+        self._invoice(self.customer, 70, 20 - shift)
+        self._invoice(self.customer, 30, 45 - shift)
+        self._pay(self.second, 80)
+        Message = self.env["collections.message"]
+        common = {"channel": "whatsapp", "currency_id": self.company.currency_id.id, "state": "sent"}
+        Message.create(
+            [
+                {
+                    **common,
+                    "partner_id": self.customer.id,
+                    "subject": "Su factura vence pronto",
+                    "sent_at": fields.Datetime.now(),
+                    "idempotency_key": "portal-mine",
+                },
+                {
+                    **common,
+                    "partner_id": self.other_customer.id,
+                    "subject": "Asunto de otro cliente",
+                    "sent_at": fields.Datetime.now(),
+                    "idempotency_key": "portal-other",
+                },
+                {
+                    **common,
+                    "partner_id": self.customer.id,
+                    "subject": "Sin enviar",
+                    "state": "planned",
+                    "idempotency_key": "portal-planned",
+                },
+            ]
+        )
+        page = self._get("/my/collections").text
+        aging = re.sub(r"\s+", " ", re.search(r"o_collections_aging.*?</table>", page, re.S).group(0))
+        for label, amount in (
+            ("Not due yet", "50.00"),
+            ("1-30 days late", "70.00"),
+            ("31-60 days late", "30.00"),
+            ("61-90 days late", "0.00"),
+            ("More than 90 days late", "420.00"),
+        ):
+            self.assertRegex(aging, rf"{label}</td> <td[^>]*>[^<]*<span[^>]*>{re.escape(amount)}</span>")
+        self.assertIn(upcoming.invoice_date_due.strftime("%m/%d/%Y"), aging, "the next due date")
+        self.assertIn("Overdue: <span", page)
+        payments = re.search(r"o_collections_payments.*?</ul>", page, re.S).group(0)
+        self.assertIn("80.00", payments)
+        messages = re.search(r"o_collections_messages.*?</ul>", page, re.S).group(0)
+        self.assertIn("Su factura vence pronto", messages)
+        self.assertIn("WhatsApp", messages)
+        self.assertNotIn("Asunto de otro cliente", page)
+        self.assertNotIn("Sin enviar", page, "only messages that went out")

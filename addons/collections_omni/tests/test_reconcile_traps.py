@@ -1,0 +1,153 @@
+"""Situations nobody labelled in advance (issue 18): in each the matcher must
+not reconcile by itself, or must log exactly what the ledger holds."""
+
+import base64
+from datetime import timedelta
+
+from odoo import Command
+from odoo.tests import tagged
+
+from .common import TODAY, CollectionsCommon
+
+
+@tagged("post_install", "-at_install")
+class TestReconcileTraps(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Match = cls.env["collections.reconcile.match"]
+        cls.bank = cls.company_data["default_journal_bank"]
+        cls.other = cls._customer("Otra Empresa")
+
+    def _line(self, amount, label, partner=None, on=TODAY):
+        return self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": self.bank.id,
+                "date": on,
+                "amount": amount,
+                "payment_ref": label,
+                "partner_id": partner.id if partner else False,
+            }
+        )
+
+    def _match(self, *lines):
+        self.Match._match(self.company, statement_lines=self.env["account.bank.statement.line"].concat(*lines))
+        return self.Match.search([("statement_line_id", "in", [line.id for line in lines])])
+
+    def _payment(self, partner, amount, memo=""):
+        payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": partner.id,
+                "amount": amount,
+                "date": TODAY,
+                "memo": memo,
+                "journal_id": self.bank.id,
+            }
+        )
+        payment.action_post()
+        return payment
+
+    def assertLedgerHoldsWhatTheMatchSays(self, match):
+        """The partials of the match join its own entry to exactly its invoices, for its amount."""
+        own = match.statement_line_id.move_id or match.payment_id.move_id
+        partials = self.env["account.partial.reconcile"].search(
+            ["|", ("debit_move_id.move_id", "=", own.id), ("credit_move_id.move_id", "=", own.id)]
+        )
+        self.assertTrue(partials, f"{match.display_name} claims a reconciliation the ledger does not hold")
+        self.assertEqual(match.partial_ids, partials)
+        invoices = (partials.debit_move_id | partials.credit_move_id).move_id - own
+        self.assertEqual(match.invoice_ids, invoices)
+        self.assertAlmostEqual(match.reconciled_amount, sum(partials.mapped("amount")))
+
+    # 1. ------------------------------------------------------------------
+    def test_shared_bank_account_identifies_nobody(self):
+        account = "ES7921000813610123456789"
+        for customer in (self.customer, self.other):
+            self.env["res.partner.bank"].create({"partner_id": customer.id, "acc_number": account})
+            self._invoice(customer, 500.0, 10)
+        wizard = self.env["collections.statement.import"].create(
+            {
+                "journal_id": self.bank.id,
+                "data_file": base64.b64encode(
+                    f"date,amount,label,account\n2026-06-15,500.00,transferencia,{account}\n".encode()
+                ),
+                "filename": "banco.csv",
+            }
+        )
+        action = wizard.action_import()
+        match = self.Match.search(action["domain"])
+        self.assertEqual(len(match), 1)
+        self.assertFalse(match.statement_line_id.partner_id)
+        self.assertNotEqual(match.state, "auto_reconciled")
+        self.assertFalse(match.statement_line_id.is_reconciled)
+        # One customer's own account still names them.
+        self.env["res.partner.bank"].create({"partner_id": self.customer.id, "acc_number": "ES1000491500051234567892"})
+        self.assertEqual(
+            wizard._partners_by_line(
+                [
+                    {"account_number": "ES10 0049 1500 0512 3456 7892", "partner_name": ""},
+                    {"account_number": account, "partner_name": ""},
+                    # A shared account and the name of one of its holders: that holder.
+                    {"account_number": account, "partner_name": "Otra Empresa"},
+                ]
+            ),
+            [self.customer.id, False, self.other.id],
+        )
+
+    # 2. ------------------------------------------------------------------
+    def test_reference_to_a_paid_invoice_goes_to_review_with_the_reason(self):
+        paid = self._invoice(self.customer, 500.0, 30)
+        self._pay(paid)
+        self.assertIn(paid.payment_state, ("in_payment", "paid"))
+        open_one = self._invoice(self.customer, 500.0, 10)
+        match = self._match(self._line(500.0, f"Pago {paid.name}", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "closed_document")
+        self.assertEqual(open_one.payment_state, "not_paid")
+        self.assertEqual(match.candidate_ids.move_ids, open_one)  # still offered to the person who decides
+
+    def test_reference_to_a_credit_note_goes_to_review_with_the_reason(self):
+        self._invoice(self.customer, 200.0, 10)
+        refund = self._invoice(self.customer, 200.0, 5, move_type="out_refund")
+        match = self._match(self._line(200.0, f"Abono {refund.name}", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "credit_note")
+
+    def test_reference_to_another_companys_document_goes_to_review_with_the_reason(self):
+        other_company = self.setup_other_company()["company"]
+        theirs = (
+            self.env["account.move"]
+            .with_company(other_company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_date": TODAY,
+                    "invoice_line_ids": [
+                        Command.create({"name": "S", "quantity": 1, "price_unit": 300.0, "tax_ids": []})
+                    ],
+                }
+            )
+        )
+        theirs.action_post()
+        # Numbers of both companies may coincide (INV/2026/00001 in each): a reference only the
+        # other company's document carries.
+        theirs.payment_reference = "RF18 5390 0754 7034"
+        self._invoice(self.customer, 300.0, 10)
+        match = self._match(self._line(300.0, "Pago RF18 5390 0754 7034", self.customer))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "other_company")
+
+    # 3. ------------------------------------------------------------------
+    def test_amount_only_never_settles_an_invoice_issued_after_the_line(self):
+        later = self._invoice(self.customer, 640.0, 0)
+        self.assertEqual(later.invoice_date, TODAY)
+        match = self._match(self._line(640.0, "anticipo", self.customer, on=TODAY - timedelta(days=90)))
+        self.assertEqual(match.state, "proposed")
+        self.assertEqual(match.review_reason, "before_invoice")
+        self.assertEqual(later.payment_state, "not_paid")
+        # Issued on the line's date or before: the amount alone suffices.
+        match = self._match(self._line(640.0, "pago", self.customer, on=TODAY))
+        self.assertEqual(match.state, "auto_reconciled")

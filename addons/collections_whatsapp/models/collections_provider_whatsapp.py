@@ -1,0 +1,225 @@
+import json
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..tools import graph_client, phone, webhook
+
+WHATSAPP = "whatsapp_cloud"
+
+
+# One file per provider type, as Odoo's payment providers: the channel seam's methods, each behind a guard clause.
+# pylint: disable=consider-merging-classes-inherited
+class CollectionsProvider(models.Model):
+    """WhatsApp through Meta's Cloud API: approved templates for reminders,
+    free text only inside the customer-service window. Runs inside Odoo or on
+    the Celery workers (the client is plain Python)."""
+
+    _inherit = "collections.provider"
+
+    provider_type = fields.Selection(selection_add=[(WHATSAPP, "WhatsApp Cloud API")], ondelete={WHATSAPP: "cascade"})
+    whatsapp_account_id = fields.Many2one(
+        "collections.whatsapp.account", string="WhatsApp Account", check_company=True, ondelete="restrict"
+    )
+
+    @api.constrains("provider_type", "channel", "whatsapp_account_id")
+    def _check_whatsapp(self):
+        for provider in self.filtered(lambda p: p.provider_type == WHATSAPP):
+            if provider.channel != "whatsapp":
+                raise ValidationError(
+                    _("%(provider)s sends WhatsApp: set its channel to WhatsApp.", provider=provider.name)
+                )
+            if not provider.whatsapp_account_id:
+                raise ValidationError(_("%(provider)s needs a WhatsApp account.", provider=provider.name))
+
+    @api.depends("provider_type")
+    def _compute_supports_scaled(self):
+        result = super()._compute_supports_scaled()
+        for provider in self.filtered(lambda p: p.provider_type == WHATSAPP):
+            provider.supports_scaled = True
+        return result
+
+    def _get_client_settings(self):
+        if self.provider_type != WHATSAPP:
+            return super()._get_client_settings()
+        return self.whatsapp_account_id._client_settings()
+
+    def _get_client(self):
+        if self.provider_type != WHATSAPP:
+            return super()._get_client()
+        return self.whatsapp_account_id._client()
+
+    def _prepare_messages(self, messages):
+        """Number in E.164 (the contact's country, else the company's), then the
+        content: the stage action's approved Utility template in the
+        customer's language; without one, the engine's text, but only while
+        the customer's 24-hour window is open. What cannot go ends blocked,
+        with the reason."""
+        if self.provider_type != WHATSAPP:
+            return super()._prepare_messages(messages)
+        account = self.whatsapp_account_id
+        messages._render_text()
+        conversations = (
+            {
+                c.wa_id: c
+                for c in self.env["collections.whatsapp.conversation"].sudo().search([("account_id", "=", account.id)])
+            }
+            if messages
+            else {}
+        )
+        ready = messages.browse()
+        for message in messages:
+            contact = message.recipient_id or message.partner_id
+            country = contact.country_id or message.company_id.country_id
+            e164, reason = phone.to_e164(contact.mobile or contact.phone, country.code)
+            if not e164:
+                message.write({"state": "blocked", "blocked_reason": self._phone_reason(reason)})
+                continue
+            conversation = conversations.get(phone.wa_id(e164))
+            if conversation and conversation.undeliverable:
+                message.write(
+                    {
+                        "state": "blocked",
+                        "blocked_reason": _(
+                            "WhatsApp cannot reach %(number)s: %(reason)s",
+                            number=e164,
+                            reason=conversation.undeliverable_reason or "131026",
+                        ),
+                    }
+                )
+                continue
+            lang = contact.lang or message.partner_id.lang or "en_US"
+            template = message.action_id._whatsapp_template_for(lang) if message.action_id else False
+            if template:
+                moves = message.move_ids.filtered(lambda m: m.move_type == "out_invoice")
+                payload = template._payload_for(
+                    None, message.partner_id.commercial_partner_id, moves, message.amount_due, message.currency_id, lang
+                )
+                values = template._values(
+                    message.partner_id.commercial_partner_id, moves, message.amount_due, message.currency_id, lang
+                )
+                body_text = graph_client.render(template.body_text, [values[n] for n in template._numbers()])
+            elif conversation and conversation.window_open:
+                payload = graph_client.text_payload(None, message.body_text)
+                body_text = message.body_text
+            else:
+                message.write(
+                    {
+                        "state": "blocked",
+                        "blocked_reason": _(
+                            "No approved Utility WhatsApp template in %(lang)s for this stage, and the customer "
+                            "has not written in the last 24 hours: WhatsApp allows only templates then.",
+                            lang=lang,
+                        ),
+                    }
+                )
+                continue
+            payload.pop("to", None)
+            message.write(
+                {
+                    "recipient_phone": e164,
+                    "whatsapp_payload": json.dumps(payload, ensure_ascii=False),
+                    "body_text": body_text,
+                }
+            )
+            ready |= message
+        return ready
+
+    def _phone_reason(self, reason):
+        return {
+            phone.EMPTY: _("No mobile or phone number"),
+            phone.UNPARSABLE: _("The number cannot be read: add the country code or the customer's country"),
+            phone.INVALID: _("The number is not a valid phone number"),
+            phone.NOT_MOBILE: _("The number is a fixed line: WhatsApp needs a mobile"),
+        }[reason]
+
+    def _get_message_payloads(self, messages):
+        if self.provider_type != WHATSAPP:
+            return super()._get_message_payloads(messages)
+        return [
+            {
+                "id": m.id,
+                "key": m.idempotency_key,
+                "to": phone.wa_id(m.recipient_phone),
+                "body": json.loads(m.whatsapp_payload or "null") or m.body_text,
+                "attempt": m.attempt_count,
+            }
+            for m in messages
+        ]
+
+    def _send_messages(self, messages):
+        """Through the engine's client loop; then what Meta's errors mean: an
+        expired token or a blocked account stops the account (its messages
+        wait, none is failed), 131026 marks the number, 131047 closes the
+        window (the next reminder takes a template, never a blind retry)."""
+        if self.provider_type != WHATSAPP:
+            return super()._send_messages(messages)
+        account = self.whatsapp_account_id
+        if account.stopped_reason:
+            messages.write(
+                {
+                    "state": "queued",
+                    "lease_until": fields.Datetime.add(fields.Datetime.now(), hours=1),
+                    "error": account.stopped_reason,
+                }
+            )
+            return None
+        result = super()._send_messages(messages)
+        self._after_whatsapp_results(messages)
+        return result
+
+    def _after_whatsapp_results(self, messages):
+        account = self.whatsapp_account_id
+        Conversation = self.env["collections.whatsapp.conversation"].sudo()
+        for message in messages.filtered("error_code"):
+            kind = graph_client.error_kind(message.error_code)
+            if kind in graph_client.STOPPING_KINDS:
+                account._stop(message.error_code, message.error)
+            elif kind == graph_client.UNDELIVERABLE and message.state == "failed":
+                Conversation._for_number(account, phone.wa_id(message.recipient_phone)).write(
+                    {"undeliverable": True, "undeliverable_reason": message.error or message.error_code}
+                )
+            elif kind == graph_client.WINDOW_CLOSED:
+                Conversation._for_number(account, phone.wa_id(message.recipient_phone)).last_inbound_at = False
+
+    # The engine's generic webhook routes also understand Meta's (statuses and replies);
+    # /collections/whatsapp/webhook/<account> adds the GET handshake, idempotent events and the inbox.
+
+    def _verify_webhook(self, request_data):
+        if self.provider_type != WHATSAPP:
+            return super()._verify_webhook(request_data)
+        return webhook.verify_signature(
+            self.whatsapp_account_id.sudo().app_secret,
+            request_data.get("body") or b"",
+            request_data["headers"].get(webhook.SIGNATURE_HEADER),
+        )
+
+    def _whatsapp_events(self, request_data):
+        try:
+            return webhook.parse(webhook.loads(request_data.get("body") or b""))
+        except webhook.PayloadError:
+            return []
+
+    def _parse_status_webhook(self, request_data):
+        if self.provider_type != WHATSAPP:
+            return super()._parse_status_webhook(request_data)
+        return [
+            {
+                "provider_ref": e.wamid,
+                "status": e.status,
+                "code": e.error_code,
+                "error": e.error_message,
+                "key": e.callback_data,
+            }
+            for e in self._whatsapp_events(request_data)
+            if isinstance(e, webhook.StatusEvent) and e.status != "sent"
+        ]
+
+    def _parse_inbound_webhook(self, request_data):
+        if self.provider_type != WHATSAPP:
+            return super()._parse_inbound_webhook(request_data)
+        return [
+            {"number": phone.from_wa_id(e.from_wa_id), "text": e.text or e.payload or "", "provider_ref": e.wamid}
+            for e in self._whatsapp_events(request_data)
+            if isinstance(e, webhook.InboundEvent)
+        ]

@@ -1,0 +1,2 @@
+from . import test_whatsapp_templates
+from . import test_whatsapp_events

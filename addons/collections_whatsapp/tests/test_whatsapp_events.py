@@ -1,0 +1,110 @@
+from odoo.tests import tagged
+
+from ..tools import webhook
+from .common import WhatsappCommon
+
+NUMBER = "+34600111222"
+
+
+@tagged("post_install", "-at_install")
+class TestWhatsappEvents(WhatsappCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.mobile = "600 11 12 22"
+        cls.customer.country_id = cls.env.ref("base.es")
+        cls.provider = cls.env["collections.provider"].create(
+            {
+                "name": "WhatsApp",
+                "channel": "whatsapp",
+                "provider_type": "whatsapp_cloud",
+                "whatsapp_account_id": cls.account.id,
+                "company_id": cls.company.id,
+            }
+        )
+        cls.Event = cls.env["collections.whatsapp.event"]
+        cls.Conversation = cls.env["collections.whatsapp.conversation"]
+
+    def _deliver(self, body):
+        """As the webhook route does: parse, store once, apply what is new."""
+        events = webhook.parse(body)
+        return self.Event.sudo()._store(self.account, events)._process()  # as the public route does
+
+    def _conversation(self, number=NUMBER):
+        return self.Conversation.search([("account_id", "=", self.account.id), ("wa_id", "=", number[1:])])
+
+    def test_customer_message_lands_on_conversation_and_chatter_once(self):
+        body = self.emulator.inbound_body(NUMBER, text="Hola, ¿cuánto debo?", name="Lucía")
+        for _replay in range(5):
+            self._deliver(body)
+        conversation = self._conversation()
+        self.assertEqual(conversation.partner_id, self.customer)
+        self.assertEqual((conversation.unread_count, conversation.profile_name), (1, "Lucía"))
+        self.assertTrue(conversation.window_open)
+        self.assertEqual(self.Event.search_count([("account_id", "=", self.account.id)]), 1)
+        inbound = self.env["collections.message"].search([("direction", "=", "inbound"), ("channel", "=", "whatsapp")])
+        self.assertEqual(len(inbound), 1)
+        self.assertEqual((inbound.partner_id, inbound.body_text), (self.customer, "Hola, ¿cuánto debo?"))
+        self.assertIn("cuánto debo", conversation.message_ids[0].body)
+        self.assertTrue(any("cuánto debo" in (m.body or "") for m in self.customer.message_ids))
+
+    def test_contact_of_a_customer_is_matched_to_the_customer(self):
+        contact = self.env["res.partner"].create(
+            {"name": "Contable", "parent_id": self.customer.id, "mobile": "+34 611 22 33 44"}
+        )
+        self._deliver(self.emulator.inbound_body("+34611223344", text="hola"))
+        self.assertEqual(self._conversation("+34611223344").partner_id, contact.commercial_partner_id)
+
+    def test_unknown_number_is_kept_for_triage(self):
+        self._deliver(self.emulator.inbound_body("+34699000000", text="¿Quién es?"))
+        conversation = self._conversation("+34699000000")
+        self.assertTrue(conversation)
+        self.assertFalse(conversation.partner_id)
+        self.assertEqual(conversation.unread_count, 1)
+        self.assertIn("+34699000000", conversation.display_label)
+
+    def test_stop_opts_out_in_the_consent_ledger(self):
+        self._deliver(self.emulator.inbound_body(NUMBER, text="BAJA"))
+        status = self.env["collections.consent"]._status_by_partner(self.customer)
+        self.assertEqual(status.get((self.customer.id, "whatsapp")), "opt_out")
+
+    def _sent_message(self, wamid):
+        return self.env["collections.message"].create(
+            {
+                "partner_id": self.customer.id,
+                "channel": "whatsapp",
+                "currency_id": self.company.currency_id.id,
+                "state": "sent",
+                "provider_id": self.provider.id,
+                "provider_ref": wamid,
+                "recipient_phone": NUMBER,
+                "idempotency_key": f"test-{wamid}",
+            }
+        )
+
+    def test_statuses_out_of_order_never_go_backwards_and_replays_add_nothing(self):
+        message = self._sent_message("wamid.OUT1")
+        read = self.emulator.status_body("wamid.OUT1", "read", NUMBER[1:])
+        delivered = self.emulator.status_body("wamid.OUT1", "delivered", NUMBER[1:])
+        for body in (read, delivered, read, delivered):
+            self._deliver(body)
+        self.assertEqual(message.state, "read")
+        self.assertTrue(message.delivered_at and message.read_at)
+        self.assertEqual(self.Event.search_count([("wamid", "=", "wamid.OUT1")]), 2)
+
+    def test_failed_131026_marks_the_number_undeliverable(self):
+        message = self._sent_message("wamid.OUT2")
+        self._deliver(self.emulator.status_body("wamid.OUT2", "failed", NUMBER[1:], error_code=131026))
+        self.assertEqual((message.state, message.error_code), ("failed", "131026"))
+        self.assertTrue(self._conversation().undeliverable)
+        # The customer writes again: the number works after all.
+        self._deliver(self.emulator.inbound_body(NUMBER, text="hola"))
+        self.assertFalse(self._conversation().undeliverable)
+
+    def test_one_bad_event_does_not_stop_the_others(self):
+        body = self.emulator.inbound_body(NUMBER, text="hola")
+        events = webhook.parse(body)
+        broken = events[0]._replace(wamid="wamid.BROKEN", timestamp=10**12)  # year 33658: cannot be stored
+        stored = self.Event.sudo()._store(self.account, [broken, *events])
+        stored._process()
+        self.assertEqual(sorted(stored.mapped("state")), ["done", "error"])
