@@ -18,6 +18,10 @@ from .common import CollectionsCommon
 PORTAL = "/my/collections"
 
 
+def portal_link(partner, channel=False):
+    return f"https://cobros.example.com{PORTAL}/{partner.id}/{channel}"
+
+
 @tagged("at_install", "-post_install")
 class TestReminderContent(CollectionsCommon, MockEmail):
     """What the customer receives: tone per stage, the call to action, headers
@@ -35,6 +39,11 @@ class TestReminderContent(CollectionsCommon, MockEmail):
             {"name": "Laura Gómez", "login": "laura.collector", "email": "laura@acme.example"}
         )
         cls.customer.collections_user_id = cls.collector
+
+    def setUp(self):
+        super().setUp()
+        # The seam every reminder takes its link from (the portal signs it): a known link per customer and channel.
+        self.patch(type(self.env["res.partner"]), "_collections_portal_url", portal_link)
 
     def _message(self, days_overdue, channel="email", customer=None, amount=1250):
         customer = customer or self.customer
@@ -66,7 +75,8 @@ class TestReminderContent(CollectionsCommon, MockEmail):
             message = self._message(days, "email" if days < 45 else "letter", customer)
             subjects[days] = message._reminder_subject()
             body = message._reminder_html()
-            self.assertIn(customer._collections_portal_url("email"), body, "every reminder links to the portal")
+            link = portal_link(customer, message.channel)
+            self.assertIn(link, body, "every reminder links to the customer's page")
             self.assertIn("1.250,00", body, "and states the amount")
         self.assertIn("con vencimiento el", subjects[-2])
         self.assertIn("Recordatorio de pago: factura", subjects[10])
@@ -98,12 +108,12 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         plain = parsed.get_body(("plain",)).get_content()
         html = parsed.get_body(("html",)).get_content()
         self.assertRegex(html, r"Pagar \$(&nbsp;|\xa0)1\.250,00</a>", "the action button says the amount")
-        self.assertIn("https://cobros.example.com" + PORTAL, html)
+        self.assertIn(portal_link(self.customer, "email"), html)
         self.assertIn("ES91 2100 0418 4502 0005 1332", html, "how to pay without the page")
         invoice = message.move_ids
         self.assertIn(f"- {invoice.name}  ", plain, "one line per open item, not one cell per line")
         amount = message._reminder_values()["amount"]
-        self.assertIn(f"Pagar {amount}: https://cobros.example.com{PORTAL}", plain)
+        self.assertIn(f"Pagar {amount}: {portal_link(self.customer, 'email')}\r\n", plain)
         self.assertIn(message._unsubscribe_url(), plain)
         self.assertNotIn("\n\n\n", plain)
 
@@ -136,7 +146,6 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         self.assertNotIn("STOP", message.mail_id.body_html)
 
     def test_sms_texts_fit_two_segments_and_carry_the_link(self):
-        url = self.customer._collections_portal_url("sms")
         for days in (-2, 10, 25, 50):
             for lang in ("es_ES", "en_US"):
                 customer = self._customer(f"SMS {days} {lang}", lang=lang)
@@ -144,7 +153,7 @@ class TestReminderContent(CollectionsCommon, MockEmail):
                 self._run()
                 message = self._messages(customer)[:1]
                 text = message._reminder_sms_texts()[message.id]
-                self.assertIn(url, text)
+                self.assertIn(portal_link(customer, message.channel), text)
                 encoding, segments = sms_segments(text)
                 self.assertEqual(encoding, "GSM-7", text)
                 self.assertLessEqual(segments, 2, text)
@@ -172,7 +181,7 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         self.assertIn("+34 910 000 000", values["company_contact"])
         self.assertIn("ES91 2100 0418 4502 0005 1332", values["payment"])
         self.assertIn(message.move_ids.name, values["payment"], "the reference to quote")
-        self.assertEqual(values["url"], self.customer._collections_portal_url("letter"))
+        self.assertEqual(values["url"], portal_link(self.customer, "letter"))
         self.assertEqual(values["signature"][:2], ["Laura Gómez", "Acme Iberia"])
         pdf = letter_pdf.render([values])
         text = PdfFileReader(io.BytesIO(pdf)).pages[0].extractText()
