@@ -296,9 +296,13 @@ class CollectionsReconcileMatch(models.Model):
     def _mark_quoted_documents(self, company, lines, index):
         """Set ``quoted`` on the lines whose label quotes, by number or
         payment reference, a customer document that cannot take the money:
-        an invoice of the company no longer open (paid, in payment,
-        cancelled), a credit note, another company's document. A reference
-        an open invoice also carries is the open invoice's. One query."""
+        another company's document, or an invoice of the line's customer
+        (any, when the line's customer is unknown) no longer open (paid, in
+        payment, cancelled: a likely duplicate payment) or a credit note.
+        Another customer's closed document is a mistyped number, as often
+        as not (numbers are sequential): no evidence against an amount
+        match with the line's own customer. A reference an open invoice
+        also carries is the open invoice's. One query."""
         keys = {key for line in lines for key in line.keys if key not in index.by_key}
         if not keys:
             return
@@ -307,28 +311,33 @@ class CollectionsReconcileMatch(models.Model):
         self.env.cr.execute(
             f"""
             WITH k AS (SELECT DISTINCT unnest(%(keys)s::varchar[]) AS key),
-                 doc AS (SELECT id, company_id, move_type, name, payment_reference
+                 doc AS (SELECT id, company_id, move_type, name, payment_reference, commercial_partner_id
                            FROM account_move
                           WHERE move_type IN ('out_invoice', 'out_refund') AND state IN ('posted', 'cancel'))
             SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
                                WHEN doc.move_type = 'out_refund' THEN 'credit_note'
-                               ELSE 'closed_document' END
+                               ELSE 'closed_document' END, doc.commercial_partner_id
               FROM k JOIN doc ON k.key = {normalized.format("doc.name")}
             UNION
             SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
                                WHEN doc.move_type = 'out_refund' THEN 'credit_note'
-                               ELSE 'closed_document' END
+                               ELSE 'closed_document' END, doc.commercial_partner_id
               FROM k JOIN doc ON k.key = {normalized.format("doc.payment_reference")}
             """,
             {"keys": list(keys), "company": company.id},
         )
         reasons = {}
-        for key, reason in self.env.cr.fetchall():
-            reasons.setdefault(key, set()).add(reason)
+        for key, reason, partner_id in self.env.cr.fetchall():
+            reasons.setdefault(key, set()).add((reason, partner_id))
         if not reasons:
             return
         for line in lines:
-            found = set().union(*(reasons.get(key, ()) for key in line.keys))
+            found = {
+                reason
+                for key in line.keys
+                for reason, partner_id in reasons.get(key, ())
+                if reason == "other_company" or line.partner_id in (None, partner_id)
+            }
             line.quoted = next((reason for reason in matching.REVIEW_REASONS if reason in found), None)
 
     def _matched_source_filter(self, column, new_only=False):
