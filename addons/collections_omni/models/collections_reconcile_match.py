@@ -4,12 +4,13 @@ from collections import namedtuple
 
 from odoo import Command, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import reconcile_matching as matching
+from ..tools import sql_rules
 from ..tools.reconcile_writer import ITEM_COLUMNS, write_statement_reconciliations
 from ..tools.table_statistics import analyze_outgrown
-from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ StatementSource = namedtuple(
 # Open customer invoices a payment can settle (credit notes are netted by the
 # dunning run, not paid from the bank).
 # 'in_payment' is left out: a payment already registered for it waits in the outstanding account.
-OPEN_INVOICE_SQL = f"{OPEN_RECEIVABLE_SQL} AND m.move_type = 'out_invoice' AND m.payment_state != 'in_payment'"
+OPEN_INVOICE_SQL = SQL("%s AND m.payment_state != 'in_payment'", sql_rules.open_invoice("m"))
 LIVE_STATES = ("auto_reconciled", "confirmed")
 CRON_BATCH = 1000  # lines per cron transaction: the cron framework commits and runs the job again for the rest
 RULES = [
@@ -253,13 +254,16 @@ class CollectionsReconcileMatch(models.Model):
         """Every open customer invoice of the company with its normalised
         number and payment reference, in one query."""
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT m.id, m.commercial_partner_id, m.amount_residual, m.currency_id,
                    COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference, COALESCE(m.invoice_date, m.date)
               FROM account_move m
-             WHERE m.company_id = %s AND {OPEN_INVOICE_SQL}
+             WHERE m.company_id = %s AND %s
             """,
-            [company.id],
+                company.id,
+                OPEN_INVOICE_SQL,
+            )
         )
         return matching.OpenInvoiceIndex(
             (
