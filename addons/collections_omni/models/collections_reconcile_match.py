@@ -287,12 +287,16 @@ class CollectionsReconcileMatch(models.Model):
         ``move_ids`` as they are now, in one query."""
         self.env.flush_all()
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT m.id, m.amount_residual
               FROM account_move m
-             WHERE m.id = ANY(%s) AND m.company_id = %s AND {OPEN_INVOICE_SQL}
+             WHERE m.id = ANY(%s) AND m.company_id = %s AND %s
             """,
-            [list(move_ids), company.id],
+                list(move_ids),
+                company.id,
+                OPEN_INVOICE_SQL,
+            )
         )
         index.refresh(move_ids, dict(self.env.cr.fetchall()))
 
@@ -311,28 +315,29 @@ class CollectionsReconcileMatch(models.Model):
         if not keys:
             return
         self.env.flush_all()
-        normalized = "regexp_replace(upper({}), '[^0-9A-Z]', '', 'g')"
+        # The documents that cannot take the money, read once and normalised here: a regular
+        # expression per row of account_move in SQL, joined to every key of every label, is slower.
         self.env.cr.execute(
-            f"""
-            WITH k AS (SELECT DISTINCT unnest(%(keys)s::varchar[]) AS key),
-                 doc AS (SELECT id, company_id, move_type, name, payment_reference, commercial_partner_id
-                           FROM account_move
-                          WHERE move_type IN ('out_invoice', 'out_refund') AND state IN ('posted', 'cancel'))
-            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
-                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
-                               ELSE 'closed_document' END, doc.commercial_partner_id
-              FROM k JOIN doc ON k.key = {normalized.format("doc.name")}
-            UNION
-            SELECT k.key, CASE WHEN doc.company_id != %(company)s THEN 'other_company'
-                               WHEN doc.move_type = 'out_refund' THEN 'credit_note'
-                               ELSE 'closed_document' END, doc.commercial_partner_id
-              FROM k JOIN doc ON k.key = {normalized.format("doc.payment_reference")}
+            SQL(
+                """
+            SELECT m.name, m.payment_reference, m.commercial_partner_id,
+                   CASE WHEN m.company_id != %(company)s THEN 'other_company'
+                        WHEN m.move_type = 'out_refund' THEN 'credit_note'
+                        ELSE 'closed_document' END
+              FROM account_move m
+             WHERE m.move_type IN ('out_invoice', 'out_refund') AND m.state IN ('posted', 'cancel')
+               AND NOT (m.company_id = %(company)s AND %(open)s)
             """,
-            {"keys": list(keys), "company": company.id},
+                company=company.id,
+                open=OPEN_INVOICE_SQL,
+            )
         )
         reasons = {}
-        for key, reason, partner_id in self.env.cr.fetchall():
-            reasons.setdefault(key, set()).add((reason, partner_id))
+        normalize = matching.normalize_reference
+        for name, reference, partner_id, reason in self.env.cr.fetchall():
+            for key in (normalize(name), normalize(reference)):
+                if key in keys:
+                    reasons.setdefault(key, set()).add((reason, partner_id))
         if not reasons:
             return
         for line in lines:
