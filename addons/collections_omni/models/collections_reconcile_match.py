@@ -229,7 +229,9 @@ class CollectionsReconcileMatch(models.Model):
                 self._refresh_open_invoices(company, index, settled)
                 installments = self._open_installments(company)
                 settled = set()
+            started = time.perf_counter()
             self._mark_quoted_documents(company, lines, index)
+            timings["quoted"] = timings.get("quoted", 0.0) + time.perf_counter() - started
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
             decisions = matching.decide(lines, index, tolerance, installments.candidates)
