@@ -505,7 +505,7 @@ def bench_reconcile(args):
                 "seconds_all": [round(t, 3) for t in timings],
                 "seconds_median": round(statistics.median(timings), 3),
                 "seconds_matching": round(
-                    sum(result["stats"]["seconds"].get(step, 0.0) for step in ("load", "decide", "record")), 3
+                    sum(result["stats"]["seconds"].get(step, 0.0) for step in ("load", "quoted", "decide", "record")), 3
                 ),
                 "seconds_by_step": result["stats"]["seconds"],
                 "auto_reconciled": result["auto_reconciled"],

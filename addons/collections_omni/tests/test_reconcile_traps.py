@@ -110,6 +110,17 @@ class TestReconcileTraps(CollectionsCommon):
         self.assertEqual(open_one.payment_state, "not_paid")
         self.assertEqual(match.candidate_ids.move_ids, open_one)  # still offered to the person who decides
 
+    def test_another_customers_paid_invoice_is_a_mistyped_number(self):
+        """Numbers are sequential: one digit off lands on someone's paid invoice as often as not. The
+        line's own customer owes exactly that amount once: no evidence against that reading."""
+        theirs = self._invoice(self.other, 90.0, 30)
+        self._pay(theirs)
+        own = self._invoice(self.customer, 500.0, 10)
+        match = self._match(self._line(500.0, f"Pago {theirs.name}", self.customer))
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertFalse(match.review_reason)
+        self.assertEqual(match.invoice_ids, own)
+
     def test_reference_to_a_credit_note_goes_to_review_with_the_reason(self):
         self._invoice(self.customer, 200.0, 10)
         refund = self._invoice(self.customer, 200.0, 5, move_type="out_refund")
