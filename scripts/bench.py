@@ -489,9 +489,11 @@ def bench_reconcile(args):
             )
             for line_id, _candidate, moves in cr.fetchall():
                 candidate_sets.setdefault(line_id, set()).add(frozenset(moves))
+            # The log against the ledger after the run (scripts/reconcile-check): must be empty.
+            problems = len(env["collections.reconcile.match"]._consistency_problems(company))
             cr.rollback()
         result = _reconcile_scores(truth, outcomes, candidate_sets)
-        result.update(stats=stats, load=load)
+        result.update(stats=stats, load=load, consistency_problems=problems)
     seconds = min(timings)
     print(
         json.dumps(
@@ -514,6 +516,7 @@ def bench_reconcile(args):
                 "recall_with_review": result["recall_with_review"],
                 "matchable": result["matchable"],
                 "by_kind": result["by_kind"],
+                "consistency_problems": result["consistency_problems"],
                 "load_avg_1min": round(result["load"], 2),
             }
         ),

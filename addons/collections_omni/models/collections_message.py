@@ -407,15 +407,16 @@ class CollectionsMessage(models.Model):
         return f"{base_url}/collections/unsubscribe/{self.id}/{self._unsubscribe_token()}"
 
     def _email_opt_out_footer(self, rule_set, recipient):
-        """Every collections email carries a way out, whatever its template:
-        the rule set's opt-out text, if any, and the unsubscribe link."""
+        """Every collections email carries a way out, whatever its template: the
+        unsubscribe link, which works by email (a rule set's opt-out text, such
+        as "reply STOP", is for the text channels that understand it)."""
         self.ensure_one()
         self = self.with_context(lang=recipient.lang)
-        footer = Markup("<p style='font-size: 12px; color: #666;'>")
-        if rule_set.opt_out_text:
-            footer += Markup("%s<br/>") % rule_set.with_context(lang=recipient.lang).opt_out_text
         link_text = _("Stop receiving payment reminders by email")
-        return footer + Markup("<a href='%s' style='color: #666;'>%s</a></p>") % (self._unsubscribe_url(), link_text)
+        return Markup("<p style='font-size: 12px; color: #666;'><a href='%s' style='color: #666;'>%s</a></p>") % (
+            self._unsubscribe_url(),
+            link_text,
+        )
 
     def _unsubscribe(self):
         """Record the customer's opt-out from the channel this message came on (once)."""
@@ -510,14 +511,7 @@ class CollectionsMessage(models.Model):
                     source, self._name, messages.ids, engine="inline_template"
                 )
             else:
-                # Translated once per language (thousands of messages at a time), filled in per message.
-                text = self.with_context(lang=lang).env._(
-                    "%(company)s: %(amount)s is overdue. Please pay or contact us.",
-                    company="%(company)s",
-                    amount="%(amount)s",
-                )
-                amounts = messages._amount_texts(lang)
-                texts = {m.id: text % {"company": m.company_id.name, "amount": amounts[m.id]} for m in messages}
+                texts = messages.with_context(lang=lang)._reminder_sms_texts()
             for message in messages:
                 text = texts[message.id]
                 opt_out = rule_sets[message].with_context(lang=lang).opt_out_text
