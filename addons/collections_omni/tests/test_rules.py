@@ -1,19 +1,20 @@
 """Each rule defined once: the constants, the SQL builders against their ORM
 or Python twins, and the drifts a review found between copies of a rule."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pytz
 
 from odoo import Command, fields
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tests.common import freeze_time
 from odoo.tools import SQL
 
 from ..models.collections_payment_plan import HOLDING_DOMAIN, HOLDING_STATES
 from ..tools import contact_rules, rules, sql_rules
+from ..tools import reconcile_matching as matching
 from .common import TODAY, CollectionsCommon
 
 
@@ -324,3 +325,35 @@ class TestPresetCorrectness(CollectionsCommon):
             self.env["collections.message"]._decide_contact(rule_set, customer, [], new_year_utc, "email")
         self.assertTrue(seen)
         self.assertIn(2026, seen[0])
+
+
+@tagged("at_install", "-post_install")
+class TestReconcileCurrencyDigits(TransactionCase):
+    """Reconciliation amounts in each currency's own decimals (JPY 0, KWD 3), as the
+    matcher receives them (collections.reconcile.match passes each line's currency digits)."""
+
+    def test_allocations_round_to_the_currencys_decimals(self):
+        self.assertEqual(self.env.ref("base.JPY").decimal_places, 0)
+        self.assertEqual(self.env.ref("base.KWD").decimal_places, 3)
+        # KWD: fils count; two decimals would lose 0.005 on each invoice.
+        self.assertEqual(matching.allocate(15.625, [10.125, 5.5], 0.0, digits=3), ([10.125, 5.5], None))
+        self.assertEqual(matching.allocate(10.124, [10.125], 0.001, digits=3), ([10.125], 0.001))
+        # JPY: whole yen; a fraction received is no amount at all.
+        self.assertEqual(matching.allocate(1000.4, [600.0, 400.0], 0.0, digits=0), ([600.0, 400.0], None))
+        self.assertEqual(matching.allocate(999, [600.0, 400.0], 1.0, digits=0), ([600.0, 400.0], 1.0))
+
+    def test_amount_matches_compare_in_the_smallest_unit(self):
+        kwd_invoice = matching.OpenInvoice(1, 7, 10.125, 3, date(2026, 6, 1), "INV/KWD/1", date(2026, 6, 1))
+        jpy_invoice = matching.OpenInvoice(2, 7, 1200.0, 4, date(2026, 6, 1), "INV/JPY/1", date(2026, 6, 1))
+        other_kwd = matching.OpenInvoice(3, 8, 10.125, 3, date(2026, 6, 1), "INV/KWD/2", date(2026, 6, 1))
+        index = matching.OpenInvoiceIndex([(kwd_invoice, ()), (jpy_invoice, ()), (other_kwd, ())])
+        lines = [
+            matching.Line(10, 7, 10.125, 3, "transfer", digits=3, date=date(2026, 6, 10)),
+            matching.Line(11, 8, 10.12, 3, "transfer", digits=3, date=date(2026, 6, 10)),
+            matching.Line(12, 7, 1200.0, 4, "transfer", digits=0, date=date(2026, 6, 10)),
+        ]
+        decisions = {decision.line.key: decision for decision in matching.decide(lines, index, 0.0)}
+        self.assertEqual(decisions[10].verdict, "confident")
+        self.assertEqual(decisions[10].candidates[0].amount, 10.125)
+        self.assertNotEqual(decisions[11].verdict, "confident", "5 fils short is not the amount in KWD")
+        self.assertEqual((decisions[12].verdict, decisions[12].candidates[0].amount), ("confident", 1200))

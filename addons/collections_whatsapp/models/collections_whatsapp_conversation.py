@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 from odoo.tools import format_amount, format_date
 
-from odoo.addons.collections_omni.tools import reply_keywords
+from odoo.addons.collections_omni.tools import reply_keywords, sql_rules
 
 from ..tools import chat_intents, graph_client, phone
 
@@ -230,12 +230,10 @@ class CollectionsWhatsappConversation(models.Model):
                 [
                     ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
                     ("company_id", "=", self.company_id.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
-                ],
-                order="invoice_date_due, id",
+                    *sql_rules.OPEN_INVOICE_DOMAIN,
+                ]
             )
+            .sorted(sql_rules.oldest_first_key)
         )
 
     def _balance(self):
@@ -244,7 +242,8 @@ class CollectionsWhatsappConversation(models.Model):
         return invoices, sum(invoices.mapped("amount_residual_signed")), currency
 
     def _collector(self):
-        return self.partner_id.collections_user_id or self.user_id or self.env.ref("base.user_root")
+        collector = self.env["collections.hold.mixin"]._find_collector(self.partner_id, self.company_id)
+        return collector or self.user_id or self.env.ref("base.user_root")
 
     def _link(self):
         return self.partner_id.commercial_partner_id._collections_portal_url("whatsapp")
