@@ -588,7 +588,7 @@ def _wait_http(url, process, what, seconds=180):
         try:
             requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy on a loaded machine
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not answer in {seconds} s") from None
             time.sleep(0.3)
