@@ -35,6 +35,8 @@ HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold resid
 FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
 # Provider delivery statuses, in the order a message goes through them: never downgraded.
 STATUS_RANK = {"queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
+# A customer's reply is stored and shown up to this length (ten SMS segments); a longer one is kept whole as a file.
+MAX_INBOUND_CHARS = 1600
 DISPATCHERS_GROUP = "collections_omni.group_collections_manager"
 
 
@@ -635,6 +637,8 @@ class CollectionsMessage(models.Model):
         existing = self.search([("idempotency_key", "=", key)], limit=1)
         if existing:
             return existing
+        original = text or ""
+        text = original[:MAX_INBOUND_CHARS]
         e164 = number if sms_http_client.E164.match(number or "") else False
         last = e164 and self.search(
             [("recipient_phone", "=", e164), ("direction", "=", "outbound"), ("channel", "=", provider.channel)],
@@ -664,6 +668,17 @@ class CollectionsMessage(models.Model):
                 "idempotency_key": key,
             }
         )
+        if len(original) > MAX_INBOUND_CHARS:
+            text += "…"
+            message.attachment_id = self.env["ir.attachment"].create(
+                {
+                    "name": f"{key}.txt",
+                    "raw": original.encode(),
+                    "mimetype": "text/plain",
+                    "res_model": self._name,
+                    "res_id": message.id,
+                }
+            )
         intent = reply_keywords.reply_intent(text)
         if intent:
             self.env["collections.consent"]._record(
