@@ -248,6 +248,7 @@ def test_wa_id_round_trip():
         ("I already paid", "paid"),
         ("Quiero hablar con una persona", "person"),
         ("talk to a person", "person"),
+        ("PERSONA", "person"),
         ("STOP", "opt_out"),
         ("Baja por favor", "opt_out"),
         ("START", "opt_in"),

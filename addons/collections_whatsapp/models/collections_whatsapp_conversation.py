@@ -6,8 +6,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
+from odoo.tools import format_amount, format_date
 
-from ..tools import graph_client, phone
+from odoo.addons.collections_omni.tools import reply_keywords
+
+from ..tools import chat_intents, graph_client, phone
 
 _logger = logging.getLogger(__name__)
 WINDOW = dt.timedelta(hours=24)
@@ -21,7 +24,7 @@ class CollectionsWhatsappConversation(models.Model):
 
     _name = "collections.whatsapp.conversation"
     _description = "WhatsApp Conversation"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "last_inbound_at desc nulls last, id desc"
     _check_company_auto = True
     _rec_name = "display_label"
@@ -192,8 +195,179 @@ class CollectionsWhatsappConversation(models.Model):
         return conversation
 
     def _answer(self, event):
-        """Self-service in the chat (collections_whatsapp adds it on top): nothing here."""
-        return False
+        """Self-service in the chat: what the customer asked for (a quick-reply
+        button or plain words, Spanish or English) creates the same records
+        the portal and the call outcomes create, and is answered in the
+        customer's language inside the window the message just opened."""
+        self.ensure_one()
+        intent = chat_intents.intent_of(event.text, event.payload, keyword_intent=reply_keywords.reply_intent)
+        today = fields.Date.context_today(self)
+        if intent is None and self.awaiting == "promise_date" and chat_intents.promised_date(event.text, today):
+            intent = chat_intents.PROMISE
+        if intent is None:
+            return False
+        partner = self.partner_id
+        lang = partner.lang or self.account_id.company_id.partner_id.lang or "en_US"
+        conversation = self.with_context(lang=lang)
+        if not partner:
+            if intent in (chat_intents.OPT_OUT, chat_intents.OPT_IN):
+                return False  # nobody to opt out: the number is kept for triage
+            text = conversation._answer_unknown()
+        else:
+            text = getattr(conversation, f"_answer_{intent}")(event, today)
+        try:
+            conversation._send_text(text, reply_to=event.wamid)
+        except UserError as error:  # a replay of an old message: the window has closed since
+            _logger.info("WhatsApp: no answer to %s: %s", event.wamid, error)
+            return False
+        return intent
+
+    def _open_invoices(self):
+        return (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("move_type", "=", "out_invoice"),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial")),
+                ],
+                order="invoice_date_due, id",
+            )
+        )
+
+    def _balance(self):
+        invoices = self._open_invoices()
+        currency = self.company_id.currency_id
+        return invoices, sum(invoices.mapped("amount_residual_signed")), currency
+
+    def _collector(self):
+        return self.partner_id.collections_user_id or self.user_id or self.env.ref("base.user_root")
+
+    def _link(self):
+        return self.partner_id.commercial_partner_id._collections_portal_url("whatsapp")
+
+    def _answer_unknown(self):
+        self._ask_a_person(_("A WhatsApp message from a number no customer is known by"))
+        return _(
+            "We could not find your customer account from this number. A person from our team will answer you here."
+        )
+
+    def _answer_pay(self, event, today):
+        _invoices, amount, currency = self._balance()
+        if currency.is_zero(amount):
+            return _("You have nothing to pay right now. Thank you!")
+        return _(
+            "You can pay %(amount)s securely here: %(link)s",
+            amount=format_amount(self.env, amount, currency, self.env.lang),
+            link=self._link(),
+        )
+
+    def _answer_balance(self, event, today):
+        invoices, amount, currency = self._balance()
+        if currency.is_zero(amount):
+            return _("You have nothing to pay right now. Thank you!")
+        lines = [
+            _(
+                "%(invoice)s, due %(date)s: %(amount)s",
+                invoice=invoice.name,
+                date=format_date(self.env, invoice.invoice_date_due, lang_code=self.env.lang),
+                amount=format_amount(self.env, invoice.amount_residual_signed, currency, self.env.lang),
+            )
+            for invoice in invoices[:3]
+        ]
+        return _(
+            "You owe %(amount)s. Oldest invoices:\n%(lines)s\nPay, ask for a plan or promise a date here: %(link)s",
+            amount=format_amount(self.env, amount, currency, self.env.lang),
+            lines="\n".join(lines),
+            link=self._link(),
+        )
+
+    def _answer_plan(self, event, today):
+        return _(
+            "You can choose a payment plan in instalments here, within the limits of your terms: %(link)s. "
+            "If none suits you, reply PERSON and a collector will call you.",
+            link=self._link(),
+        )
+
+    def _answer_promise(self, event, today):
+        invoices, amount, currency = self._balance()
+        if currency.is_zero(amount):
+            return _("You have nothing to pay right now. Thank you!")
+        date = chat_intents.promised_date(event.text, today)
+        if not date:
+            self.awaiting = "promise_date"
+            return _(
+                "On what date will you pay %(amount)s? Reply with a date, for example %(example)s.",
+                amount=format_amount(self.env, amount, currency, self.env.lang),
+                example=format_date(self.env, fields.Date.add(today, days=7), lang_code=self.env.lang),
+            )
+        self.awaiting = False
+        self.env["collections.promise"].sudo().create(
+            {
+                "partner_id": self.partner_id.commercial_partner_id.id,
+                "company_id": self.company_id.id,
+                "currency_id": currency.id,
+                "amount": amount,
+                "promised_date": date,
+                "source": "whatsapp",
+                "user_id": self._collector().id,
+                "note": event.text,
+            }
+        )
+        return _(
+            "Thank you. We have noted your promise to pay %(amount)s by %(date)s; "
+            "we will not send you reminders until then.",
+            amount=format_amount(self.env, amount, currency, self.env.lang),
+            date=format_date(self.env, date, lang_code=self.env.lang),
+        )
+
+    def _answer_paid(self, event, today):
+        invoices, _amount, _currency = self._balance()
+        if invoices:
+            self.env["collections.dispute"].sudo().create(
+                {
+                    "partner_id": self.partner_id.commercial_partner_id.id,
+                    "company_id": self.company_id.id,
+                    "move_ids": [fields.Command.set(invoices.ids)],
+                    "reason": "already_paid",
+                    "description": event.text or event.payload,
+                    "user_id": self._collector().id,
+                }
+            )
+        self._ask_a_person(_("The customer says they have already paid: check the payment"))
+        return _(
+            "Thank you. A collector will check your payment; meanwhile we have paused the reminders. "
+            "You can send us the receipt here."
+        )
+
+    def _answer_person(self, event, today):
+        self._ask_a_person(_("The customer asks to talk to a person on WhatsApp"))
+        return _("A collector will write to you here shortly.")
+
+    def _answer_opt_out(self, event, today):
+        self._record_consent("opt_out", event)
+        return _("You will not receive more payment reminders by WhatsApp. Reply START to receive them again.")
+
+    def _answer_opt_in(self, event, today):
+        self._record_consent("opt_in", event)
+        return _("You will receive payment reminders by WhatsApp again.")
+
+    def _record_consent(self, status, event):
+        """The engine records STOP/BAJA when the account has a provider; otherwise here (once)."""
+        Consent = self.env["collections.consent"].sudo()
+        partner = self.partner_id.commercial_partner_id
+        if Consent._status_by_partner(partner).get((partner.id, "whatsapp")) != status:
+            Consent._record(partner, "whatsapp", status, "reply", address=self.phone, note=(event.text or "")[:200])
+
+    def _ask_a_person(self, summary):
+        """A collector activity and the conversation assigned, in the inbox."""
+        collector = self._collector()
+        if not self.user_id and collector != self.env.ref("base.user_root"):
+            self.user_id = collector
+        self.activity_schedule("mail.mail_activity_data_todo", summary=summary, user_id=(self.user_id or collector).id)
 
     # === SENDING FROM THE INBOX === #
 

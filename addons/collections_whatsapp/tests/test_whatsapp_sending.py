@@ -1,0 +1,140 @@
+import json
+import time
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import WhatsappCommon
+
+NUMBER = "+34600111222"
+
+
+@tagged("post_install", "-at_install")
+class TestWhatsappSending(WhatsappCommon):
+    """Reminders through the channel seam in embedded mode, against the emulator."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account.action_sync_templates()
+        Template = cls.env["collections.whatsapp.template"]
+        cls.templates = Template.search([("name", "=", "collections_reminder")])
+        cls.stage = cls.policy.stage_ids.filtered(lambda s: s.name == "First")
+        cls.stage.action_ids.write({"channel": "whatsapp", "mail_template_id": False})
+        cls.stage.action_ids.whatsapp_template_ids = cls.templates
+        cls.provider = cls.env["collections.provider"].create(
+            {
+                "name": "WhatsApp",
+                "channel": "whatsapp",
+                "provider_type": "whatsapp_cloud",
+                "whatsapp_account_id": cls.account.id,
+                "company_id": cls.company.id,
+            }
+        )
+        cls.customer.write({"mobile": "600 11 12 22", "country_id": cls.env.ref("base.es").id})
+
+    def _send_reminder(self, customer=None):
+        customer = customer or self.customer
+        invoice = self._invoice(customer, 250, 10)
+        self._run()
+        message = self._messages(customer).filtered(lambda m: m.channel == "whatsapp" and m.state == "planned")
+        self.assertEqual(len(message), 1)
+        before = len(self.emulator.sent)
+        self.env["collections.message"]._dispatch_planned(self.company)
+        return invoice, message, self.emulator.sent[before:]
+
+    def _another(self, mobile=NUMBER):
+        return self._customer(
+            f"Cliente {len(self.emulator.sent)}-{mobile}",
+            lang="es_ES",
+            mobile=mobile,
+            country_id=self.env.ref("base.es").id,
+        )
+
+    def test_reminder_is_the_approved_template_in_the_customers_language(self):
+        invoice, message, sent = self._send_reminder()
+        self.assertEqual(message.state, "sent")
+        self.assertTrue(message.provider_ref.startswith("wamid."))
+        self.assertEqual(message.recipient_phone, NUMBER)
+        (payload,) = sent
+        self.assertEqual((payload["to"], payload["type"]), (NUMBER[1:], "template"))
+        self.assertEqual(payload["template"]["language"]["code"], "es")
+        self.assertEqual(payload["biz_opaque_callback_data"], message.idempotency_key)
+        params = payload["template"]["components"][0]["parameters"]
+        self.assertEqual(params[0]["text"], "Cliente Uno")
+        self.assertEqual(params[1]["currency"]["amount_1000"], 250000)
+        self.assertEqual(params[3]["text"], invoice.name)
+        self.assertIn("Hola Cliente Uno", message.body_text)  # what the customer read, in the history
+        self.assertEqual(json.loads(message.whatsapp_payload)["template"]["name"], "collections_reminder")
+
+    def test_english_customer_gets_the_english_template(self):
+        self.env["res.lang"]._activate_lang("en_US")
+        self.customer.lang = "en_US"
+        _invoice, _message, sent = self._send_reminder()
+        self.assertEqual(sent[0]["template"]["language"]["code"], "en")
+
+    def test_invalid_numbers_are_blocked_with_the_reason(self):
+        for number, reason in (
+            ("910 00 00 00", "fixed line"),
+            ("12", "not a valid phone number"),
+            (False, "No mobile or phone number"),
+        ):
+            with self.subTest(number=number):
+                _invoice, message, sent = self._send_reminder(self._another(number))
+                self.assertEqual(message.state, "blocked")
+                self.assertIn(reason, message.with_context(lang="en_US").blocked_reason)
+                self.assertFalse(sent)
+
+    def test_without_template_free_text_only_inside_the_window(self):
+        self.stage.action_ids.whatsapp_template_ids = False
+        _invoice, message, sent = self._send_reminder()
+        self.assertEqual(message.state, "blocked")
+        self.assertIn("24", message.blocked_reason)
+        self.assertFalse(sent)
+        # The customer wrote an hour ago: the window is open, the engine's text goes as free text.
+        conversation = self.env["collections.whatsapp.conversation"]._for_number(self.account, NUMBER[1:])
+        conversation.sudo().last_inbound_at = fields.Datetime.subtract(fields.Datetime.now(), hours=1)
+        self.emulator.last_inbound[NUMBER[1:]] = time.time()
+        _invoice, message, sent = self._send_reminder(self._another())
+        self.assertEqual(message.state, "sent")
+        self.assertEqual(sent[0]["type"], "text")
+        self.assertEqual(sent[0]["text"]["body"], message.body_text)
+
+    def test_131026_fails_the_message_and_blocks_the_number_from_then_on(self):
+        self.emulator.configure(errors_by_recipient={NUMBER[1:]: 131026})
+        self.addCleanup(self.emulator.configure, errors_by_recipient={})
+        invoice, message, _sent = self._send_reminder()
+        self.assertEqual((message.state, message.error_code), ("failed", "131026"))
+        conversation = self.env["collections.whatsapp.conversation"].search([("wa_id", "=", NUMBER[1:])])
+        self.assertTrue(conversation.undeliverable)
+        _invoice, message, sent = self._send_reminder(self._another())
+        self.assertEqual(message.state, "blocked")
+        self.assertIn("cannot reach +34600111222", message.with_context(lang="en_US").blocked_reason)
+
+    def test_expired_token_stops_the_account_and_loses_nothing(self):
+        self.emulator.configure(fail_next=[190])
+        _invoice, message, _sent = self._send_reminder()
+        self.assertIn(message.state, ("sending", "queued"))  # waiting, not failed
+        self.assertEqual(message.error_code, "190")
+        self.assertIn("190", self.account.stopped_reason)
+        # While stopped nothing goes to Meta; resumed, the same message is sent.
+        before = len(self.emulator.sent)
+        self.provider._send_messages(message)
+        self.assertEqual(len(self.emulator.sent), before)
+        self.assertEqual(message.state, "queued")
+        self.account.action_resume()
+        self.provider._send_messages(message)
+        self.assertEqual(message.state, "sent")
+
+    def test_opt_out_decides_before_the_provider(self):
+        self.env["collections.consent"]._record(self.customer, "whatsapp", "opt_out", "reply")
+        _invoice, message, sent = self._send_reminder()
+        self.assertEqual(message.state, "blocked")
+        self.assertFalse(sent)
+
+    def test_inbox_free_text_is_refused_outside_the_window(self):
+        conversation = self.env["collections.whatsapp.conversation"]._for_number(self.account, NUMBER[1:])
+        conversation.reply_text = "¿Podemos hablar?"
+        with self.assertRaisesRegex(UserError, "24"):
+            conversation.with_user(self.collector).action_send_reply()
