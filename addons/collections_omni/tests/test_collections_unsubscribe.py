@@ -58,13 +58,3 @@ class TestCollectionsUnsubscribe(HttpCase):
             self.assertEqual(self.url_open(self._path(token), data={"confirm": "1"}).status_code, 404)
         self.assertEqual(self.url_open(f"/collections/unsubscribe/999999999/{foreign}").status_code, 404)
         self.assertFalse(self._opt_outs())
-
-    def test_one_click_post_from_a_mail_client_opts_out(self):
-        """RFC 8058: the mail client POSTs List-Unsubscribe=One-Click to the header's link, without a session."""
-        response = self.url_open(
-            self._path(),
-            data="List-Unsubscribe=One-Click",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        self.assertEqual(response.status_code, 200)
-        self.assertEqual(self._opt_outs().mapped("status"), ["opt_out"])
