@@ -21,8 +21,32 @@ MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora (Co
 PORTAL = {"login": "cliente", "password": "cliente"}
 
 
+COMPANY = {
+    "name": "Distribuciones Iberia S.L.",
+    "street": "Calle de Alcalá 120",
+    "zip": "28009",
+    "city": "Madrid",
+    "phone": "+34 910 123 456",
+    "email": "cobros@distribuciones-iberia.example.com",
+    "website": "https://distribuciones-iberia.example.com",
+}
+COMPANY_BANK = {"acc_number": "ES91 2100 0418 4502 0005 1332", "bank": "CaixaBank"}
+
+
+def company_identity(env):
+    """What every reminder and letter shows as the sender: name, address, contact, bank account."""
+    company = env.company
+    company.write({**COMPANY, "country_id": env.ref("base.es").id})
+    bank = env["res.bank"].create({"name": COMPANY_BANK["bank"]})
+    env["res.partner.bank"].create(
+        {"acc_number": COMPANY_BANK["acc_number"], "bank_id": bank.id, "partner_id": company.partner_id.id}
+    )
+
+
 def load(env):
     import generate_data
+
+    company_identity(env)
 
     summary = generate_data.generate(env, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES, seed=7)
     manager = (

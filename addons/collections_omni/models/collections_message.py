@@ -26,6 +26,8 @@ _logger = logging.getLogger(__name__)
 CONTACT_HISTORY_DAYS = 60
 # A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
 HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
+# A customer's reply is stored and shown up to this length (ten SMS segments); a longer one is kept whole as a file.
+MAX_INBOUND_CHARS = 1600
 # Who may hand messages out to providers and report their results.
 DISPATCHERS_GROUP = GROUP_MANAGER
 
@@ -631,6 +633,8 @@ class CollectionsMessage(models.Model):
         existing = self.search([("idempotency_key", "=", key)], limit=1)
         if existing:
             return existing
+        original = text or ""
+        text = original[:MAX_INBOUND_CHARS]
         e164 = number if sms_http_client.E164.match(number or "") else False
         last = e164 and self.search(
             [("recipient_phone", "=", e164), ("direction", "=", "outbound"), ("channel", "=", provider.channel)],
@@ -660,6 +664,17 @@ class CollectionsMessage(models.Model):
                 "idempotency_key": key,
             }
         )
+        if len(original) > MAX_INBOUND_CHARS:
+            text += "…"
+            message.attachment_id = self.env["ir.attachment"].create(
+                {
+                    "name": f"{key}.txt",
+                    "raw": original.encode(),
+                    "mimetype": "text/plain",
+                    "res_model": self._name,
+                    "res_id": message.id,
+                }
+            )
         intent = reply_keywords.reply_intent(text)
         if intent:
             self.env["collections.consent"]._record(

@@ -36,7 +36,7 @@ class CollectionsMessage(models.Model):
 
     def _reminder_collector(self):
         self.ensure_one()
-        return self.partner_id.commercial_partner_id.collections_user_id
+        return self.partner_id.commercial_partner_id.collections_user_id or self.company_id.collections_user_id
 
     def _reminder_values(self):
         """The facts every reminder states, formatted in the customer's language."""

@@ -187,3 +187,24 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         text = PdfFileReader(io.BytesIO(pdf)).pages[0].extractText()
         self.assertIn("cobros.example.com", text)
         self.assertIn("Laura", text)
+
+    def test_a_huge_inbound_reply_is_capped_and_kept_as_a_file(self):
+        provider = self.env["collections.provider"].create(
+            {
+                "name": "SMS test",
+                "channel": "sms",
+                "provider_type": "sms_http",
+                "sms_http_base_url": "http://127.0.0.1:9",
+                "sms_http_account_sid": "AC0",
+                "sms_http_auth_token": "token",
+                "sms_http_from_number": "+15005550006",
+            }
+        )
+        self.customer.phone = "+34612345678"
+        huge = "pagaré mañana " * 15000  # 210,000 characters
+        reply = self.env["collections.message"]._record_inbound_reply(provider, "+34612345678", huge, "ref-huge")
+        self.assertEqual(reply.partner_id, self.customer)
+        self.assertLessEqual(len(reply.body_text), 1600)
+        self.assertEqual(reply.attachment_id.raw.decode(), huge, "the original is kept whole")
+        note = self.customer.message_ids[:1]
+        self.assertLess(len(note.body), 2000, "the chatter shows the capped text")
