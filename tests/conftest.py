@@ -65,7 +65,7 @@ class OdooServer:
             try:
                 if requests.get(f"{self.url}/web/login", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine answers the first page slowly
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Odoo did not answer in 180 s:\n{self.log()[-3000:]}")
