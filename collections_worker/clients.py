@@ -1,64 +1,79 @@
-"""Provider clients for the workers, loaded without Odoo.
+"""Provider clients for the workers: a registry that other packages extend.
 
-The clients live in the addon (``addons/collections_omni/tools/``) so the
-embedded Odoo dispatcher and the workers send with the same code. That folder
-holds plain Python only; it is loaded here as the stand-alone package
-``collections_omni_tools`` (the addon's ``__init__`` is never executed, so
-Odoo is not imported).
+A provider type that runs on the workers (``supports_scaled`` in Odoo) names
+its client class, plain Python that imports without Odoo, in one of two ways:
 
-COLLECTIONS_ADDONS_DIR  folder holding ``collections_omni`` (default: the
-                        repository's ``addons``)
+- an entry point of the group ``collections_worker.clients`` in its package's
+  ``pyproject.toml``::
+
+      [project.entry-points."collections_worker.clients"]
+      my_type = "my_package.my_client:MyClient"
+
+- the environment variable ``COLLECTIONS_WORKER_CLIENTS``, for code that is
+  not pip-installed (it wins over entry points)::
+
+      COLLECTIONS_WORKER_CLIENTS="my_type=my_package.my_client:MyClient,other=pkg.mod:Client"
+
+The core's own ``sms_http`` is the repository's entry point (pyproject.toml)
+and, for a checkout that is not pip-installed, :data:`BUILTIN`.
+
+The client protocol: ``Client(**settings)`` with the provider's
+``_get_client_settings()``; ``client.send(to, body, idempotency_key,
+status_callback=None)`` returns an object with ``status`` ("sent",
+"temporary" or "permanent"), ``provider_ref``, ``code``, ``message`` and
+``retry_after`` (:class:`collections_omni_tools.sms_http_client.SendResult`).
 """
 
-import importlib
-import importlib.util
 import os
-import sys
 import threading
+from importlib.metadata import EntryPoint, entry_points
 
-TOOLS_PACKAGE = "collections_omni_tools"
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from collections_omni_tools.sms_http_client import (  # noqa: F401 (the workers' names for them)
+    E164,
+    SendResult,
+    TwilioCompatibleClient,
+    callback_url_for,
+    sign,
+    verify_signature,
+)
 
+GROUP = "collections_worker.clients"
+ENV_VAR = "COLLECTIONS_WORKER_CLIENTS"
+BUILTIN = {"sms_http": "collections_omni_tools.sms_http_client:TwilioCompatibleClient"}
 
-def load_tool(name):
-    """The module ``name`` of ``collections_omni/tools`` (e.g. ``"sms_http_client"``)."""
-    if TOOLS_PACKAGE not in sys.modules:
-        addons_dir = os.environ.get("COLLECTIONS_ADDONS_DIR") or os.path.join(_ROOT, "addons")
-        tools_dir = os.path.join(addons_dir, "collections_omni", "tools")
-        spec = importlib.util.spec_from_file_location(
-            TOOLS_PACKAGE, os.path.join(tools_dir, "__init__.py"), submodule_search_locations=[tools_dir]
-        )
-        if spec is None:
-            raise ImportError(f"collections_omni tools not found in {tools_dir} (see COLLECTIONS_ADDONS_DIR)")
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[TOOLS_PACKAGE] = package
-        try:
-            spec.loader.exec_module(package)
-        except BaseException:
-            del sys.modules[TOOLS_PACKAGE]
-            raise
-    return importlib.import_module(f"{TOOLS_PACKAGE}.{name}")
+_classes = {}
+_lock = threading.Lock()
 
 
-sms_http_client = load_tool("sms_http_client")
-SendResult = sms_http_client.SendResult
-TwilioCompatibleClient = sms_http_client.TwilioCompatibleClient
-E164 = sms_http_client.E164
-sign = sms_http_client.sign
-verify_signature = sms_http_client.verify_signature
-callback_url_for = sms_http_client.callback_url_for
-
-_clients = {}
-_clients_lock = threading.Lock()
+class UnknownClient(LookupError):
+    """No client registered for a provider type on this worker."""
 
 
-def sms_client(base_url, account_sid, auth_token, from_number, timeout=10.0):
-    """One client per configuration and per process, so a worker's sends
-    reuse their HTTP connection (a forked child never inherits its parent's
-    connections: the process id is part of the key)."""
-    key = (os.getpid(), base_url, account_sid, auth_token, from_number, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = TwilioCompatibleClient(base_url, account_sid, auth_token, from_number, timeout)
-        return client
+def registered():
+    """{provider type: "module:attribute"}: built-in, then entry points, then the environment."""
+    found = dict(BUILTIN)
+    found.update({ep.name: ep.value for ep in entry_points(group=GROUP)})
+    for item in filter(None, (part.strip() for part in os.environ.get(ENV_VAR, "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or ":" not in value:
+            raise ValueError(f"{ENV_VAR}: expected type=module:Class, got {item!r}")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def client_class(provider_type):
+    """The client class of ``provider_type``, loaded once per process."""
+    with _lock:
+        if provider_type not in _classes:
+            value = registered().get(provider_type)
+            if value is None:
+                raise UnknownClient(
+                    f"No worker client for provider type {provider_type!r}: "
+                    f"declare an entry point in the group {GROUP!r} or set {ENV_VAR}"
+                )
+            _classes[provider_type] = EntryPoint(provider_type, value, GROUP).load()
+        return _classes[provider_type]
+
+
+def make_client(provider_type, settings):
+    return client_class(provider_type)(**settings)

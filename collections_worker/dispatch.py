@@ -135,10 +135,9 @@ class Dispatcher:
 
     def client(self, settings):
         clients_by_config = self._local.__dict__.setdefault("clients", {})
-        config = json.dumps(settings["client"], sort_keys=True)
+        config = json.dumps([settings["type"], settings["client"]], sort_keys=True)
         if config not in clients_by_config:
-            factory = CLIENT_FACTORIES[settings["type"]]
-            clients_by_config[config] = factory(**settings["client"])
+            clients_by_config[config] = clients.make_client(settings["type"], settings["client"])
         return clients_by_config[config]
 
     # -- sending -------------------------------------------------------------
@@ -324,13 +323,6 @@ class Dispatcher:
     def pending_count(self):
         return self.redis.hlen(PENDING_KEY)
 
-
-def _twilio_client(**settings):
-    return clients.TwilioCompatibleClient(**settings)
-
-
-# Provider types that run on the workers: type -> client factory(**client settings).
-CLIENT_FACTORIES = {"sms_http": _twilio_client}
 
 _dispatcher = None
 _dispatcher_lock = threading.Lock()

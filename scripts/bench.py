@@ -489,9 +489,11 @@ def bench_reconcile(args):
             )
             for line_id, _candidate, moves in cr.fetchall():
                 candidate_sets.setdefault(line_id, set()).add(frozenset(moves))
+            # The log against the ledger after the run (scripts/reconcile-check): must be empty.
+            problems = len(env["collections.reconcile.match"]._consistency_problems(company))
             cr.rollback()
         result = _reconcile_scores(truth, outcomes, candidate_sets)
-        result.update(stats=stats, load=load)
+        result.update(stats=stats, load=load, consistency_problems=problems)
     seconds = min(timings)
     print(
         json.dumps(
@@ -514,6 +516,7 @@ def bench_reconcile(args):
                 "recall_with_review": result["recall_with_review"],
                 "matchable": result["matchable"],
                 "by_kind": result["by_kind"],
+                "consistency_problems": result["consistency_problems"],
                 "load_avg_1min": round(result["load"], 2),
             }
         ),
@@ -629,19 +632,24 @@ def _prepare_dispatch_data(env, fake_url):
 def _insert_messages(cr, company_id, count, tag):
     """``count`` planned SMS messages, set-based, spread round-robin over the
     customers with an open invoice (each message covers one of them)."""
-    from odoo.addons.collections_omni.models.collections_run import OPEN_RECEIVABLE_SQL  # noqa: PLC0415
+    from odoo.tools import SQL  # noqa: PLC0415
+
+    from odoo.addons.collections_omni.tools.sql_rules import open_invoice  # noqa: PLC0415
 
     cr.execute("DELETE FROM collections_message WHERE idempotency_key LIKE 'bench-%%'")
     cr.execute(
-        f"""
+        SQL(
+            """
         CREATE TEMP TABLE bench_target ON COMMIT DROP AS
         SELECT row_number() OVER (ORDER BY partner_id) - 1 AS n, partner_id, move_id, currency_id FROM (
             SELECT DISTINCT ON (m.partner_id) m.partner_id, m.id AS move_id, m.currency_id
               FROM account_move m
-             WHERE m.company_id = %s AND m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}
+             WHERE m.company_id = %s AND %s
           ORDER BY m.partner_id, m.id) t
         """,
-        [company_id],
+            company_id,
+            open_invoice("m"),
+        )
     )
     cr.execute("SELECT count(*) FROM bench_target")
     targets = cr.fetchone()[0]

@@ -35,8 +35,9 @@ def free_port():
 
 
 class OdooServer:
-    def __init__(self, db, port, process, log_path):
+    def __init__(self, db, port, process, log_path, extra_addons=()):
         self.db, self.port, self.process, self.log_path = db, port, process, log_path
+        self.extra_addons = tuple(extra_addons)  # addons paths beyond the repository's addons/
         self.url = f"http://127.0.0.1:{port}"
 
     def rpc(self, login="admin", password="admin"):
@@ -52,7 +53,12 @@ class OdooServer:
         with open(self.log_path, "a") as log_file:
             self.process = subprocess.Popen(
                 odoo_command(
-                    "-d", self.db, f"--db-filter=^{self.db}$", f"--http-port={self.port}", "--max-cron-threads=0"
+                    "-d",
+                    self.db,
+                    f"--db-filter=^{self.db}$",
+                    f"--http-port={self.port}",
+                    "--max-cron-threads=0",
+                    extra_addons=self.extra_addons,
                 ),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -65,8 +71,8 @@ class OdooServer:
             try:
                 if requests.get(f"{self.url}/web/login", timeout=5).status_code == 200:
                     return
-            except (requests.ConnectionError, requests.Timeout):  # a busy machine answers the first page slowly
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # still loading the registry (slow on a busy machine): ask again until the deadline
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Odoo did not answer in 180 s:\n{self.log()[-3000:]}")
             time.sleep(0.5)

@@ -14,11 +14,13 @@ from . import collections_provider_sms_http
 from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message
+from . import collections_message_content
 from . import collections_run
 from . import res_partner
 from . import collections_move_state
 from . import account_move
 from . import mail_mail
+from . import ir_mail_server
 from . import collections_payment_plan
 from . import collections_payment_plan_installment
 from . import collections_promise

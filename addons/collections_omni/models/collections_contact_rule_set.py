@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 import pytz
 
 from odoo import api, fields, models
@@ -128,6 +130,15 @@ class CollectionsContactRuleSet(models.Model):
             return partner.tz
         country = (partner.country_id.code or "").upper()
         return timezones.zone_for(country, partner.state_id.code, pytz.country_timezones.get(country)) or "UTC"
+
+    @api.model
+    def _holidays_around(self, partner, moment, tz):
+        """The public holidays of the customer's country that a contact at
+        ``moment`` (aware) may meet: its local year, where the customer is
+        (on 31 December evening in Bogotá it is already next year in UTC), and
+        the next one, which a search for the next allowed moment may reach."""
+        local_year = moment.astimezone(ZoneInfo(tz)).year
+        return self._holidays(partner.country_id, {local_year, local_year + 1})
 
     @api.model
     def _holidays(self, country, years):

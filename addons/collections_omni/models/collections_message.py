@@ -7,35 +7,27 @@ from markupsafe import Markup
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
-from odoo.tools import format_amount, format_date, formatLang
+from odoo.tools import SQL, format_amount, format_date, formatLang
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
-from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client
-from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
-from .collections_stage_action import CHANNELS
+from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client, sql_rules
+from ..tools.rules import (
+    CHANNELS,
+    CLOSED_STATES,
+    GROUP_MANAGER,
+    IN_FLIGHT_STATES,
+    MESSAGE_STATES,
+    STATUS_RANK,
+)
 
-MESSAGE_STATES = [
-    ("planned", "Planned"),
-    ("queued", "Queued"),
-    ("sending", "Sending"),
-    ("sent", "Sent"),
-    ("delivered", "Delivered"),
-    ("read", "Read"),
-    ("failed", "Failed"),
-    ("blocked", "Blocked"),
-    ("cancelled", "Cancelled"),
-]
 _logger = logging.getLogger(__name__)
 # How far back contact history matters to any rule.
 CONTACT_HISTORY_DAYS = 60
 # A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
 HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
-# States a message never leaves: the engine only appends after them.
-FINAL_STATES = ("delivered", "read", "failed", "blocked", "cancelled")
-# Provider delivery statuses, in the order a message goes through them: never downgraded.
-STATUS_RANK = {"queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5}
-DISPATCHERS_GROUP = "collections_omni.group_collections_manager"
+# Who may hand messages out to providers and report their results.
+DISPATCHERS_GROUP = GROUP_MANAGER
 
 
 class CollectionsMessage(models.Model):
@@ -162,21 +154,26 @@ class CollectionsMessage(models.Model):
         )
         move_ids = self.env.cr.fetchone()[0] or []
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             WITH held AS (
                 SELECT DISTINCT ON (h.move_id) h.move_id, h.reason
-                  FROM ({held_invoices_sql("%(today)s::date")}) h
+                  FROM (%(held)s) h
                  WHERE h.move_id = ANY(%(move_ids)s)
               ORDER BY h.move_id, h.reason
             )
-            SELECT rel.message_id, rel.move_id, m.move_type, ({OPEN_RECEIVABLE_SQL}) AS is_open, held.reason,
-                   CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual
+            SELECT rel.message_id, rel.move_id, m.move_type, %(open)s AS is_open, held.reason, %(residual)s
               FROM collections_message_account_move_rel rel
               JOIN account_move m ON m.id = rel.move_id
               LEFT JOIN held ON held.move_id = m.id
              WHERE rel.message_id = ANY(%(ids)s)
             """,
-            {"ids": self.ids, "move_ids": move_ids, "today": fields.Date.context_today(self)},
+                held=sql_rules.held_invoices(fields.Date.context_today(self)),
+                open=sql_rules.open_receivable("m"),
+                residual=sql_rules.signed_residual("m"),
+                ids=self.ids,
+                move_ids=move_ids,
+            )
         )
         documents = defaultdict(list)
         for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
@@ -336,9 +333,9 @@ class CollectionsMessage(models.Model):
             """
             SELECT partner_id, attempted_at, channel, conversation FROM collections_message
              WHERE partner_id = ANY(%s) AND attempted_at > %s
-               AND state NOT IN ('failed', 'cancelled', 'blocked')
+               AND state != ALL(%s)
             """,
-            [partners.ids, now - dt.timedelta(days=CONTACT_HISTORY_DAYS)],
+            [partners.ids, now - dt.timedelta(days=CONTACT_HISTORY_DAYS), list(CLOSED_STATES)],
         )
         history = defaultdict(list)
         for partner_id, attempted_at, channel, conversation in self.env.cr.fetchall():
@@ -363,8 +360,7 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rules = rule_set._to_rules() if rule_set else contact_rules.RuleSet()
         tz = RuleSet._partner_timezone(partner)
-        years = {now.year, now.year + 1}
-        holidays = RuleSet._holidays(partner.country_id, years) if rules.no_holidays else frozenset()
+        holidays = RuleSet._holidays_around(partner, now, tz) if rules.no_holidays else frozenset()
         decision = contact_rules.check(rules, history, now, channel, tz, holidays)
         preferred = (
             contact_rules.next_preferred(rules, history, now, channel, preferred_hours, tz, holidays)
@@ -411,15 +407,16 @@ class CollectionsMessage(models.Model):
         return f"{base_url}/collections/unsubscribe/{self.id}/{self._unsubscribe_token()}"
 
     def _email_opt_out_footer(self, rule_set, recipient):
-        """Every collections email carries a way out, whatever its template:
-        the rule set's opt-out text, if any, and the unsubscribe link."""
+        """Every collections email carries a way out, whatever its template: the
+        unsubscribe link, which works by email (a rule set's opt-out text, such
+        as "reply STOP", is for the text channels that understand it)."""
         self.ensure_one()
         self = self.with_context(lang=recipient.lang)
-        footer = Markup("<p style='font-size: 12px; color: #666;'>")
-        if rule_set.opt_out_text:
-            footer += Markup("%s<br/>") % rule_set.with_context(lang=recipient.lang).opt_out_text
         link_text = _("Stop receiving payment reminders by email")
-        return footer + Markup("<a href='%s' style='color: #666;'>%s</a></p>") % (self._unsubscribe_url(), link_text)
+        return Markup("<p style='font-size: 12px; color: #666;'><a href='%s' style='color: #666;'>%s</a></p>") % (
+            self._unsubscribe_url(),
+            link_text,
+        )
 
     def _unsubscribe(self):
         """Record the customer's opt-out from the channel this message came on (once)."""
@@ -514,14 +511,7 @@ class CollectionsMessage(models.Model):
                     source, self._name, messages.ids, engine="inline_template"
                 )
             else:
-                # Translated once per language (thousands of messages at a time), filled in per message.
-                text = self.with_context(lang=lang).env._(
-                    "%(company)s: %(amount)s is overdue. Please pay or contact us.",
-                    company="%(company)s",
-                    amount="%(amount)s",
-                )
-                amounts = messages._amount_texts(lang)
-                texts = {m.id: text % {"company": m.company_id.name, "amount": amounts[m.id]} for m in messages}
+                texts = messages.with_context(lang=lang)._reminder_sms_texts()
             for message in messages:
                 text = texts[message.id]
                 opt_out = rule_sets[message].with_context(lang=lang).opt_out_text
@@ -614,9 +604,9 @@ class CollectionsMessage(models.Model):
         message = Message.search([("provider_id", "=", provider.id), ("provider_ref", "=", provider_ref)], limit=1)
         if not message and key:
             message = Message.search([("provider_id", "=", provider.id), ("idempotency_key", "=", key)], limit=1)
-        if not message or message.state in ("failed", "blocked", "cancelled"):
+        if not message or message.state in CLOSED_STATES:
             return message
-        if message.state in ("queued", "sending"):
+        if message.state in IN_FLIGHT_STATES:
             if status != "failed" or not message.early_status:  # a delivery outranks a failure report
                 message.write({"early_status": status, "early_status_code": code})
             return message
@@ -731,7 +721,7 @@ class CollectionsMessage(models.Model):
         partner = self.recipient_id or self.partner_id
         lang = partner.lang or "en_US"
         self = self.with_context(lang=lang)
-        moves = self.move_ids.sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+        moves = self.move_ids.sorted(sql_rules.oldest_first_key)
 
         def date_text(value):
             return format_date(self.env, value, lang_code=lang) if value else ""

@@ -3,6 +3,8 @@ from dateutil.relativedelta import relativedelta
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import sql_rules
+from ..tools.sql_rules import PLAN_HOLDING_STATES
 from .collections_policy import DEFAULT_PLAN_GRACE_DAYS
 
 FREQUENCIES = [("weekly", "Weekly"), ("biweekly", "Every Two Weeks"), ("monthly", "Monthly")]
@@ -13,15 +15,10 @@ FREQUENCY_STEPS = {
 }
 # A plan holds its invoices out of dunning while proposed or active, and once broken under a policy
 # that keeps the hold (hold_after_break): the one definition that the plans, planning and sending
-# (held_invoices_sql) and the worklist use, as a domain and as SQL.
-HOLDING_STATES = ("proposed", "active")
+# (sql_rules.held_invoices) and the worklist use, as a domain and as SQL.
+# (sql_rules.plan_holds is its SQL twin; tests/test_rules.py checks they agree).
+HOLDING_STATES = PLAN_HOLDING_STATES
 HOLDING_DOMAIN = ["|", ("state", "in", HOLDING_STATES), "&", ("state", "=", "broken"), ("hold_after_break", "=", True)]
-
-
-def plan_holds_sql(alias):
-    """HOLDING_DOMAIN as an SQL condition on the payment plan table aliased ``alias``."""
-    states = ", ".join(f"'{state}'" for state in HOLDING_STATES)
-    return f"({alias}.state IN ({states}) OR ({alias}.state = 'broken' AND {alias}.hold_after_break))"
 
 
 class CollectionsPaymentPlan(models.Model):
@@ -138,7 +135,8 @@ class CollectionsPaymentPlan(models.Model):
     @api.depends("partner_id")
     def _compute_user_id(self):
         for plan in self:
-            plan.user_id = plan.partner_id.commercial_partner_id.collections_user_id or plan.user_id or self.env.user
+            collector = plan._find_collector(plan.partner_id, plan.company_id) if plan.partner_id else None
+            plan.user_id = collector or plan.user_id or self.env.user
 
     @api.depends("installment_ids.paid_amount", "amount_total")
     def _compute_amounts(self):
@@ -489,7 +487,7 @@ class CollectionsPaymentPlan(models.Model):
         which a payment for the plan settles them."""
         return self.move_ids.filtered(
             lambda m: m.state == "posted" and m.currency_id.compare_amounts(m.amount_residual, 0) > 0
-        ).sorted(lambda m: (m.invoice_date_due or m.date, m.id))
+        ).sorted(sql_rules.oldest_first_key)
 
     def action_register_payment(self):
         """Register money received for the plan: one payment over its open

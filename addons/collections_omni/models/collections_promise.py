@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
-from .collections_run import OPEN_RECEIVABLE_SQL, promise_invoices_sql
+from ..tools import sql_rules
 
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
@@ -133,18 +134,21 @@ class CollectionsPromise(models.Model):
         if not self:
             return {}
         self.env.flush_all()
-        invoices = "m.currency_id = pr.currency_id AND m.move_type = 'out_invoice' AND m.state = 'posted'"
+        invoices = SQL("m.currency_id = pr.currency_id AND m.move_type = 'out_invoice' AND m.state = 'posted'")
+        promises = SQL("pr.id = ANY(%s)", self.ids)
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT pr.id, COALESCE(sum(apr.debit_amount_currency), 0)
-              FROM ({promise_invoices_sql("pr.id = ANY(%(ids)s)", invoices)}) covered
+              FROM (%s) covered
               JOIN collections_promise pr ON pr.id = covered.promise_id
               JOIN account_move_line aml ON aml.move_id = covered.move_id AND aml.display_type = 'payment_term'
               JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
              WHERE apr.max_date BETWEEN pr.date AND pr.promised_date
           GROUP BY pr.id
             """,
-            {"ids": self.ids},
+                sql_rules.promise_invoices(promises, invoices),
+            )
         )
         return dict(self.env.cr.fetchall())
 
@@ -202,16 +206,18 @@ class CollectionsPromise(models.Model):
         if not self:
             return
         self.env.flush_all()
-        invoices = f"m.move_type = 'out_invoice' AND {OPEN_RECEIVABLE_SQL}"
+        covered = sql_rules.promise_invoices(SQL("pr.id = ANY(%s)", self.ids), sql_rules.open_invoice("m"))
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             INSERT INTO collections_move_state AS st (move_id, company_id, escalate)
             SELECT DISTINCT m.id, m.company_id, TRUE
-              FROM ({promise_invoices_sql("pr.id = ANY(%(ids)s)", invoices)}) covered
+              FROM (%s) covered
               JOIN account_move m ON m.id = covered.move_id
             ON CONFLICT (move_id) DO UPDATE SET escalate = TRUE
             """,
-            {"ids": self.ids},
+                covered,
+            )
         )
         self.env["collections.move.state"].invalidate_model(["escalate"])
 

@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools import sms_http_client
-from .collections_stage_action import CHANNELS
+from ..tools.rules import CHANNELS, GROUP_MANAGER
 
 _logger = logging.getLogger(__name__)
 
@@ -396,7 +396,7 @@ class CollectionsProvider(models.Model):
     def dispatch_settings(self):
         """For the workers: how to reach each provider (credentials included).
         Managers only: the same people who may read the credentials."""
-        if not self.env.user.has_group("collections_omni.group_collections_manager"):
+        if not self.env.user.has_group(GROUP_MANAGER):
             raise AccessError(_("Only collections managers may read provider settings."))
         self.check_access("read")
         settings = {}

@@ -16,8 +16,9 @@ class CollectionsProvider(models.Model):
             return super()._send_messages(messages)
         activity_type = messages.env.ref("mail.mail_activity_data_call")
         model_id = messages.env["ir.model"]._get_id("res.partner")
+        Collector = messages.env["collections.hold.mixin"]
         for message in messages:
-            user = message.partner_id.collections_user_id or messages.env.user
+            user = Collector._find_collector(message.partner_id, message.company_id) or messages.env.user
             activity = messages.env["mail.activity"].create(
                 {
                     "activity_type_id": activity_type.id,

@@ -35,13 +35,8 @@ class CollectionsProvider(models.Model):
             }
             message.body = message.body + message._email_opt_out_footer(rule_sets[message], recipient)
             email_values["body_html"] = message.body
-            # RFC 8058: mail clients show their own unsubscribe button and POST to the link.
-            email_values["headers"] = repr(
-                {
-                    "List-Unsubscribe": f"<{message._unsubscribe_url()}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                }
-            )
+            # From, Reply-To, the customer's chatter for replies, RFC 8058 headers.
+            email_values.update(message._reminder_email_values())
             mail_id = template.send_mail(message.id, force_send=False, email_values=email_values)
             message.write({"state": "queued", "mail_id": mail_id})
         return None

@@ -2,8 +2,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools import sms_http_client
+from ..tools.rules import GROUP_MANAGER as MANAGERS
 
-MANAGERS = "collections_omni.group_collections_manager"
 # Twilio's MessageStatus values and what they mean for a collections message.
 TWILIO_STATUSES = {
     "delivered": "delivered",
@@ -29,8 +29,9 @@ class CollectionsProvider(models.Model):
         groups=MANAGERS,
         help="For example https://api.twilio.com; the messages go to {URL}/2010-04-01/Accounts/{SID}/Messages.json.",
     )
-    sms_http_account_sid = fields.Char(string="Account SID", groups=MANAGERS)
-    sms_http_auth_token = fields.Char(string="Auth Token", groups=MANAGERS)
+    # Secrets: for managers only, and never carried over to a duplicated provider.
+    sms_http_account_sid = fields.Char(string="Account SID", groups=MANAGERS, copy=False)
+    sms_http_auth_token = fields.Char(string="Auth Token", groups=MANAGERS, copy=False)
     sms_http_from_number = fields.Char(string="Sender Number", groups=MANAGERS, help="In E.164, e.g. +34600000000.")
     sms_http_timeout = fields.Float(string="Timeout (seconds)", default=10.0, groups=MANAGERS)
     sms_http_inbound_url = fields.Char(

@@ -4,12 +4,13 @@ from collections import namedtuple
 
 from odoo import Command, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
 from ..tools import reconcile_matching as matching
+from ..tools import sql_rules
 from ..tools.reconcile_writer import ITEM_COLUMNS, write_statement_reconciliations
 from ..tools.table_statistics import analyze_outgrown
-from .collections_run import OPEN_RECEIVABLE_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ StatementSource = namedtuple(
 # Open customer invoices a payment can settle (credit notes are netted by the
 # dunning run, not paid from the bank).
 # 'in_payment' is left out: a payment already registered for it waits in the outstanding account.
-OPEN_INVOICE_SQL = f"{OPEN_RECEIVABLE_SQL} AND m.move_type = 'out_invoice' AND m.payment_state != 'in_payment'"
+OPEN_INVOICE_SQL = SQL("%s AND m.payment_state != 'in_payment'", sql_rules.open_invoice("m"))
 LIVE_STATES = ("auto_reconciled", "confirmed")
 CRON_BATCH = 1000  # lines per cron transaction: the cron framework commits and runs the job again for the rest
 RULES = [
@@ -204,6 +205,7 @@ class CollectionsReconcileMatch(models.Model):
         tolerance = company.collections_reconcile_tolerance or 0.0
         stats = {"lines": 0, "auto_reconciled": 0, "proposed": 0, "none": 0}
         timings = stats["seconds"] = {"load": time.perf_counter() - started}
+        settled = set()  # invoices the lines of an earlier kind were reconciled with
         for kind, rows in (
             ("statement_line", self._unmatched_statement_lines(company, statement_lines)),
             ("payment", self._unmatched_payments(company, payments)),
@@ -222,6 +224,11 @@ class CollectionsReconcileMatch(models.Model):
             ]
             if not lines:
                 continue
+            if settled:
+                # The open items reflect what the earlier decisions of this run settled.
+                self._refresh_open_invoices(company, index, settled)
+                installments = self._open_installments(company)
+                settled = set()
             self._mark_quoted_documents(company, lines, index)
             original_partners = {line.key: line.partner_id for line in lines}
             started = time.perf_counter()
@@ -229,6 +236,12 @@ class CollectionsReconcileMatch(models.Model):
             timings["decide"] = timings.get("decide", 0.0) + time.perf_counter() - started
             stats["lines"] += len(lines)
             self._record_decisions(company, kind, decisions, original_partners, stats)
+            settled |= {
+                move_id
+                for decision in decisions
+                if decision.verdict == "confident"
+                for move_id in decision.candidates[0].move_ids
+            }
         stats["seconds"] = {phase: round(seconds, 3) for phase, seconds in timings.items()}
         return stats
 
@@ -241,13 +254,16 @@ class CollectionsReconcileMatch(models.Model):
         """Every open customer invoice of the company with its normalised
         number and payment reference, in one query."""
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT m.id, m.commercial_partner_id, m.amount_residual, m.currency_id,
                    COALESCE(m.invoice_date_due, m.date), m.name, m.payment_reference, COALESCE(m.invoice_date, m.date)
               FROM account_move m
-             WHERE m.company_id = %s AND {OPEN_INVOICE_SQL}
+             WHERE m.company_id = %s AND %s
             """,
-            [company.id],
+                company.id,
+                OPEN_INVOICE_SQL,
+            )
         )
         return matching.OpenInvoiceIndex(
             (
@@ -264,6 +280,21 @@ class CollectionsReconcileMatch(models.Model):
             )
             for move_id, partner_id, residual, currency_id, due, name, reference, issued in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _refresh_open_invoices(self, company, index, move_ids):
+        """Update ``index`` (:meth:`_open_invoice_index`) for the invoices
+        ``move_ids`` as they are now, in one query."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            f"""
+            SELECT m.id, m.amount_residual
+              FROM account_move m
+             WHERE m.id = ANY(%s) AND m.company_id = %s AND {OPEN_INVOICE_SQL}
+            """,
+            [list(move_ids), company.id],
+        )
+        index.refresh(move_ids, dict(self.env.cr.fetchall()))
 
     @api.model
     def _mark_quoted_documents(self, company, lines, index):
@@ -1256,15 +1287,41 @@ class CollectionsReconcileMatch(models.Model):
             INSERT INTO collections_reconcile_match_partial_rel (match_id, partial_id)
             SELECT * FROM unnest(%(known_matches)s::int[], %(known_partials)s::int[])
             ON CONFLICT DO NOTHING;
+            -- The invoices that received money: the other side of each partial of the match (what the
+            -- ledger holds), not every invoice of the candidate (a plan's installment pays the oldest).
             INSERT INTO collections_reconcile_match_invoice_rel (match_id, move_id)
-            SELECT src.match_id, cm.move_id
-              FROM unnest(%(matches)s::int[], %(candidates)s::int[]) AS src(match_id, candidate_id)
-              JOIN collections_reconcile_match x ON x.id = src.match_id AND x.statement_line_id IS NOT NULL
-              JOIN collections_reconcile_candidate_move_rel cm ON cm.candidate_id = src.candidate_id
+            SELECT DISTINCT x.id, CASE WHEN debit.move_id = COALESCE(st.move_id, pay.move_id)
+                                       THEN credit.move_id ELSE debit.move_id END
+              FROM collections_reconcile_match x
+              JOIN collections_reconcile_match_partial_rel r ON r.match_id = x.id
+              JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+              JOIN account_move_line debit ON debit.id = apr.debit_move_id
+              JOIN account_move_line credit ON credit.id = apr.credit_move_id
+              LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+              LEFT JOIN account_payment pay ON pay.id = x.payment_id
+             WHERE x.id = ANY(%(matches)s)
             ON CONFLICT DO NOTHING;
             """,
             params,
         )
+        # A match never claims a reconciliation the ledger does not hold (its invoices were settled
+        # meanwhile): the batch fails, and the automatic path puts such a match back in review.
+        cr.execute(
+            """
+            SELECT x.id FROM collections_reconcile_match x
+             WHERE x.id = ANY(%s)
+               AND NOT EXISTS (SELECT 1 FROM collections_reconcile_match_partial_rel r WHERE r.match_id = x.id)
+            """,
+            [self.ids],
+        )
+        empty = self.browse(match_id for (match_id,) in cr.fetchall())
+        if empty:
+            raise UserError(
+                _(
+                    "Nothing was reconciled for %(matches)s: its invoices are no longer open.",
+                    matches=", ".join(empty.mapped("display_name")),
+                )
+            )
         analyze_outgrown(
             cr, {"collections_reconcile_match_partial_rel": len(params["known_partials"]) + found_partials}
         )
@@ -1352,6 +1409,80 @@ class CollectionsReconcileMatch(models.Model):
             match.write({"state": "undone", "undone_at": fields.Datetime.now(), "undone_by_id": self.env.uid})
             match.message_post(body=_("Reconciliation undone."))
         return True
+
+    # The consistency check (:meth:`_consistency_problems`): what each live match records against
+    # what the ledger holds. Columns: match id, problem code.
+    _CONSISTENCY_SQL = """
+        WITH live AS (
+            SELECT x.id, x.reconciled_amount, COALESCE(st.move_id, pay.move_id) AS own_move_id, cur.rounding
+              FROM collections_reconcile_match x
+              LEFT JOIN account_bank_statement_line st ON st.id = x.statement_line_id
+              LEFT JOIN account_payment pay ON pay.id = x.payment_id
+              JOIN res_company co ON co.id = x.company_id
+              JOIN res_currency cur ON cur.id = co.currency_id
+             WHERE x.state IN ('auto_reconciled', 'confirmed') AND (%(company)s IS NULL OR x.company_id = %(company)s)
+        ), sides AS (
+            -- Each partial of a match: whether it touches the match's own entry, the other side's
+            -- entry and what that side received (in its currency).
+            SELECT live.id AS match_id, apr.id AS partial_id,
+                   own_move_id IN (debit.move_id, credit.move_id) AS own,
+                   CASE WHEN debit.move_id = own_move_id THEN credit.move_id ELSE debit.move_id END AS move_id,
+                   CASE WHEN debit.move_id = own_move_id THEN apr.credit_amount_currency
+                        ELSE apr.debit_amount_currency END AS amount
+              FROM live
+              JOIN collections_reconcile_match_partial_rel r ON r.match_id = live.id
+              JOIN account_partial_reconcile apr ON apr.id = r.partial_id
+              JOIN account_move_line debit ON debit.id = apr.debit_move_id
+              JOIN account_move_line credit ON credit.id = apr.credit_move_id
+        )
+        SELECT live.id, 'no_reconciliation' FROM live
+         WHERE NOT EXISTS (SELECT 1 FROM sides WHERE sides.match_id = live.id)
+        UNION ALL
+        SELECT DISTINCT match_id, 'partial_of_another_entry' FROM sides WHERE NOT own
+        UNION ALL
+        SELECT live.id, 'invoices_differ' FROM live
+         WHERE EXISTS (SELECT move_id FROM collections_reconcile_match_invoice_rel WHERE match_id = live.id
+                       EXCEPT SELECT move_id FROM sides WHERE match_id = live.id)
+            OR EXISTS (SELECT move_id FROM sides WHERE match_id = live.id
+                       EXCEPT SELECT move_id FROM collections_reconcile_match_invoice_rel WHERE match_id = live.id)
+        UNION ALL
+        SELECT live.id, 'amount_differs' FROM live
+          JOIN (SELECT match_id, SUM(amount) AS amount FROM sides GROUP BY match_id) held ON held.match_id = live.id
+         WHERE ABS(COALESCE(live.reconciled_amount, 0) - held.amount) > live.rounding / 2
+        UNION ALL
+        -- The same money twice: the matches of an invoice gave it more than it asked.
+        SELECT DISTINCT sides.match_id, 'settled_twice'
+          FROM sides
+          JOIN (SELECT s.move_id FROM sides s JOIN account_move m ON m.id = s.move_id
+                 GROUP BY s.move_id, m.amount_total
+                HAVING COUNT(DISTINCT s.match_id) > 1 AND SUM(s.amount) > m.amount_total) twice
+            ON twice.move_id = sides.move_id
+    """
+
+    @api.model
+    def _consistency_problems(self, company=None):
+        """[(match, problem code)] for every reconciled match whose record
+        differs from what the ledger holds: no reconciliation at all, a
+        partial that does not touch its own entry, other invoices than the
+        partials', another amount; and invoices settled by several matches
+        beyond their total (the same money twice). Empty when consistent.
+        One query, on any database (``scripts/reconcile-check``)."""
+        self.env.flush_all()
+        self.env.cr.execute(self._CONSISTENCY_SQL, {"company": company.id if company else None})
+        return [(self.browse(match_id), code) for match_id, code in self.env.cr.fetchall()]
+
+    def _amounts_by_invoice(self):
+        """{invoice: amount it received from this match, in its currency}, from the ledger's partials."""
+        self.ensure_one()
+        own = self.statement_line_id.move_id or self.payment_id.move_id
+        amounts = {}
+        for partial in self.partial_ids:
+            if partial.debit_move_id.move_id == own:
+                invoice, amount = partial.credit_move_id.move_id, partial.credit_amount_currency
+            else:
+                invoice, amount = partial.debit_move_id.move_id, partial.debit_amount_currency
+            amounts[invoice] = amounts.get(invoice, 0.0) + amount
+        return amounts
 
     def action_open_source(self):
         self.ensure_one()

@@ -5,7 +5,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .collections_payment_plan import plan_holds_sql
+from ..tools import sql_rules
+from ..tools.rules import SKIP_REASON_LABELS
+
+__all__ = ["SKIP_REASON_LABELS", "CollectionsRun"]
 
 _logger = logging.getLogger(__name__)
 
@@ -19,70 +22,6 @@ PARTNER_SKIP_RULES = [
     ("p.collections_vulnerable", "vulnerable"),
     ("p.collections_dispute_hold", "disputed"),
 ]
-# An open customer document (alias m for account_move): the one definition that
-# planning, sending and the worklist share.
-OPEN_RECEIVABLE_SQL = """m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
-               AND m.payment_state IN ('not_paid', 'partial', 'in_payment') AND m.amount_residual > 0"""
-
-
-def promise_invoices_sql(promises_sql, invoices_sql):
-    """The invoices each promise covers, as rows (promise_id, move_id): the
-    ones it names or, when it names none, all of its customer's in its
-    company. ``promises_sql`` filters the promises (alias pr),
-    ``invoices_sql`` the invoices (alias m). The one definition that holds,
-    payments towards a promise and its escalation share."""
-    return f"""
-            SELECT pr.id AS promise_id, m.id AS move_id
-              FROM collections_promise pr
-              JOIN collections_promise_account_move_rel rel ON rel.promise_id = pr.id
-              JOIN account_move m ON m.id = rel.move_id AND m.company_id = pr.company_id
-             WHERE {promises_sql} AND {invoices_sql}
-            UNION ALL
-            SELECT pr.id, m.id
-              FROM collections_promise pr
-              JOIN account_move m ON m.commercial_partner_id = pr.partner_id AND m.company_id = pr.company_id
-             WHERE {promises_sql} AND {invoices_sql}
-               AND NOT EXISTS (SELECT 1 FROM collections_promise_account_move_rel r WHERE r.promise_id = pr.id)
-    """
-
-
-def held_invoices_sql(date_sql):
-    """Customer documents held out of dunning on the date ``date_sql`` (an SQL
-    expression), as rows (move_id, reason): the one definition that planning
-    and sending share. A document is held while it is under a proposed or
-    active payment plan (or a broken one whose policy keeps the hold), under
-    an open promise not yet due (a promise without invoices holds all of its
-    customer's open documents), or in an open dispute."""
-    promise_holds = f"""((pr.state = 'open' AND pr.promised_date >= {date_sql})
-                          OR (pr.state = 'broken' AND pr.hold_after_break))"""
-    return f"""
-            SELECT rel.move_id, 'payment_plan' AS reason
-              FROM collections_payment_plan_account_move_rel rel
-              JOIN collections_payment_plan plan ON plan.id = rel.plan_id
-             WHERE {plan_holds_sql("plan")}
-            UNION ALL
-            SELECT covered.move_id, 'promise'
-              FROM ({promise_invoices_sql(promise_holds, OPEN_RECEIVABLE_SQL)}) covered
-            UNION ALL
-            SELECT rel.move_id, 'dispute'
-              FROM collections_dispute_account_move_rel rel
-              JOIN collections_dispute d ON d.id = rel.dispute_id
-             WHERE d.state = 'open'
-    """
-
-
-SKIP_REASON_LABELS = {
-    "excluded": "Excluded from collections",
-    "do_not_contact": "Do not contact",
-    "vulnerable": "Vulnerable customer",
-    "disputed": "Dispute hold",
-    "below_minimum": "Below the stage's minimum amount",
-    "netted": "Credit notes cover the balance",
-    "no_action": "The stage has no action",
-    "payment_plan": "Invoices under a payment plan",
-    "promise": "Promise to pay not yet due",
-    "dispute": "Invoices in dispute",
-}
 
 
 class CollectionsRun(models.Model):
@@ -250,40 +189,49 @@ class CollectionsRun(models.Model):
         segment_join = self._segment_join(company)
         # 0. Documents held out of dunning (payment plans, promises, disputes).
         cr.execute(
-            f"""
+            SQL(
+                """
             CREATE TEMP TABLE collections_held ON COMMIT DROP AS
             SELECT DISTINCT ON (h.move_id) h.move_id, m.commercial_partner_id AS partner_id, h.reason
-              FROM ({held_invoices_sql("%(date)s::date")}) h
+              FROM (%(held)s) h
               JOIN account_move m ON m.id = h.move_id
-             WHERE m.company_id = %(company)s AND {OPEN_RECEIVABLE_SQL}
+             WHERE m.company_id = %(company)s AND %(open)s
           ORDER BY h.move_id, h.reason
             """,
-            {"company": company.id, "date": date},
+                held=sql_rules.held_invoices(date),
+                company=company.id,
+                open=sql_rules.open_receivable("m"),
+            )
         )
         # 1. Open receivable documents with their policy and the stage each has reached.
         cr.execute(
-            f"""
+            SQL(
+                """
             CREATE TEMP TABLE collections_open ON COMMIT DROP AS
             SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.currency_id, m.move_type,
                    m.invoice_date_due AS due, st.stage_id AS current_stage_id,
                    COALESCE(st.reminder_count, 0) AS reminder_count, COALESCE(st.escalate, FALSE) AS escalate,
-                   CASE WHEN m.move_type = 'out_refund' THEN -1 ELSE 1 END * m.amount_residual AS residual,
+                   %(residual)s AS residual,
                    m.amount_residual_signed AS residual_company,
-                   COALESCE(m.collections_policy_id, (p.collections_policy_id ->> %(company_key)s)::int,
-                            segment.id, default_policy.id) AS policy_id,
-                   CASE {skip_cases} ELSE NULL END AS skip_reason
+                   %(policy)s AS policy_id,
+                   CASE %(skip_cases)s ELSE NULL END AS skip_reason
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
               LEFT JOIN collections_move_state st ON st.move_id = m.id
-              {segment_join}
-              LEFT JOIN collections_policy default_policy
-                ON default_policy.company_id = m.company_id AND default_policy.is_company_default
-               AND default_policy.active
-             WHERE m.company_id = %(company)s AND {OPEN_RECEIVABLE_SQL}
+              %(segment_join)s
+              %(default_policy_join)s
+             WHERE m.company_id = %(company)s AND %(open)s
                AND m.collections_excluded IS NOT TRUE AND m.collections_disputed IS NOT TRUE
                AND NOT EXISTS (SELECT 1 FROM collections_held h WHERE h.move_id = m.id)
             """,
-            {"company": company.id, "company_key": str(company.id)},
+                residual=sql_rules.signed_residual("m"),
+                policy=sql_rules.policy_precedence("m", "p", "segment", "default_policy", company.id),
+                skip_cases=SQL(skip_cases),
+                segment_join=SQL(segment_join),
+                default_policy_join=sql_rules.default_policy_join("default_policy", SQL("m.company_id")),
+                company=company.id,
+                open=sql_rules.open_receivable("m"),
+            )
         )
         # 2. For each invoice, the furthest stage it has reached, if it is further than where it stands
         #    (in its policy): by its days overdue and reminders, or, escalated by a broken promise,
@@ -361,8 +309,10 @@ class CollectionsRun(models.Model):
         cr.execute("SELECT count(DISTINCT partner_id), count(*) FROM collections_open")
         partners, invoices = cr.fetchone()
         # 4. The messages: one per group and stage action; the key makes a second run of the day a no-op.
+        zone = sql_rules.partner_zone("p")
         cr.execute(
-            """
+            SQL(
+                """
             WITH planned AS (
                 INSERT INTO collections_message (
                     company_id, partner_id, recipient_id, direction, channel, currency_id, amount_due,
@@ -379,17 +329,20 @@ class CollectionsRun(models.Model):
                        %(date)s::date,
                        CASE WHEN a.time_of_day > 0
                             THEN (%(date)s::date + make_interval(secs => a.time_of_day * 3600))
-                                 AT TIME ZONE COALESCE(NULLIF(p.tz, ''), 'UTC') END,
+                                 AT TIME ZONE %(zone)s END,
                        %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
                   FROM collections_group g
                   JOIN collections_stage s ON s.id = g.stage_id
                   JOIN collections_stage_action a ON a.stage_id = g.stage_id
                   JOIN res_partner p ON p.id = g.partner_id
+                  %(zone_joins)s
                   LEFT JOIN LATERAL (
                         SELECT c.channel FROM collections_consent c
                          WHERE c.partner_id = g.partner_id AND c.status = 'preference'
                       ORDER BY c.date DESC, c.id DESC LIMIT 1) pref ON a.use_preferred_channel
                  WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
+                 -- Ids in customer order whatever the join order (the zone joins would shuffle them).
+              ORDER BY g.partner_id, g.currency_id, a.sequence, a.id
                 ON CONFLICT (idempotency_key) DO NOTHING
                 RETURNING id, partner_id, currency_id, stage_id
             ),
@@ -401,7 +354,13 @@ class CollectionsRun(models.Model):
             )
             SELECT (SELECT count(*) FROM planned), (SELECT count(*) FROM links)
             """,
-            {"company": company.id, "run": run_id, "date": date, "uid": self.env.uid},
+                company=company.id,
+                run=run_id,
+                date=date,
+                uid=self.env.uid,
+                zone=zone.name,
+                zone_joins=zone.joins,
+            )
         )
         planned, _links = cr.fetchone()
         # 5. Move invoices and customers to the stage reached (only where a message was planned).

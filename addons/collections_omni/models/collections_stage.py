@@ -1,5 +1,15 @@
 from odoo import api, fields, models
 
+# How a stage's reminders sound: a friendly note before the due date, a first
+# reminder that assumes an oversight, a firmer second notice that offers a
+# plan, and a final notice that says what happens next and when.
+TONES = [
+    ("pre_due", "Friendly heads-up"),
+    ("first", "First reminder"),
+    ("second", "Second notice"),
+    ("final", "Final notice"),
+]
+
 
 class CollectionsStage(models.Model):
     """One step of a policy: reached when an invoice is ``offset_days`` past
@@ -32,6 +42,19 @@ class CollectionsStage(models.Model):
         help="Customers owing less than this (in company currency) are not contacted at this stage.",
     )
     action_ids = fields.One2many("collections.stage.action", "stage_id", string="Actions", copy=True)
+    tone = fields.Selection(
+        TONES,
+        compute="_compute_tone",
+        store=True,
+        readonly=False,
+        help="How the reminders of this stage sound; by default from the stage's place in the policy.",
+    )
+    next_step_note = fields.Char(
+        string="What Happens Next",
+        translate=True,
+        help="Final notices: what the company will do if nothing happens by the deadline. "
+        "Leave empty for the standard sentence.",
+    )
     fee_product_id = fields.Many2one(
         "product.product",
         string="Dunning Fee Product",
@@ -49,6 +72,24 @@ class CollectionsStage(models.Model):
         ("min_reminder_count_positive", "CHECK(min_reminder_count >= 0)", "The reminder count cannot be negative."),
         ("fee_amount_positive", "CHECK(fee_amount >= 0)", "The dunning fee cannot be negative."),
     ]
+
+    @api.depends("offset_days", "policy_id.stage_ids.offset_days")
+    def _compute_tone(self):
+        """Before the due date: a heads-up; after it, the first stage reminds,
+        the last of three or more gives final notice, the others are firmer."""
+        for stage in self:
+            if stage.offset_days < 0:
+                stage.tone = "pre_due"
+                continue
+            overdue = (stage.policy_id.stage_ids | stage).filtered(lambda s: s.offset_days >= 0)
+            overdue = overdue.sorted(lambda s: (s.offset_days, s.sequence, s.id or 0))
+            rank = list(overdue).index(stage)
+            if rank == 0:
+                stage.tone = "first"
+            elif len(overdue) >= 3 and rank == len(overdue) - 1:
+                stage.tone = "final"
+            else:
+                stage.tone = "second"
 
     @api.depends("name", "offset_days")
     def _compute_display_name(self):

@@ -1,12 +1,8 @@
 from odoo import api, fields, models
 
-CHANNELS = [
-    ("email", "Email"),
-    ("sms", "SMS"),
-    ("whatsapp", "WhatsApp"),
-    ("letter", "Printed Letter"),
-    ("call", "Phone Call Task"),
-]
+from ..tools.rules import CHANNELS
+
+__all__ = ["CHANNELS", "CollectionsStageAction"]
 
 
 class CollectionsStageAction(models.Model):

@@ -1,8 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from .collections_payment_plan import plan_holds_sql
-from .collections_run import OPEN_RECEIVABLE_SQL
+from ..tools import sql_rules
 
 
 class CollectionsWorklist(models.Model):
@@ -45,17 +44,20 @@ class CollectionsWorklist(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
+        # Overdue as of the company's date (its address's zone), not the database server's.
+        zone = sql_rules.partner_zone("company_partner", prefix="company_zone")
+        today = sql_rules.local_today(zone.name)
         self.env.cr.execute(
             SQL(
                 """
-            CREATE VIEW %s AS
+            CREATE VIEW %(view)s AS
             SELECT min(m.id) AS id, p.id AS partner_id, m.company_id,
                    p.collections_user_id AS user_id, p.collections_stage_id AS stage_id,
                    sum(m.amount_residual_signed) AS amount_due,
                    sum(m.amount_residual_signed) FILTER (
-                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE) AS amount_overdue,
-                   COALESCE(max(CURRENT_DATE - m.invoice_date_due) FILTER (
-                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) AS days_overdue,
+                       WHERE %(overdue)s) AS amount_overdue,
+                   COALESCE(max(%(days_overdue)s) FILTER (
+                       WHERE %(overdue)s), 0) AS days_overdue,
                    count(*) FILTER (WHERE m.move_type = 'out_invoice') AS invoice_count,
                    p.collections_last_date AS last_date, p.collections_next_date AS next_date,
                    COALESCE(p.collections_dispute_hold, FALSE) OR EXISTS (
@@ -64,22 +66,28 @@ class CollectionsWorklist(models.Model):
                    EXISTS (
                        SELECT 1 FROM collections_payment_plan plan
                         WHERE plan.partner_id = p.id AND plan.company_id = m.company_id
-                          AND %s) AS on_payment_plan,
+                          AND %(plan_holds)s) AS on_payment_plan,
                    (SELECT min(pr.promised_date) FROM collections_promise pr
                      WHERE pr.partner_id = p.id AND pr.company_id = m.company_id AND pr.state = 'open') AS promise_date,
                    COALESCE(p.collections_vulnerable, FALSE) AS vulnerable,
                    round(COALESCE(sum(m.amount_residual_signed) FILTER (
-                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0)
-                       * (1 + COALESCE(max(CURRENT_DATE - m.invoice_date_due) FILTER (
-                       WHERE m.move_type = 'out_invoice' AND m.invoice_date_due < CURRENT_DATE), 0) / 30.0)) AS priority
+                       WHERE %(overdue)s), 0)
+                       * (1 + COALESCE(max(%(days_overdue)s) FILTER (
+                       WHERE %(overdue)s), 0) / 30.0)) AS priority
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
-             WHERE %s
+              JOIN res_company company ON company.id = m.company_id
+              JOIN res_partner company_partner ON company_partner.id = company.partner_id
+              %(zone_joins)s
+             WHERE %(open)s
           GROUP BY p.id, m.company_id
             """,
-                SQL.identifier(self._table),
-                SQL(plan_holds_sql("plan")),
-                SQL(OPEN_RECEIVABLE_SQL),
+                view=SQL.identifier(self._table),
+                plan_holds=sql_rules.plan_holds("plan"),
+                open=sql_rules.open_receivable("m"),
+                overdue=sql_rules.overdue("m", today),
+                days_overdue=sql_rules.days_overdue("m", today),
+                zone_joins=zone.joins,
             )
         )
 

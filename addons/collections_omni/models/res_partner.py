@@ -105,7 +105,7 @@ class ResPartner(models.Model):
             "mail.mail_activity_data_call",
             date_deadline=date_deadline,
             summary=_("Collections call back"),
-            user_id=self.collections_user_id.id or self.env.user.id,
+            user_id=(self.env["collections.hold.mixin"]._find_collector(self, self.env.company) or self.env.user).id,
         )
 
     def _collections_check_collector(self):

@@ -15,5 +15,8 @@ from . import test_statement_import
 from . import test_collections_providers
 from . import test_collections_provider_status
 from . import test_reconcile_set_based
+from . import test_rules
+from . import test_reminder_content
 from . import test_reconcile_traps
 from . import test_collections_roles
+from . import test_reconcile_properties

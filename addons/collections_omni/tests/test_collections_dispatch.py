@@ -48,7 +48,8 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
         _invoice, message = self._planned(10, "email")
         self.env["collections.message"]._dispatch_planned(self.company)
-        self.assertIn("documentos siguientes", message.mail_id.body_html)
+        self.assertIn("Todavía no hemos recibido el pago", message.mail_id.body_html)
+        self.assertIn("Recordatorio de pago", message.mail_id.subject)
 
     def test_failed_email_ends_failed(self):
         _invoice, message = self._planned(10, "email")
@@ -157,7 +158,7 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.assertEqual(values["rows"][0][2], invoice.invoice_date_due.strftime("%d/%m/%Y"))
         self.assertEqual(values["total"], "1.234,50")
         self.assertEqual(values["labels"]["total"], "Total a pagar")
-        self.assertIn("Definitivo", values["subject"])  # the subject is rendered in Spanish too
+        self.assertIn("Último aviso", values["subject"])  # the subject is rendered in Spanish too
 
     def test_call_becomes_an_activity_for_the_collector(self):
         collector = self.env["res.users"].create({"name": "Carla Collector", "login": "carla"})

@@ -1,7 +1,5 @@
 import contextlib
 import datetime as dt
-import os
-import sys
 from unittest.mock import patch
 
 from odoo import fields
@@ -10,13 +8,9 @@ from odoo.tests import new_test_user, tagged
 
 from odoo.addons.collections_omni.models import collections_provider
 
+from ..tools.fake_sms import FakeSmsServer
 from .common import CollectionsCommon
-
-# The local fake provider lives with the workers, at the top of the repository.
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-if _REPO not in sys.path:
-    sys.path.append(_REPO)
-from collections_worker.fake_sms import FakeSmsServer  # noqa: E402
+from .mock_provider import MockProviderClient
 
 
 class FakeCelery:
@@ -143,6 +137,23 @@ class TestProviderChoice(ProviderCommon):
         with self.assertRaises(UserError):
             provider.dispatch_settings()
 
+    def test_secrets_are_hidden_from_collectors_and_not_copied(self):
+        collector = new_test_user(
+            self.env, "sms.collector2", groups="base.group_user,collections_omni.group_collections_collector"
+        )
+        for secret in ("sms_http_account_sid", "sms_http_auth_token"):
+            with self.assertRaises(AccessError):
+                self.sms_provider.with_user(collector).read([secret])
+        manager = new_test_user(
+            self.env, "sms.manager", groups="base.group_user,collections_omni.group_collections_manager"
+        )
+        original = self.sms_provider.with_user(manager)
+        self.assertTrue(original.sms_http_auth_token)
+        duplicate = original.copy({"dispatch_mode": "embedded"})
+        self.assertFalse(duplicate.sms_http_account_sid)
+        self.assertFalse(duplicate.sms_http_auth_token)
+        self.assertEqual(duplicate.sms_http_base_url, original.sms_http_base_url, "settings other than secrets copy")
+
 
 @tagged("post_install", "-at_install")
 class TestSmsNumbers(ProviderCommon):
@@ -177,8 +188,10 @@ class TestSmsNumbers(ProviderCommon):
     def test_standard_text_says_the_amount(self):
         message = self._planned_sms(self._sms_customer("Estandar"))
         self._dispatch()
-        self.assertIn(message._amount_text(), message.body_text)
+        # The no-break space of Odoo's amounts is not GSM-7: a plain space keeps the SMS short.
+        self.assertIn(message._amount_text().replace("\xa0", " "), message.body_text)
         self.assertIn(self.company.name, message.body_text)
+        self.assertIn(message.partner_id._collections_portal_url("sms"), message.body_text, "and the link")
 
 
 @tagged("post_install", "-at_install")
@@ -460,3 +473,25 @@ class TestIapSms(ProviderCommon):
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual(later.state, "sent")
         self.assertEqual(self.env["sms.sms"].search_count([("uuid", "=", later.provider_ref)]), 1, "the same SMS again")
+
+
+@tagged("post_install", "-at_install")
+class TestTransportMock(ProviderCommon, MockProviderClient):
+    def test_the_mock_receives_what_the_provider_prepared(self):
+        message = self._planned_sms(self._sms_customer("Simulado", mobile="612 00 11 22"))
+        with self.mock_provider_client() as sent:
+            self._dispatch()
+        self.assertEqual([(s["provider"], s["to"], s["key"]) for s in sent], [
+            (self.sms_provider, "+34612001122", message.idempotency_key)
+        ])  # fmt: skip
+        self.assertEqual(sent[0]["body"], message.body_text)
+        self.assertEqual((message.state, message.provider_ref), ("sent", f"mock-{message.idempotency_key}"))
+        self.assertFalse(self.fake.messages(), "nothing reached the network")
+
+    def test_the_mock_answers_decide_the_outcome(self):
+        retried, refused = self._planned_sms(self._sms_customer("Reintento"), self._sms_customer("Rechazo"))
+        answers = {retried.idempotency_key: self.temporary_error(), refused.idempotency_key: self.permanent_error()}
+        with self.mock_provider_client(lambda to, body, key: answers[key]):
+            self._dispatch()
+        self.assertEqual((retried.state, retried.attempt_count, retried.error_code), ("sending", 1, "503"))
+        self.assertEqual((refused.state, refused.error_code), ("failed", "21211"))

@@ -7,8 +7,9 @@ from .common import TODAY, CollectionsCommon
 @tagged("at_install", "-post_install")
 class TestCollectionsWorklist(CollectionsCommon):
     def test_most_urgent_first_with_credits_netted(self):
-        # The worklist is about the real today (the database's CURRENT_DATE).
-        shift = (fields.Date.today() - TODAY).days
+        # The worklist is about the real today, where the company is.
+        zone = self.env["collections.contact.rule.set"]._partner_timezone(self.company.partner_id)
+        shift = (fields.Date.context_today(self.env.user.with_context(tz=zone)) - TODAY).days
         old_small = self._customer("Old small")
         recent_big = self._customer("Recent big")
         self._invoice(old_small, 100, 90 - shift)

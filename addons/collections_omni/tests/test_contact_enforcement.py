@@ -22,6 +22,10 @@ class TestContactEnforcement(CollectionsCommon):
         cls.ley_2300 = cls.env.ref("collections_omni.contact_rules_co_ley_2300")
         (cls.reg_f | cls.ley_2300).active = True
 
+    def _authorise(self, customer, *channels):
+        for channel in channels:
+            self.env["collections.consent"]._record(customer, channel, "opt_in", "contract")
+
     def _dispatch(self):
         self.env["collections.message"]._dispatch_planned(self.company)
 
@@ -43,6 +47,7 @@ class TestContactEnforcement(CollectionsCommon):
 
     def test_colombia_once_a_day_and_never_on_sunday_or_holidays(self):
         customer = self._customer("Café del Valle S.A.S.", country_id=self.env.ref("base.co").id)
+        self._authorise(customer, "email", "call")  # Ley 2300: only channels the consumer authorised
         self._invoice(customer, 800, 25)  # stage Second: an email and a call
         self._run()
         email, call = self._messages(customer).sorted(lambda m: m.channel != "email")
@@ -54,6 +59,7 @@ class TestContactEnforcement(CollectionsCommon):
 
     def test_colombia_sunday_and_holidays_are_closed(self):
         customer = self._customer("Textiles Andinos S.A.S.", country_id=self.env.ref("base.co").id)
+        self._authorise(customer, "email")
         self._invoice(customer, 800, 10)  # stage First: one email
         self._run()
         email = self._messages(customer)
@@ -133,7 +139,8 @@ class TestContactEnforcement(CollectionsCommon):
         with freeze_time("2026-06-16 15:00:00"):  # 11:00 in New York
             self._dispatch()
         self.assertEqual(message.state, "queued")
-        self.assertIn("reply STOP", message.mail_id.body_html)
+        # Only opt-outs that work by email: a "reply STOP" would reach nobody who reads it.
+        self.assertNotIn("reply STOP", message.mail_id.body_html)
         self.assertIn(message._unsubscribe_url(), message.mail_id.body_html, "and a working unsubscribe link")
         self.assertIn(message._unsubscribe_url(), message.mail_id.headers, "List-Unsubscribe for mail clients")
 
@@ -350,10 +357,12 @@ class TestContactEnforcement(CollectionsCommon):
 
     def test_peru_preset_weekdays_07_to_20_no_holidays(self):
         xmlid = "collections_omni.contact_rules_pe_ley_29571"
-        self.assertTrue(self._preset_check(xmlid, "2026-06-16 19:59", "America/Lima").allowed)
-        self.assertEqual(self._preset_check(xmlid, "2026-06-16 20:00", "America/Lima").reason, "outside_hours")
-        self.assertEqual(self._preset_check(xmlid, "2026-06-13 10:00", "America/Lima").reason, "outside_hours")  # Sat
-        self.assertEqual(self._preset_check(xmlid, "2026-06-29 10:00", "America/Lima").reason, "holiday")  # San Pedro
+        # Art. 62(b) names calls (and visits): the hours are the calls'.
+        lima = ("America/Lima", "call")
+        self.assertTrue(self._preset_check(xmlid, "2026-06-16 19:59", *lima).allowed)
+        self.assertEqual(self._preset_check(xmlid, "2026-06-16 20:00", *lima).reason, "outside_hours")
+        self.assertEqual(self._preset_check(xmlid, "2026-06-13 10:00", *lima).reason, "outside_hours")  # Sat
+        self.assertEqual(self._preset_check(xmlid, "2026-06-29 10:00", *lima).reason, "holiday")  # San Pedro
 
     def test_ecuador_preset_once_a_day_weekdays_07_to_20(self):
         xmlid = "collections_omni.contact_rules_ec_lodc"

@@ -3,9 +3,11 @@ not reconcile by itself, or must log exactly what the ledger holds."""
 
 import base64
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
+from odoo.tests.common import freeze_time
 
 from .common import TODAY, CollectionsCommon
 
@@ -151,3 +153,113 @@ class TestReconcileTraps(CollectionsCommon):
         # Issued on the line's date or before: the amount alone suffices.
         match = self._match(self._line(640.0, "pago", self.customer, on=TODAY))
         self.assertEqual(match.state, "auto_reconciled")
+
+    # 4. ------------------------------------------------------------------
+    def test_payment_and_bank_line_for_the_same_money_in_one_run(self):
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        line = self._line(800.0, f"Pago {invoice.name}", self.customer)
+        self.Match._match(self.company)
+        line_match = self.Match.search([("statement_line_id", "=", line.id)])
+        payment_match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(line_match.state, "auto_reconciled")
+        self.assertLedgerHoldsWhatTheMatchSays(line_match)
+        # The payment's money is not for an open invoice any more: a person looks at it.
+        self.assertIn(payment_match.state, ("proposed", "none"))
+        self.assertEqual(payment_match.review_reason, "closed_document")
+        self.assertFalse(payment_match.partial_ids or payment_match.reconciled_amount)
+        self.assertFalse(payment.is_reconciled)
+
+    def test_a_match_never_claims_a_reconciliation_the_ledger_does_not_hold(self):
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        self.Match._match(self.company, payments=payment)
+        match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertLedgerHoldsWhatTheMatchSays(match)
+        # The invoice is settled by hand behind the matcher's back before a second payment is matched.
+        second = self._payment(self.other, 100.0, "pago")
+        other_invoice = self._invoice(self.other, 100.0, 10)
+        reconcile = type(self.Match)._reconcile_candidates
+
+        def settle_first(batch, candidates, state, *args):
+            self._pay(other_invoice)
+            return reconcile(batch, candidates, state, *args)
+
+        with patch.object(type(self.Match), "_reconcile_candidates", settle_first):
+            self.Match._match(self.company, payments=second)
+        matches = self.Match.search([("payment_id", "=", second.id)])
+        self.assertEqual(matches.state, "proposed")
+        self.assertFalse(matches.partial_ids or matches.reconciled_amount or matches.invoice_ids)
+
+    # 5. ------------------------------------------------------------------
+    @freeze_time(TODAY)
+    def test_the_log_lists_the_invoices_that_received_money_with_the_amounts(self):
+        older = self._invoice(self.customer, 250.0, 40)
+        newer = self._invoice(self.customer, 200.0, 10)
+        plan = self.env["collections.payment.plan"].create(
+            {
+                "partner_id": self.customer.id,
+                "currency_id": self.company.currency_id.id,
+                "move_ids": [Command.set((older | newer).ids)],
+                "installment_count": 3,
+                "start_date": TODAY,
+                "frequency": "monthly",
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_activate()
+        match = self._match(self._line(150.0, "cuota plan de pagos", self.customer))
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertEqual(match.invoice_ids, older)
+        self.assertEqual(match._amounts_by_invoice(), {older: 150.0})
+        self.assertLedgerHoldsWhatTheMatchSays(match)
+        # A registered payment of the next installment: its log too.
+        payment = self._payment(self.customer, 150.0, "cuota")
+        self.Match._match(self.company, payments=payment)
+        match = self.Match.search([("payment_id", "=", payment.id)])
+        self.assertEqual(match.state, "auto_reconciled")
+        self.assertEqual(match.invoice_ids, older | newer)
+        self.assertEqual(match._amounts_by_invoice(), {older: 100.0, newer: 50.0})
+        self.assertLedgerHoldsWhatTheMatchSays(match)
+
+    # 7. ------------------------------------------------------------------
+    def test_consistency_check(self):
+        """Every reconciled match records what the ledger holds; tampering shows."""
+        invoice = self._invoice(self.customer, 800.0, 10)
+        payment = self._payment(self.customer, 800.0, f"Transfer {invoice.name}")
+        line = self._line(800.0, f"Pago {invoice.name}", self.customer)
+        pair = self._invoice(self.other, 300.0, 10) | self._invoice(self.other, 200.0, 5)
+        self._line(500.0, " ".join(pair.mapped("name")), self.other)
+        self.Match._match(self.company)
+        matches = self.Match.search([("state", "=", "auto_reconciled")])
+        self.assertEqual(len(matches), 2)
+        self.assertEqual(self.Match._consistency_problems(self.company), [])
+        self.assertIn(self.Match.search([("payment_id", "=", payment.id)]).state, ("proposed", "none"))
+        line_match = matches.filtered(lambda m: m.statement_line_id == line)
+        pair_match = matches - line_match
+        # A log that says another amount, or other invoices, than the ledger.
+        self.env.cr.execute(
+            "UPDATE collections_reconcile_match SET reconciled_amount = 1 WHERE id = %s", [line_match.id]
+        )
+        self.env.cr.execute(
+            "DELETE FROM collections_reconcile_match_invoice_rel WHERE match_id = %s AND move_id = %s",
+            [pair_match.id, pair[0].id],
+        )
+        # A reconciliation removed behind the log's back.
+        other_line = self._line(150.0, "pago", self.customer)
+        self._invoice(self.customer, 150.0, 3)
+        third = self._match(other_line)
+        self.assertEqual(third.state, "auto_reconciled")
+        third.partial_ids.unlink()
+        self.assertEqual(
+            sorted((match.id, code) for match, code in self.Match._consistency_problems(self.company)),
+            sorted(
+                [
+                    (line_match.id, "amount_differs"),
+                    (pair_match.id, "invoices_differ"),
+                    (third.id, "no_reconciliation"),
+                    (third.id, "invoices_differ"),
+                ]
+            ),
+        )

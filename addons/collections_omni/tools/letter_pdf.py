@@ -8,6 +8,8 @@ batch: each letter starts on a new page.
 import io
 from xml.sax.saxutils import escape
 
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -19,13 +21,44 @@ def _lines(text):
     return "<br/>".join(escape(line) for line in (text or "").splitlines() if line.strip())
 
 
+def _qr(url, size=32 * mm):
+    """The link as a QR code a phone camera opens."""
+    widget = QrCodeWidget(url, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    return drawing
+
+
+def _call_to_action(letter, styles):
+    """The QR code beside what it does and the link spelled out, with the other ways to pay."""
+    text = f"<b>{escape(letter['qr_caption'])}</b><br/>{escape(letter['url'])}"
+    if letter.get("options"):
+        text += f"<br/><br/>{escape(letter['options'])}"
+    if letter.get("payment"):
+        text += f"<br/><br/>{escape(letter['payment'])}"
+    box = Table([[_qr(letter["url"]), Paragraph(text, styles["Normal"])]], colWidths=[38 * mm, 132 * mm])
+    box.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BOX", (0, 0), (-1, -1), 0.6, colors.HexColor("#5B7083")),
+                ("BACKGROUND", (1, 0), (1, 0), colors.HexColor("#F7F9FB")),
+            ]
+        )
+    )
+    return box
+
+
 def render(letters):
     """Render letters into one PDF and return its bytes.
 
     :param list letters: dicts with company, company_address, recipient,
         address, date, subject, body, currency, labels (number, date, due,
         open, total), rows [(number, date, due, open amount)] and total, all
-        as text already formatted in the recipient's language
+        as text already formatted in the recipient's language; optionally
+        company_contact, url (printed as a QR code with qr_caption), options,
+        payment (bank account and reference), regards and signature (lines)
     """
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
@@ -36,7 +69,11 @@ def render(letters):
             story.append(PageBreak())
         labels = letter["labels"]
         story += [
-            Paragraph(f"<b>{escape(letter['company'])}</b><br/>{_lines(letter['company_address'])}", styles["Normal"]),
+            Paragraph(
+                f"<b>{escape(letter['company'])}</b><br/>{_lines(letter['company_address'])}"
+                + (f"<br/>{escape(letter['company_contact'])}" if letter.get("company_contact") else ""),
+                styles["Normal"],
+            ),
             Spacer(1, 14 * mm),
             Paragraph(f"<b>{escape(letter['recipient'])}</b><br/>{_lines(letter['address'])}", styles["Normal"]),
             Spacer(1, 10 * mm),
@@ -64,5 +101,10 @@ def render(letters):
             )
         )
         story.append(table)
+        if letter.get("url"):
+            story += [Spacer(1, 8 * mm), _call_to_action(letter, styles)]
+        if letter.get("signature"):
+            closing = escape(letter.get("regards", "")) + "<br/><br/>" + "<br/>".join(map(escape, letter["signature"]))
+            story += [Spacer(1, 8 * mm), Paragraph(closing, styles["Normal"])]
     doc.build(story)
     return buffer.getvalue()

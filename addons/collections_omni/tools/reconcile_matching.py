@@ -170,14 +170,34 @@ class OpenInvoiceIndex:
         self.by_move = {}
         self.by_key = {}
         self.by_partner = {}
+        self.keys_of = {}
         for invoice, keys in invoices:
             self.by_move[invoice.move_id] = invoice
+            self.keys_of[invoice.move_id] = keys
             for key in keys:
                 if len(key) >= MIN_KEY_LENGTH:
                     self.by_key.setdefault(key, set()).add(invoice.move_id)
             self.by_partner.setdefault(invoice.partner_id, []).append(invoice)
         for open_invoices in self.by_partner.values():
             open_invoices.sort(key=lambda inv: (inv.due, inv.move_id))
+
+    def refresh(self, move_ids, residuals):
+        """What earlier decisions settled: of the invoices ``move_ids``, those
+        in ``residuals`` ({move id: open amount}) are still open with that
+        amount, the others are no longer open."""
+        for move_id in move_ids:
+            invoice = self.by_move.get(move_id)
+            if invoice is None:
+                continue
+            if move_id in residuals:
+                invoice.residual = residuals[move_id]
+                continue
+            del self.by_move[move_id]
+            for key in self.keys_of.pop(move_id, ()):
+                self.by_key.get(key, set()).discard(move_id)
+                if key in self.by_key and not self.by_key[key]:
+                    del self.by_key[key]
+            self.by_partner[invoice.partner_id].remove(invoice)
 
     def referenced(self, label, keys=None):
         """(invoices named in the label, customers named in it). A reference

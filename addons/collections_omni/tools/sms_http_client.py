@@ -1,9 +1,9 @@
 """Client of a Twilio-compatible SMS HTTP API (Twilio itself, compatible
-gateways, and the local fake of ``collections_worker.fake_sms``).
+gateways, and the local fake in ``fake_sms.py``).
 
 Plain Python (requests only, no Odoo import): the Odoo addon uses it when it
-sends in embedded mode, the Celery workers load this folder as a stand-alone
-package (``collections_worker/clients.py``).
+sends in embedded mode, the Celery workers import this folder as the package
+``collections_omni_tools`` (see ``collections_worker/clients.py``).
 
 :meth:`TwilioCompatibleClient.send` never raises for what the provider
 answers: every outcome is a :class:`SendResult`, ``sent``, ``temporary``

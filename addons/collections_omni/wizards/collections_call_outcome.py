@@ -1,6 +1,8 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import sql_rules
+
 OUTCOMES = [
     ("no_answer", "No answer"),
     ("promised", "Promised to pay"),
@@ -60,10 +62,8 @@ class CollectionsCallOutcome(models.TransientModel):
                 [
                     ("commercial_partner_id", "=", wizard.partner_id.commercial_partner_id.id),
                     ("company_id", "=", self.env.company.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial", "in_payment")),
-                    ("invoice_date_due", "<", today),
+                    *sql_rules.OPEN_INVOICE_DOMAIN,
+                    *sql_rules.overdue_domain(today),
                 ],
                 aggregates=["amount_residual_signed:sum"],
             )
@@ -84,10 +84,8 @@ class CollectionsCallOutcome(models.TransientModel):
             [
                 ("commercial_partner_id", "=", partner.id),
                 ("company_id", "=", self.env.company.id),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial", "in_payment")),
-                ("invoice_date_due", "<=", fields.Date.context_today(self)),
+                *sql_rules.OPEN_INVOICE_DOMAIN,
+                *sql_rules.overdue_domain(fields.Date.context_today(self)),
             ]
         )
         if not invoices:

@@ -5,6 +5,7 @@ import io
 from odoo import _, fields, models
 
 from ..tools import compliance_pdf
+from ..tools.rules import CLOSED_STATES
 
 
 class CollectionsComplianceReport(models.TransientModel):
@@ -33,10 +34,10 @@ class CollectionsComplianceReport(models.TransientModel):
             """
             SELECT p.name, m.channel, count(*) FROM collections_message m JOIN res_partner p ON p.id = m.partner_id
              WHERE m.company_id = %s AND m.attempted_at >= %s AND m.attempted_at < %s
-               AND m.state NOT IN ('failed', 'cancelled', 'blocked')
+               AND m.state != ALL(%s)
           GROUP BY p.name, m.channel ORDER BY p.name, m.channel
             """,
-            [self.company_id.id, start, end],
+            [self.company_id.id, start, end, list(CLOSED_STATES)],
         )
         contacts = cr.fetchall()
         cr.execute(
@@ -57,13 +58,13 @@ class CollectionsComplianceReport(models.TransientModel):
                    EXTRACT(EPOCH FROM c.honoured_at - c.date),
                    (SELECT count(*) FROM collections_message m
                      WHERE m.partner_id = c.partner_id AND m.channel = c.channel AND m.attempted_at > c.date
-                       AND m.state NOT IN ('failed', 'cancelled', 'blocked') AND m.rule_exception IS NULL)
+                       AND m.state != ALL(%s) AND m.rule_exception IS NULL)
               FROM collections_consent c JOIN res_partner p ON p.id = c.partner_id
              WHERE c.status = 'opt_out' AND c.date >= %s AND c.date < %s
                AND (p.company_id IS NULL OR p.company_id = %s)
           ORDER BY c.date
             """,
-            [start, end, self.company_id.id],
+            [list(CLOSED_STATES), start, end, self.company_id.id],
         )
         opt_outs = cr.fetchall()
         labels = {

@@ -1,7 +1,6 @@
 from odoo import api, fields, models
 
-from ..models.collections_run import SKIP_REASON_LABELS
-from ..models.collections_stage_action import CHANNELS
+from ..tools.rules import CHANNELS, SKIP_REASONS
 
 
 class CollectionsRunPreview(models.TransientModel):
@@ -73,4 +72,4 @@ class CollectionsRunPreviewSkip(models.TransientModel):
 
     preview_id = fields.Many2one("collections.run.preview", required=True, ondelete="cascade")
     partner_id = fields.Many2one("res.partner", string="Customer")
-    reason = fields.Selection(list(SKIP_REASON_LABELS.items()))
+    reason = fields.Selection(SKIP_REASONS)

@@ -8,13 +8,13 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from odoo import _, fields, http
-from odoo.exceptions import MissingError, UserError
+from odoo import Command, _, fields, http
+from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.http import SessionExpiredException, request
-from odoo.tools import float_repr, format_date
+from odoo.tools import SQL, float_repr, format_date
 
+from odoo.addons.account_payment.controllers.portal import PortalAccount
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
-from odoo.addons.portal.controllers.portal import CustomerPortal
 
 from ..models.account_move import PORTAL_OPEN_INVOICE_DOMAIN
 from ..models.collections_payment_plan import MAX_DECLINE_REASON_LENGTH
@@ -33,7 +33,7 @@ SAFE_NEXT = re.compile(r"^/my/(collections|contact-preferences)[\w/\-]*(\?[\w=&%
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$")
 
 
-class CollectionsCustomerPortal(CustomerPortal):
+class CollectionsCustomerPortal(PortalAccount):
     """Portal routes for the customer's balance, promises and payment plans,
     and the contact preferences behind the consent ledger."""
 
@@ -407,6 +407,10 @@ class CollectionsCustomerPortal(CustomerPortal):
     @http.route("/my/collections", type="http", auth="public", website=True, methods=["GET"])
     def collections_balance(self, done=None, **kwargs):
         messages = {
+            "paid": _(
+                "Thank you for your payment. The invoices you paid leave your balance and their reminders stop as "
+                "soon as the payment is confirmed."
+            ),
             "promise": _(
                 "Thank you: your promise is recorded. We will not send you reminders for these invoices until the "
                 "date you chose."
@@ -414,6 +418,115 @@ class CollectionsCustomerPortal(CustomerPortal):
         }
         values = self._collections_balance_values(self._collections_partner(), done=messages.get(done))
         return request.render("collections_portal.portal_collections_balance", values)
+
+    # === PAY ONLINE === #
+
+    def _collections_pay_selection(self, partner, invoice_ids):
+        """The invoices a customer chose to pay in one payment, checked: their
+        own open invoices, in one currency and one company.
+
+        :raise UserError: with what is wrong
+        """
+        ids = set()
+        for value in invoice_ids or ():
+            value = str(value)
+            if not value.isdigit() or len(value) > 12:
+                raise UserError(_("Choose invoices from the list."))
+            ids.add(int(value))
+        if not ids:
+            raise UserError(_("Choose at least one invoice to pay."))
+        invoices = request.env["account.move"]._collections_portal_open_invoices(partner, ids)
+        if len(invoices) != len(ids):
+            raise UserError(
+                _("Some of the chosen invoices are not open invoices of your account. Reload the page and try again.")
+            )
+        if len(invoices.currency_id) > 1 or len(invoices.company_id) > 1:
+            raise UserError(
+                _("The chosen invoices are in different currencies or from different companies: pay them separately.")
+            )
+        return invoices
+
+    def _collections_pay_ids(self, kwargs):
+        """The invoice ids of the pay link: ``all`` for every open invoice, else the ticked ones."""
+        if kwargs.get("all"):
+            return request.env["account.move"]._collections_portal_open_invoices(self._collections_partner()).ids
+        return request.httprequest.values.getlist("invoice_ids")
+
+    @http.route("/my/collections/pay", type="http", auth="public", website=True, methods=["GET"], sitemap=False)
+    def collections_pay(self, **kwargs):
+        """One payment for the chosen invoices (or all of them) through Odoo's payment providers."""
+        partner = self._collections_partner()
+        try:
+            invoices = self._collections_pay_selection(partner, self._collections_pay_ids(kwargs))
+        except UserError as error:
+            values = self._collections_balance_values(partner, error=error.args[0])
+            return request.render("collections_portal.portal_collections_balance", values, status=400)
+        currency = invoices.currency_id
+        total = currency.round(sum(invoices.mapped("amount_residual")))
+        values = {
+            **self._prepare_portal_layout_values(),
+            "page_name": "collections_pay",
+            "partner": partner,
+            "invoices": invoices,
+            "amount": total,
+            "currency": currency,
+            **self._get_common_page_view_values(
+                invoices_data={
+                    "partner": partner,
+                    "company": invoices.company_id,
+                    "total_amount": total,
+                    "currency": currency,
+                    "amount_residual": total,
+                    "payment_reference": False,
+                    "landing_route": "/my/collections?done=paid",
+                    "transaction_route": "/my/collections/pay/transaction",
+                },
+                # The payment form hands this to the transaction route: the selection, checked again there.
+                access_token=".".join(str(invoice_id) for invoice_id in invoices.ids),
+            ),
+        }
+        return request.render("collections_portal.portal_collections_pay", values)
+
+    @http.route("/my/collections/pay/transaction", type="json", auth="public", methods=["POST"], sitemap=False)
+    def collections_pay_transaction(self, access_token=None, **kwargs):
+        """The transaction that pays exactly the chosen invoices, for what they
+        still owe (whatever amount the browser sends). The invoices are locked
+        first: a second submission of the same selection (a double tap, another
+        tab) gets the transaction of the first, never a second one."""
+        partner = self._collections_partner()
+        try:
+            invoices = self._collections_pay_selection(partner, (access_token or "").split("."))
+        except UserError as error:
+            raise ValidationError(error.args[0]) from error
+        self._validate_transaction_kwargs(kwargs)
+        request.env.cr.execute(
+            SQL("SELECT id FROM account_move WHERE id = ANY(%s) ORDER BY id FOR UPDATE", invoices.ids)
+        )
+        invoices.invalidate_recordset(["amount_residual"])
+        currency = invoices.currency_id
+        total = currency.round(sum(invoices.mapped("amount_residual")))
+        payer = partner if request.env.user._is_public() else request.env.user.partner_id
+        provider_id = int(kwargs.get("provider_id") or 0)
+        running = (
+            request.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("invoice_ids", "in", invoices.ids),
+                    ("state", "in", ("draft", "pending", "authorized")),
+                    ("provider_id", "=", provider_id),
+                    ("token_id", "=", False),
+                ],
+            )
+            .filtered(lambda tx: tx.invoice_ids == invoices and not currency.compare_amounts(tx.amount, total))
+        )
+        if running:
+            return running[:1]._get_processing_values()
+        kwargs.update(amount=total, currency_id=currency.id, partner_id=payer.id)
+        transaction = self._create_transaction(
+            custom_create_values={"invoice_ids": [Command.set(invoices.ids)]}, **kwargs
+        )
+        return transaction._get_processing_values()
 
     # === PROMISE TO PAY AND PLAN REQUEST FORMS === #
 

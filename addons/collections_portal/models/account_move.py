@@ -1,16 +1,11 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
-from odoo.addons.collections_omni.models.collections_run import held_invoices_sql
+from odoo.addons.collections_omni.tools import sql_rules
 
-# An open customer invoice as the portal shows it: posted, not paid, something left to pay
-# (the engine's OPEN_RECEIVABLE_SQL, invoices only).
-PORTAL_OPEN_INVOICE_DOMAIN = [
-    ("move_type", "=", "out_invoice"),
-    ("state", "=", "posted"),
-    ("payment_state", "in", ("not_paid", "partial", "in_payment")),
-    ("amount_residual", ">", 0),
-]
+# An open customer invoice as the portal shows it: the engine's open receivable, invoices only.
+PORTAL_OPEN_INVOICE_DOMAIN = sql_rules.OPEN_INVOICE_DOMAIN
 
 
 class AccountMove(models.Model):
@@ -25,7 +20,7 @@ class AccountMove(models.Model):
         domain = [("commercial_partner_id", "=", partner.commercial_partner_id.id), *PORTAL_OPEN_INVOICE_DOMAIN]
         if invoice_ids is not None:
             domain.append(("id", "in", list(invoice_ids)))
-        return self.sudo().search(domain, order="invoice_date_due, id")
+        return self.sudo().search(domain).sorted(sql_rules.oldest_first_key)
 
     def _collections_hold_reasons(self, on_date):
         """{invoice id: reason} of these invoices held out of dunning on the
@@ -35,13 +30,16 @@ class AccountMove(models.Model):
             return {}
         self.env.flush_all()
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT DISTINCT ON (h.move_id) h.move_id, h.reason
-              FROM ({held_invoices_sql("%(date)s::date")}) h
-             WHERE h.move_id = ANY(%(ids)s)
+              FROM (%s) h
+             WHERE h.move_id = ANY(%s)
           ORDER BY h.move_id, h.reason
             """,
-            {"date": on_date, "ids": self.ids},
+                sql_rules.held_invoices(on_date),
+                self.ids,
+            )
         )
         return dict(self.env.cr.fetchall())
 

@@ -1,1 +1,10 @@
-from . import test_contact_preferences, test_portal_balance, test_portal_links, test_portal_requests, test_portal_ui
+from . import (
+    test_contact_preferences,
+    test_portal_balance,
+    test_portal_links,
+    test_portal_requests,
+    test_portal_rules,
+    test_portal_pay,
+    test_portal_requests,
+    test_portal_ui,
+)

@@ -5,6 +5,8 @@ from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.tools import format_amount, format_date
 
+from odoo.addons.collections_omni.tools import sql_rules
+
 from ..tools import chat_intents, graph_client
 from .collections_whatsapp_template_variable import DEFAULT_ORDER
 
@@ -158,9 +160,7 @@ class CollectionsWhatsappTemplate(models.Model):
                 [
                     ("commercial_partner_id", "=", partner.id),
                     ("company_id", "=", company.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
+                    *sql_rules.OPEN_INVOICE_DOMAIN,
                 ]
             )
         )
@@ -191,7 +191,7 @@ class CollectionsWhatsappTemplate(models.Model):
             "customer_name": partner.name or "",
             "amount_due": format_amount(env, amount, currency, lang),
             "oldest_due_date": format_date(env, min(dues), lang_code=lang) if dues else "",
-            "invoice_numbers": ", ".join(moves.sorted(lambda m: (m.invoice_date_due or m.date, m.id)).mapped("name")),
+            "invoice_numbers": ", ".join(moves.sorted(sql_rules.oldest_first_key).mapped("name")),
             "portal_url": partner._collections_portal_url("whatsapp"),
             "collector_name": (collector and collector.name) or self.company_id.name,
             "company_name": self.company_id.name,

@@ -1,0 +1,155 @@
+import re
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
+
+from .common import PortalCollectionsCommon
+
+
+@tagged("post_install", "-at_install", "collections_http")
+class TestPortalPay(PortalCollectionsCommon, HttpCase):
+    """Several invoices paid in one payment through Odoo's payment providers, over real HTTP."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.first = cls._invoice(cls.customer, 300, 40)
+        cls.second = cls._invoice(cls.customer, 200, 10)
+        cls.third = cls._invoice(cls.customer, 50, 5)
+        cls.foreign = cls._invoice(cls.other_customer, 777.77, 10)
+        redirect_form = cls.env["ir.ui.view"].create(
+            {"name": "Collections test redirect form", "type": "qweb", "arch": '<form action="dummy" method="post"/>'}
+        )
+        method = cls.env.ref("payment.payment_method_unknown")
+        cls.provider = cls.env["payment.provider"].create(
+            {
+                "name": "Proveedor de prueba",
+                "code": "none",
+                "state": "test",
+                "is_published": True,
+                "payment_method_ids": [Command.set(method.ids)],
+                "redirect_form_view_id": redirect_form.id,
+                "available_currency_ids": [Command.set(cls.company.currency_id.ids)],
+            }
+        )
+        method.active = True  # once a provider supports it
+        cls.method = method
+        # Odoo's own way (account_payment's tests) to give the test provider an accounting payment method.
+        PaymentMethod = cls.env["account.payment.method"]
+        information = PaymentMethod._get_payment_method_information
+
+        def with_test_provider(*args, **kwargs):
+            return {**information(), "none": {"mode": "electronic", "type": ("bank",)}}
+
+        with patch.object(
+            cls.env.registry["account.payment.method"], "_get_payment_method_information", with_test_provider
+        ):
+            PaymentMethod.sudo().create({"name": "Test method", "code": "none", "payment_type": "inbound"})
+            cls.provider.journal_id = cls.company_data["default_journal_bank"]
+        cls.provider.journal_id.inbound_payment_method_line_ids.filtered(
+            lambda line: line.payment_provider_id == cls.provider
+        ).payment_account_id = cls.inbound_payment_method_line.payment_account_id
+
+    def setUp(self):
+        super().setUp()
+        self.authenticate("cliente_uno", "cliente_uno_pw")
+
+    def _pay_page(self, query, status=200):
+        page = self.url_open(f"/my/collections/pay?{query}")
+        self.assertEqual(page.status_code, status, page.text[-800:])
+        return page
+
+    def _transaction(self, selection, amount=1.0):
+        return self.make_jsonrpc_request(
+            "/my/collections/pay/transaction",
+            {
+                "provider_id": self.provider.id,
+                "payment_method_id": self.method.id,
+                "token_id": None,
+                "amount": amount,
+                "flow": "redirect",
+                "tokenization_requested": False,
+                "landing_route": "/my/collections?done=paid",
+                "is_validation": False,
+                "access_token": selection,
+            },
+        )
+
+    def _transactions(self):
+        return self.env["payment.transaction"].search([("partner_id", "child_of", self.customer.id)])
+
+    def test_several_invoices_in_one_payment_that_stops_their_reminders(self):
+        reminder = self.env["collections.message"].create(
+            {
+                "partner_id": self.customer.id,
+                "channel": "email",
+                "currency_id": self.company.currency_id.id,
+                "state": "planned",
+                "move_ids": [Command.set((self.first | self.second).ids)],
+                "idempotency_key": "portal-pay-reminder",
+            }
+        )
+        page = self._pay_page(f"invoice_ids={self.first.id}&invoice_ids={self.second.id}")
+        self.assertIn("500.00", re.search(r"o_collections_pay_total.*?</span>\s*</li>", page.text, re.S).group(0))
+        self.assertIn(
+            f'data-provider-id="{self.provider.id}"', page.text, "the payment form with the company's providers"
+        )
+        self.assertIn('data-transaction-route="/my/collections/pay/transaction"', page.text)
+        self.assertNotIn(self.third.name, page.text)
+        selection = re.search(r'data-access-token="([^"]+)"', page.text).group(1)
+        self.assertEqual(selection, f"{self.first.id}.{self.second.id}")
+
+        self._transaction(selection, amount=0.01)  # the browser's amount is not trusted
+        tx = self._transactions()
+        self.assertEqual(len(tx), 1)
+        self.assertEqual((tx.invoice_ids, tx.amount), (self.first | self.second, 500), "what the invoices owe")
+        self._transaction(selection)
+        self._transaction(f"{self.second.id}.{self.first.id}")
+        self.assertEqual(self._transactions(), tx, "a replay of the same selection gets the same transaction")
+
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual(len(tx.payment_id), 1, "one payment")
+        self.assertEqual((self.first | self.second).mapped("amount_residual"), [0, 0], "reconciled with the payment")
+        self.assertEqual(self.third.payment_state, "not_paid", "exactly the chosen invoices")
+        self.assertEqual(reminder.state, "cancelled", "their pending reminder stops at once")
+        done = self.url_open("/my/collections?done=paid")
+        self.assertIn("Thank you for your payment", done.text)
+
+    def test_pay_everything(self):
+        page = self._pay_page("all=1")
+        self.assertIn("550.00", page.text)
+        selection = re.search(r'data-access-token="([^"]+)"', page.text).group(1)
+        self._transaction(selection)
+        self.assertEqual(self._transactions().invoice_ids, self.first | self.second | self.third)
+
+    def test_no_way_to_another_customers_invoices_or_bad_selections(self):
+        for query, message in (
+            (f"invoice_ids={self.first.id}&invoice_ids={self.foreign.id}", "not open invoices of your account"),
+            (f"invoice_ids={self.foreign.id}", "not open invoices of your account"),
+            ("invoice_ids=NaN", "Choose invoices from the list."),
+            ("invoice_ids=-1", "Choose invoices from the list."),
+            ("invoice_ids=99999999999999999999999", "Choose invoices from the list."),
+            ("invoice_ids=%C3%B1", "Choose invoices from the list."),
+            ("", "Choose at least one invoice to pay."),
+        ):
+            page = self._pay_page(query, status=400)
+            self.assertIn(message, page.text, query)
+            self.assertNotIn("777.77", page.text)
+        for selection in (f"{self.foreign.id}", f"{self.first.id}.{self.foreign.id}", "1e9", "", "x.y"):
+            with self.assertRaises(JsonRpcException, msg=selection) as refused:
+                self._transaction(selection)
+            self.assertIn("odoo.exceptions.ValidationError", str(refused.exception), "a clear refusal, not a crash")
+        self.assertFalse(self._transactions())
+        self.assertFalse(self.env["payment.transaction"].search([("invoice_ids", "in", self.foreign.ids)]))
+
+    def test_a_link_visitor_pays_without_a_password(self):
+        self.opener.cookies.clear()  # a phone that never logged in
+        url = self.customer._collections_portal_url("sms")
+        self.url_open(url[url.index("/my/collections/access/") :])
+        page = self._pay_page(f"invoice_ids={self.second.id}")
+        self._transaction(re.search(r'data-access-token="([^"]+)"', page.text).group(1))
+        tx = self._transactions()
+        self.assertEqual((tx.invoice_ids, tx.partner_id), (self.second, self.customer))

@@ -1,0 +1,1 @@
+from . import collections_provider_file_outbox

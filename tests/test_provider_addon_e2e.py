@@ -1,0 +1,165 @@
+"""A provider written only in a test addon (tests/addons/test_collections_provider,
+one model file and its plain-Python client) sends messages through a real Odoo
+server in embedded mode and through real Celery workers in scaled mode, with
+no edit to collections_omni or collections_worker: the workers find its client
+through COLLECTIONS_WORKER_CLIENTS."""
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from conftest import ADDONS, PG_ENV, ROOT, OdooServer, free_port
+from odoo_env import odoo_command
+from worker_pool import WorkerPool
+
+TEST_ADDONS = os.path.join(ROOT, "tests", "addons")
+CLIENT_DIR = os.path.join(TEST_ADDONS, "test_collections_provider", "tools")
+REDIS_URL = os.environ.get(
+    "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """An Odoo server with the test addon installed (on a copy of scripts/test's database)."""
+    db = f"collections_provider_e2e_{uuid.uuid4().hex[:8]}"
+    template = os.environ.get("COLLECTIONS_TEST_TEMPLATE_DB")
+    log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
+    install = "test_collections_provider" if template else f"{ADDONS},test_collections_provider"
+    if template:
+        subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
+    subprocess.run(
+        odoo_command(
+            "-d", db, "-i", install, "--without-demo=all", "--stop-after-init", "--http-port=0",
+            extra_addons=[TEST_ADDONS],
+        ),
+        check=True,
+        env=PG_ENV,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    open(log_path, "w").close()
+    odoo = OdooServer(db, free_port(), None, log_path, extra_addons=[TEST_ADDONS])
+    try:
+        odoo.start()
+        yield odoo
+    finally:
+        if odoo.process:
+            odoo.stop()
+        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
+
+
+@pytest.fixture(scope="module")
+def customers(server):
+    env = server.rpc().env
+    env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
+    rule_sets = env["collections.contact.rule.set"]
+    rule_sets.browse(rule_sets.search([])).write({"active": False})  # about sending, not contact rules
+    due = (date.today() - timedelta(days=10)).isoformat()
+    found = []
+    for n in range(4):
+        partner_id = env["res.partner"].create(
+            {
+                "name": f"Plantilla {n} SL",
+                "is_company": True,
+                "mobile": f"6123460{n:02d}",
+                "country_id": env.ref("base.es").id,
+            }
+        )
+        invoice_id = env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner_id,
+                "invoice_date": due,
+                "invoice_date_due": due,
+                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
+            }
+        )
+        server.rpc().execute_kw("account.move", "action_post", [[invoice_id]])
+        found.append((partner_id, invoice_id))
+    return {"list": found, "currency_id": env.user.company_id.currency_id.id}
+
+
+def send(server, customers, outbox, mode, tag):
+    env = server.rpc().env
+    providers = env["collections.provider"]
+    providers.browse(providers.search([("channel", "=", "sms")])).write({"active": False})
+    env["collections.provider"].create(
+        {
+            "name": f"File outbox ({mode})",
+            "channel": "sms",
+            "provider_type": "test_file_outbox",
+            "dispatch_mode": mode,
+            "test_outbox_path": str(outbox),
+            "rate_per_second": 1000,
+            "recipient_interval": 0,
+            "delivery_reports": False,
+        }
+    )
+    message_ids = env["collections.message"].create(
+        [
+            {
+                "partner_id": partner_id,
+                "channel": "sms",
+                "currency_id": customers["currency_id"],
+                "amount_due": 100 + n,
+                "move_ids": [(6, 0, [invoice_id])],
+                "idempotency_key": f"provider-e2e-{tag}-{n}",
+            }
+            for n, (partner_id, invoice_id) in enumerate(customers["list"])
+        ]
+    )
+    server.rpc().execute_kw("collections.message", "action_send_now", [message_ids])
+    return message_ids
+
+
+def wait_sent(server, message_ids, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = server.rpc().env["collections.message"].read(message_ids, ["state", "provider_ref", "idempotency_key"])
+        if all(row["state"] in ("sent", "failed", "blocked") for row in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.5)
+
+
+def assert_sent_through_the_outbox(rows, outbox, worker_pids=None):
+    assert {row["state"] for row in rows} == {"sent"}, rows
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert sorted(line["key"] for line in lines) == sorted(row["idempotency_key"] for row in rows), "each once"
+    assert {row["provider_ref"] for row in rows} == {f"file-{line['key']}" for line in lines}
+    for line in lines:
+        assert line["to"].startswith("+3461234600"), line
+        assert line["body"]["template"] == "collections_reminder", "the provider's content, not the core's text"
+        assert line["body"]["parameters"][0].startswith("Plantilla"), line
+    if worker_pids is not None:
+        assert {line["pid"] for line in lines} <= worker_pids, "sent by the workers, not by Odoo"
+    return lines
+
+
+def test_embedded_mode_sends_through_the_addon_provider(server, customers, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    message_ids = send(server, customers, outbox, "embedded", "embedded")
+    rows = server.rpc().env["collections.message"].read(message_ids, ["state", "provider_ref", "idempotency_key"])
+    lines = assert_sent_through_the_outbox(rows, outbox)
+    assert {line["pid"] for line in lines} == {server.process.pid}, "sent from inside the Odoo server"
+
+
+def test_scaled_mode_sends_through_the_addon_provider_on_the_workers(server, customers, tmp_path, monkeypatch):
+    subprocess.run(["bash", "-c", f'. "{ROOT}/scripts/lib.sh" && redis_start'], check=True)
+    monkeypatch.setenv("COLLECTIONS_WORKER_CLIENTS", "test_file_outbox=file_outbox:FileOutboxClient")
+    monkeypatch.setenv("PYTHONPATH", CLIENT_DIR)
+    outbox = tmp_path / "outbox.jsonl"
+    pool = WorkerPool(server.url, server.db, REDIS_URL, tmp_path / "workers")
+    try:
+        worker = pool.start(concurrency=2)
+        message_ids = send(server, customers, outbox, "celery", "scaled")
+        rows = wait_sent(server, message_ids)
+        assert_sent_through_the_outbox(rows, outbox)
+        lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+        assert server.process.pid not in {line["pid"] for line in lines}, "sent by a worker, not by Odoo"
+        assert worker.poll() is None
+    finally:
+        pool.stop()
