@@ -10,7 +10,7 @@ from odoo.tools import format_amount, format_date
 
 from odoo.addons.collections_omni.tools import reply_keywords, sql_rules
 
-from ..tools import chat_intents, graph_client, phone
+from ..tools import chat_intents, graph_client, phone, webhook
 
 _logger = logging.getLogger(__name__)
 WINDOW = dt.timedelta(hours=24)
@@ -153,6 +153,19 @@ class CollectionsWhatsappConversation(models.Model):
             .search([("provider_type", "=", "whatsapp_cloud"), ("whatsapp_account_id", "=", account.id)])
         )
         Message = self.env["collections.message"].sudo()
+        waiting = Message.search(
+            [
+                ("provider_id", "in", provider.ids),
+                ("state", "in", ("queued", "sending")),
+                ("early_status", "!=", False),
+                "|",
+                ("provider_ref", "=", event.wamid),
+                ("idempotency_key", "=", event.callback_data or "-"),
+            ],
+            limit=1,
+        )
+        if waiting and event.status != "failed" and not webhook.status_advances(waiting.early_status, event.status):
+            return  # a status overtook the send's result and a later one is already waiting: keep the later one
         for each in provider:
             Message._apply_provider_status(
                 each,

@@ -1,0 +1,249 @@
+"""WhatsApp end to end: a real Odoo server and the local Graph API emulator,
+talking over real HTTP both ways (Odoo sends to the emulator; the emulator
+posts signed webhooks back to Odoo), in embedded mode."""
+
+import json
+import time
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from tests.whatsapp_tools import tool
+
+webhook = tool("webhook")
+emulator_module = tool("emulator")
+
+NUMBER = "+34612345678"
+
+
+def wait_for(check, timeout=60):
+    """Poll until ``check()`` is truthy (webhooks arrive asynchronously); returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def whatsapp(odoo_server):
+    rpc = odoo_server.rpc()
+    env = rpc.env
+    env["ir.config_parameter"].set_param("web.base.url", odoo_server.url)
+    rule_sets = env["collections.contact.rule.set"]
+    rule_sets.browse(rule_sets.search([])).write({"active": False})  # about delivery, not the hour of the day
+    emulator = emulator_module.GraphApiEmulator(phone_number_id="1099000001", waba_id="2099000002").start()
+    account_id = env["collections.whatsapp.account"].create(
+        {
+            "name": "WhatsApp e2e",
+            "phone_number_id": emulator.phone_number_id,
+            "waba_id": emulator.waba_id,
+            "graph_url": emulator.url,
+            "access_token": emulator.access_token,
+            "app_secret": emulator.app_secret,
+            "verify_token": "e2e-verify-token",
+        }
+    )
+    emulator.webhook_url = f"{odoo_server.url}/collections/whatsapp/webhook/{account_id}"
+    rpc.execute_kw("collections.whatsapp.account", "action_sync_templates", [[account_id]])
+    templates = env["collections.whatsapp.template"].search(
+        [("account_id", "=", account_id), ("name", "=", "collections_reminder")]
+    )
+    provider_id = env["collections.provider"].create(
+        {
+            "name": "WhatsApp e2e",
+            "channel": "whatsapp",
+            "provider_type": "whatsapp_cloud",
+            "whatsapp_account_id": account_id,
+            "company_id": env.user.company_id.id,
+        }
+    )
+    policy_id = env["collections.policy"].create(
+        {
+            "name": "WhatsApp e2e",
+            "stage_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "name": "Chat",
+                        "offset_days": 1,
+                        "action_ids": [(0, 0, {"channel": "whatsapp", "whatsapp_template_ids": [(6, 0, templates)]})],
+                    },
+                )
+            ],
+        }
+    )
+    partner_id = env["res.partner"].create(
+        {
+            "name": "Chat Customer SL",
+            "is_company": True,
+            "mobile": "612 34 56 78",
+            "country_id": env.ref("base.es").id,
+            "collections_policy_id": policy_id,
+        }
+    )
+    yield {
+        "rpc": rpc,
+        "emulator": emulator,
+        "account_id": account_id,
+        "provider_id": provider_id,
+        "partner_id": partner_id,
+        "url": emulator.webhook_url,
+        "server": odoo_server,
+    }
+    emulator.stop()
+
+
+def _post(url, body, secret):
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers[webhook.SIGNATURE_HEADER] = webhook.sign(secret, raw)
+    return requests.post(url, data=raw, headers=headers, timeout=30)
+
+
+def _events(whatsapp, wamid):
+    return whatsapp["rpc"].env["collections.whatsapp.event"].search_count([("wamid", "=", wamid)])
+
+
+def test_handshake(whatsapp):
+    params = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": "e2e-verify-token"}
+    response = requests.get(whatsapp["url"], params=params, timeout=30)
+    assert (response.status_code, response.text) == (200, "1158201444")
+    assert requests.get(whatsapp["url"], params={**params, "hub.verify_token": "x"}, timeout=30).status_code == 403
+    assert requests.get(whatsapp["url"], params={}, timeout=30).status_code == 403
+    assert requests.get(whatsapp["url"].rsplit("/", 1)[0] + "/999999", params=params, timeout=30).status_code == 403
+
+
+def test_signature_matrix_over_http(whatsapp):
+    emulator, secret, url = whatsapp["emulator"], whatsapp["emulator"].app_secret, whatsapp["url"]
+    body = emulator.inbound_body("+34699111000", text="Señora Núñez: ¿cuánto? 💶", name="Núñez")
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    wamid = body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    refused = {
+        "invalid": {webhook.SIGNATURE_HEADER: "sha256=" + "0" * 64},
+        "missing": {},
+        "wrong secret": {webhook.SIGNATURE_HEADER: webhook.sign("not-the-secret", raw)},
+    }
+    for case, headers in refused.items():
+        response = requests.post(url, data=raw, headers={"Content-Type": "application/json", **headers}, timeout=30)
+        assert response.status_code == 403, case
+    altered = raw.replace("cuánto".encode(), b"cuanto")
+    response = requests.post(
+        url, data=altered, headers={webhook.SIGNATURE_HEADER: webhook.sign(secret, raw)}, timeout=30
+    )
+    assert response.status_code == 403
+    assert _events(whatsapp, wamid) == 0, "nothing refused is stored"
+    assert _post(url, raw, secret).status_code == 200  # the non-ASCII body, signed as sent
+    assert _events(whatsapp, wamid) == 1
+
+
+def test_replayed_100_times_gives_one_record(whatsapp):
+    emulator = whatsapp["emulator"]
+    body = emulator.inbound_body("+34699111001", text="hola")
+    wamid = body["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    statuses = [emulator.status_body("wamid.REPLAY", s, "34699111001") for s in ("read", "sent", "delivered")]
+    for _replay in range(100):
+        for each in (body, *statuses):
+            assert _post(whatsapp["url"], each, emulator.app_secret).status_code == 200
+    assert _events(whatsapp, wamid) == 1
+    assert _events(whatsapp, "wamid.REPLAY") == 3
+    env = whatsapp["rpc"].env
+    conversation = env["collections.whatsapp.conversation"].search_read(
+        [("wa_id", "=", "34699111001")], ["unread_count"]
+    )
+    assert conversation[0]["unread_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"not json at all", 400),
+        (b"[]", 400),
+        (json.dumps({"object": "page", "entry": []}).encode(), 400),
+        (
+            json.dumps(
+                {
+                    "object": "whatsapp_business_account",
+                    "entry": [
+                        {
+                            "changes": [
+                                {
+                                    "field": "messages",
+                                    "value": {"metadata": {"phone_number_id": "1"}, "statuses": [{"status": "read"}]},
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ).encode(),
+            400,
+        ),
+        (b"{" + b" " * (1024 * 1024 + 10) + b"}", 413),
+    ],
+)
+def test_malformed_and_oversized_get_4xx_and_a_log_line(whatsapp, raw, status):
+    before = whatsapp["rpc"].env["collections.whatsapp.event"].search_count([])
+    tracebacks = whatsapp["server"].log().count("Traceback")
+    response = _post(whatsapp["url"], raw, whatsapp["emulator"].app_secret)
+    assert response.status_code == status
+    assert whatsapp["rpc"].env["collections.whatsapp.event"].search_count([]) == before
+    log = whatsapp["server"].log()
+    assert "WhatsApp: refused a" in log.splitlines()[-1] or "WhatsApp: refused a" in log[-2000:]
+    assert log.count("Traceback") == tracebacks
+
+
+def test_reminder_sent_and_its_statuses_come_back_out_of_order(whatsapp):
+    rpc, emulator = whatsapp["rpc"], whatsapp["emulator"]
+    env = rpc.env
+    emulator.configure(shuffle_statuses=True, duplicate_webhooks=2)
+    due = (date.today() - timedelta(days=10)).isoformat()
+    invoice_id = env["account.move"].create(
+        {
+            "move_type": "out_invoice",
+            "partner_id": whatsapp["partner_id"],
+            "invoice_date": due,
+            "invoice_date_due": due,
+            "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 80, "tax_ids": []})],
+        }
+    )
+    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+    run_id = env["collections.run"].create({"date": date.today().isoformat()})
+    rpc.execute_kw("collections.run", "action_run", [[run_id]])
+    Message = env["collections.message"]
+    message_ids = Message.search(
+        [("partner_id", "=", whatsapp["partner_id"]), ("channel", "=", "whatsapp"), ("state", "=", "planned")]
+    )
+    assert len(message_ids) == 1
+    rpc.execute_kw("collections.message", "action_send_now", [message_ids])
+    sent = [m for m in emulator.sent if m["to"] == NUMBER[1:] and m["type"] == "template"]
+    assert len(sent) == 1
+    assert sent[0]["template"]["name"] == "collections_reminder"
+
+    def state():
+        record = Message.read(message_ids, ["state", "provider_ref", "read_at"])[0]
+        return record if record["state"] == "read" else None
+
+    record = wait_for(state)
+    assert record, Message.read(message_ids, ["state"])
+    assert record["provider_ref"] == sent[0]["id"]
+    assert emulator.wait_idle()
+    assert _events(whatsapp, sent[0]["id"]) == 3, "sent, delivered, read: once each, though posted twice"
+    assert Message.read(message_ids, ["state"])[0]["state"] == "read", "never backwards"
+    emulator.configure(shuffle_statuses=False, duplicate_webhooks=1)
+
+
+def test_customer_asks_to_pay_and_then_opts_out_in_the_chat(whatsapp):
+    rpc, emulator = whatsapp["rpc"], whatsapp["emulator"]
+    before = len(emulator.sent)
+    emulator.reply(NUMBER, text="I want to pay now")
+    answers = wait_for(lambda: [m for m in emulator.sent[before:] if m["type"] == "text"])
+    assert answers and "/my/collections" in answers[0]["text"]["body"]
+    emulator.reply(NUMBER, button="COLLECTIONS_OPT_OUT", text="STOP")
+    consent = rpc.env["collections.consent"].search_read(
+        [("partner_id", "=", whatsapp["partner_id"]), ("channel", "=", "whatsapp")], ["status"]
+    )
+    assert [c["status"] for c in consent] == ["opt_out"]
