@@ -14,6 +14,7 @@ from odoo.tools.misc import hmac
 from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client
+from .collections_message_audit import engine_transition
 from .collections_run import OPEN_RECEIVABLE_SQL, held_invoices_sql
 from .collections_stage_action import CHANNELS
 
@@ -49,6 +50,7 @@ class CollectionsMessage(models.Model):
     """
 
     _name = "collections.message"
+    _inherit = ["collections.message.audit"]
     _description = "Collections Message"
     _order = "id desc"
     _check_company_auto = True
@@ -117,6 +119,7 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
+    @engine_transition
     def action_send_now(self):
         """Send the selected planned messages now, through the same checks as
         the scheduled dispatch (still due, contact rules, fees)."""
@@ -142,6 +145,7 @@ class CollectionsMessage(models.Model):
                 )
         return True
 
+    @engine_transition
     def action_cancel(self):
         # A message handed to a provider (a lease) is in flight: only its result ends it.
         pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
@@ -150,6 +154,7 @@ class CollectionsMessage(models.Model):
 
     # === DISPATCH === #
 
+    @engine_transition
     def _still_due(self):
         """Messages still to send right before sending: those with open
         invoices that no payment plan, promise or dispute holds. The others end
@@ -209,6 +214,7 @@ class CollectionsMessage(models.Model):
         return self - stopped
 
     @api.model
+    @engine_transition
     def _recheck_pending(self, moves=None, partners=None):
         """Re-check at once the pending messages about these invoices or
         customers (a payment plan, promise or dispute has just started)."""
@@ -221,6 +227,7 @@ class CollectionsMessage(models.Model):
             pending._still_due()
 
     @api.model
+    @engine_transition
     def _dispatch_planned(self, company=None, limit=500):
         """Send due planned messages in batches, each channel through its
         ``_send_<channel>`` method. Returns the number of messages handled."""
@@ -244,6 +251,7 @@ class CollectionsMessage(models.Model):
                 # The scheduled action keeps each batch: a crash loses nothing sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
+    @engine_transition
     def _apply_contact_rules(self):
         """Right before sending, with each customer's row locked (so parallel
         dispatchers never exceed a window): the messages the contact rules
@@ -423,6 +431,7 @@ class CollectionsMessage(models.Model):
         link_text = _("Stop receiving payment reminders by email")
         return footer + Markup("<a href='%s' style='color: #666;'>%s</a></p>") % (self._unsubscribe_url(), link_text)
 
+    @engine_transition
     def _unsubscribe(self):
         """Record the customer's opt-out from the channel this message came on (once)."""
         self.ensure_one()
@@ -439,6 +448,7 @@ class CollectionsMessage(models.Model):
                 note=_("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
             )
 
+    @engine_transition
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real
         customer invoice with the fee product's taxes, once per customer,
@@ -483,6 +493,7 @@ class CollectionsMessage(models.Model):
             fee_move.action_post()
             message.fee_move_id = fee_move
 
+    @engine_transition
     def _late_interest(self):
         """Simple yearly interest on each overdue invoice's open amount, for the days it is late."""
         self.ensure_one()
@@ -502,6 +513,7 @@ class CollectionsMessage(models.Model):
 
     # === SMS AND PROVIDERS === #
 
+    @engine_transition
     def _prepare_sms(self):
         """Each message's number in E.164 (the contact's mobile, else phone; the
         contact's country, else the company's, for local numbers) and its text
@@ -527,6 +539,7 @@ class CollectionsMessage(models.Model):
         ready._render_text()
         return ready
 
+    @engine_transition
     def _render_text(self):
         """The short text of SMS and WhatsApp messages, in each customer's
         language: the stage action's text, else a standard one."""
@@ -562,6 +575,7 @@ class CollectionsMessage(models.Model):
         ]
 
     @api.model
+    @engine_transition
     def report_dispatch_results(self, results):
         """Public RPC of the Celery workers: the outcome of messages they sent.
 
@@ -579,6 +593,7 @@ class CollectionsMessage(models.Model):
         return len(self.sudo()._apply_dispatch_results(results, company_ids=self.env.user.company_ids.ids))
 
     @api.model
+    @engine_transition
     def _apply_dispatch_results(self, results, company_ids=None):
         """Set-based: queued or sending messages become sent or failed; anything
         else (already sent, delivered, unknown key) is left alone."""
@@ -623,6 +638,7 @@ class CollectionsMessage(models.Model):
         self.with_context(collections_dispatch_commit=True)._sweep_stalled()
 
     @api.model
+    @engine_transition
     def _sweep_stalled(self):
         """Hand out again what a crash, a lost task or a temporary error left
         behind: queued or sending messages past their lease, same idempotency key."""
@@ -639,6 +655,7 @@ class CollectionsMessage(models.Model):
         return len(stalled)
 
     @api.model
+    @engine_transition
     def _apply_provider_status(self, provider, provider_ref, status, code=None, error=None, key=None):
         """A delivery-status callback: sent -> delivered (or failed with the
         code); never downgrades, so replays and late callbacks change nothing.
@@ -666,6 +683,7 @@ class CollectionsMessage(models.Model):
         return message
 
     @api.model
+    @engine_transition
     def _record_inbound_reply(self, provider, number, text, provider_ref):
         """A customer's reply on ``provider``'s channel: logged once (replays of
         the webhook change nothing) on the customer we last wrote to at that
@@ -725,6 +743,7 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         return self.action_id.mail_template_id or self.env.ref("collections_omni.mail_template_collections_reminder")
 
+    @engine_transition
     def _render_content(self):
         """Subject and body from each message's template, in the customer's language."""
         for template, messages in self.grouped(lambda m: m._template()).items():
@@ -734,6 +753,7 @@ class CollectionsMessage(models.Model):
             for message in messages:
                 message.write({"subject": subjects[message.id], "body": bodies[message.id]})
 
+    @engine_transition
     def _send_email(self):
         self._render_content()
         rule_sets = self.env["collections.contact.rule.set"]._for_messages(self)
@@ -773,6 +793,7 @@ class CollectionsMessage(models.Model):
             )
         return attachments
 
+    @engine_transition
     def _send_letter(self):
         self._render_content()
         for message in self:
@@ -856,6 +877,7 @@ class CollectionsMessage(models.Model):
             "Please pay the amount due, or contact us if you have already paid or disagree with it."
         )
 
+    @engine_transition
     def _send_call(self):
         activity_type = self.env.ref("mail.mail_activity_data_call")
         model_id = self.env["ir.model"]._get_id("res.partner")
@@ -883,6 +905,7 @@ class CollectionsMessage(models.Model):
         """{message id: amount due with its currency, in ``lang_code``}."""
         return {m.id: format_amount(self.env, m.amount_due, m.currency_id, lang_code) for m in self}
 
+    @engine_transition
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""
         for message in self:
@@ -891,6 +914,7 @@ class CollectionsMessage(models.Model):
             else:
                 message._mark_sent()
 
+    @engine_transition
     def _mark_sent(self):
         """Sent: stamped, and shown on the customer's chatter as the contact timeline."""
         self.write({"state": "sent", "sent_at": fields.Datetime.now()})
