@@ -47,7 +47,7 @@ class CollectionsMessageAudit(models.AbstractModel):
         ondelete="restrict",
         help="The entry this one corrects: the history keeps both.",
     )
-    correction_ids = fields.One2many("collections.message", "correction_of_id", string="Corrections")
+    correction_ids = fields.One2many("collections.message", "correction_of_id")
 
     def _engine(self):
         """These records as the engine's transitions see them: allowed to write the trail."""

@@ -77,7 +77,7 @@ class TestCollectionsAuditTrail(CollectionsCommon):
         correction = (
             self.env["collections.message"]
             .with_user(collector)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create(
                 {
                     "body": "<p>Contestó: pagará el viernes</p>",
