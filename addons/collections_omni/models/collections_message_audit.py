@@ -41,7 +41,6 @@ class CollectionsMessageAudit(models.AbstractModel):
 
     correction_of_id = fields.Many2one(
         "collections.message",
-        string="Correction Of",
         readonly=True,
         index="btree_not_null",
         ondelete="restrict",
