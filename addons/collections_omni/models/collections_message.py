@@ -277,8 +277,9 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_messages(self)
         Consent = self.env["collections.consent"]
-        consent = Consent._status_by_partner(partners)
-        preferences = Consent._preferences_by_partner(partners)
+        # Consent is the contacting company's: each message reads its own company's ledger.
+        consent = {company.id: Consent._status_by_partner(partners, company) for company in self.company_id}
+        preferences = {company.id: Consent._preferences_by_partner(partners, company) for company in self.company_id}
         aware_now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
         refusals = []
@@ -300,7 +301,7 @@ class CollectionsMessage(models.Model):
         for message in self.sorted("id"):
             partner = message.partner_id
             rule_set = rule_sets[message]
-            status = consent.get((partner.id, message.channel))
+            status = consent[message.company_id.id].get((partner.id, message.channel))
             if status == "opt_out":
                 message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
                 refuse(message, "opt_out", rule_set)
@@ -314,7 +315,7 @@ class CollectionsMessage(models.Model):
                 )
                 refuse(message, "no_consent", rule_set)
                 continue
-            preferred_hours = preferences.get(partner.id, (None, None))[1]
+            preferred_hours = preferences[message.company_id.id].get(partner.id, (None, None))[1]
             if rule_set or preferred_hours:
                 decision, later, reason = self._decide_contact(
                     rule_set, partner, history[partner.id], aware_now, message.channel, preferred_hours
@@ -437,7 +438,7 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         Consent = self.env["collections.consent"].sudo()
         partner = self.partner_id.commercial_partner_id
-        if Consent._status_by_partner(partner).get((partner.id, self.channel)) != "opt_out":
+        if Consent._status_by_partner(partner, self.company_id).get((partner.id, self.channel)) != "opt_out":
             recipient = self.recipient_id or self.partner_id
             Consent._record(
                 partner,
@@ -446,6 +447,7 @@ class CollectionsMessage(models.Model):
                 "unsubscribe",
                 address=recipient.email if self.channel == "email" else False,
                 note=_("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
+                company=self.company_id,
             )
 
     @engine_transition
@@ -725,7 +727,7 @@ class CollectionsMessage(models.Model):
         intent = reply_keywords.reply_intent(text)
         if intent:
             self.env["collections.consent"]._record(
-                partner, provider.channel, intent, "reply", address=e164, note=text[:200]
+                partner, provider.channel, intent, "reply", address=e164, note=text[:200], company=company
             )
         channels = dict(self._fields["channel"]._description_selection(self.env))
         partner.message_post(

@@ -17,3 +17,4 @@ from . import test_collections_provider_status
 from . import test_reconcile_set_based
 from . import test_collections_roles
 from . import test_collections_audit_trail
+from . import test_collections_multicompany
