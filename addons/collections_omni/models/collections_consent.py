@@ -16,12 +16,25 @@ CONSENT_SOURCES = [
 class CollectionsConsent(models.Model):
     """The consent ledger: every opt-in and opt-out of a customer for a
     channel (and, optionally, one address or number), and every preference
-    (channel and hours), append-only. The newest entry decides."""
+    (channel and hours), append-only. The newest entry decides.
+
+    Consent belongs to a company: the data controller is the company that
+    contacts, so a customer shared by two companies may have agreed to one and
+    opted out of the other. Every entry names its company; a company's contact
+    rules read only its own entries, and a record rule keeps each company's
+    ledger to its users."""
 
     _name = "collections.consent"
     _description = "Collections Consent"
     _order = "date desc, id desc"
 
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        help="The company the customer agreed with or opted out of: it decides only that company's contacts.",
+    )
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="cascade")
     channel = fields.Selection(CHANNELS, help="Empty only on a preference: no preferred channel.")
     address = fields.Char(string="Address or Number", help="Empty: every address of the customer on this channel.")
@@ -67,6 +80,7 @@ class CollectionsConsent(models.Model):
             .search(
                 [
                     ("partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
                     ("channel", "in", self.mapped("channel")),
                     ("direction", "=", "outbound"),
                     "|",
@@ -77,19 +91,23 @@ class CollectionsConsent(models.Model):
                 ]
             )
         )
-        stopped = pending.grouped(lambda m: (m.partner_id, m.channel))
+        stopped = pending.grouped(lambda m: (m.company_id, m.partner_id, m.channel))
         for entry in self:
-            messages = stopped.get((entry.partner_id, entry.channel), pending.browse())
+            messages = stopped.get((entry.company_id, entry.partner_id, entry.channel), pending.browse())
             messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
             messages.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
             # The ledger is append-only for collectors: the engine stamps its own columns.
             entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(messages)})
 
     @api.model
-    def _record(self, partner, channel, status, source, address=False, note=False, hour_from=0.0, hour_to=0.0):
-        """Record a consent change or preference (for replies, the portal and unsubscribe links)."""
+    def _record(
+        self, partner, channel, status, source, address=False, note=False, hour_from=0.0, hour_to=0.0, company=None
+    ):
+        """Record a consent change or preference (for replies, the portal and unsubscribe links),
+        with ``company`` (default: the current one), the company that contacted the customer."""
         return self.sudo().create(
             {
+                "company_id": (company or self.env.company).id,
                 "partner_id": partner.commercial_partner_id.id,
                 "channel": channel,
                 "address": address,
@@ -102,30 +120,32 @@ class CollectionsConsent(models.Model):
         )
 
     @api.model
-    def _status_by_partner(self, partners):
-        """{(partner id, channel): newest status} for these customers."""
+    def _status_by_partner(self, partners, company=None):
+        """{(partner id, channel): newest status} for these customers with ``company`` (default: the current one)."""
         self.flush_model()
         self.env.cr.execute(
             """
             SELECT DISTINCT ON (partner_id, channel) partner_id, channel, status
-              FROM collections_consent WHERE partner_id = ANY(%s) AND status != 'preference'
+              FROM collections_consent
+             WHERE partner_id = ANY(%s) AND company_id = %s AND status != 'preference'
           ORDER BY partner_id, channel, date DESC, id DESC
             """,
-            [partners.commercial_partner_id.ids],
+            [partners.commercial_partner_id.ids, (company or self.env.company).id],
         )
         return {(partner_id, channel): status for partner_id, channel, status in self.env.cr.fetchall()}
 
     @api.model
-    def _preferences_by_partner(self, partners):
-        """{partner id: (preferred channel, (start, end) minutes or None)}, from the newest preference."""
+    def _preferences_by_partner(self, partners, company=None):
+        """{partner id: (preferred channel, (start, end) minutes or None)}, from the newest preference
+        given to ``company`` (default: the current one)."""
         self.flush_model()
         self.env.cr.execute(
             """
             SELECT DISTINCT ON (partner_id) partner_id, channel, COALESCE(hour_from, 0), COALESCE(hour_to, 0)
-              FROM collections_consent WHERE partner_id = ANY(%s) AND status = 'preference'
+              FROM collections_consent WHERE partner_id = ANY(%s) AND company_id = %s AND status = 'preference'
           ORDER BY partner_id, date DESC, id DESC
             """,
-            [partners.commercial_partner_id.ids],
+            [partners.commercial_partner_id.ids, (company or self.env.company).id],
         )
         return {
             partner_id: (channel or False, (round(start * 60), round(end * 60)) if end > start else None)

@@ -5,6 +5,9 @@ from .collections_contact_rule_set import RULE_CHANNELS
 
 
 class CollectionsContactLimit(models.Model):
+    """At most N contacts per period and channel, a line of a rule set. It has no
+    company of its own: it is its rule set's (a record rule follows the rule set's)."""
+
     _name = "collections.contact.limit"
     _description = "Collections Contact Limit"
 

@@ -5,6 +5,9 @@ from .collections_contact_rule_set import RULE_CHANNELS, WEEKDAYS
 
 
 class CollectionsContactWindow(models.Model):
+    """When contacts are allowed, a line of a rule set. It has no company of its
+    own: it is its rule set's (a record rule follows the rule set's)."""
+
     _name = "collections.contact.window"
     _description = "Collections Contact Window"
     _order = "weekday, hour_from"

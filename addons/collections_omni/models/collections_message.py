@@ -20,6 +20,7 @@ from ..tools.rules import (
     MESSAGE_STATES,
     STATUS_RANK,
 )
+from .collections_message_audit import engine_transition
 
 _logger = logging.getLogger(__name__)
 # How far back contact history matters to any rule.
@@ -41,6 +42,7 @@ class CollectionsMessage(models.Model):
     """
 
     _name = "collections.message"
+    _inherit = ["collections.message.audit"]
     _description = "Collections Message"
     _order = "id desc"
     _check_company_auto = True
@@ -109,6 +111,7 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
+    @engine_transition
     def action_send_now(self):
         """Send the selected planned messages now, through the same checks as
         the scheduled dispatch (still due, contact rules, fees)."""
@@ -134,6 +137,7 @@ class CollectionsMessage(models.Model):
                 )
         return True
 
+    @engine_transition
     def action_cancel(self):
         # A message handed to a provider (a lease) is in flight: only its result ends it.
         pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
@@ -142,6 +146,7 @@ class CollectionsMessage(models.Model):
 
     # === DISPATCH === #
 
+    @engine_transition
     def _still_due(self):
         """Messages still to send right before sending: those with open
         invoices that no payment plan, promise or dispute holds. The others end
@@ -206,6 +211,7 @@ class CollectionsMessage(models.Model):
         return self - stopped
 
     @api.model
+    @engine_transition
     def _recheck_pending(self, moves=None, partners=None):
         """Re-check at once the pending messages about these invoices or
         customers (a payment plan, promise or dispute has just started)."""
@@ -218,6 +224,7 @@ class CollectionsMessage(models.Model):
             pending._still_due()
 
     @api.model
+    @engine_transition
     def _dispatch_planned(self, company=None, limit=500):
         """Send due planned messages in batches, each channel through its
         provider (``collections.provider._send``). Returns the number of messages handled."""
@@ -241,6 +248,7 @@ class CollectionsMessage(models.Model):
                 # The scheduled action keeps each batch: a crash loses nothing sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
+    @engine_transition
     def _apply_contact_rules(self):
         """Right before sending, with each customer's row locked (so parallel
         dispatchers never exceed a window): the messages the contact rules
@@ -266,8 +274,9 @@ class CollectionsMessage(models.Model):
         RuleSet = self.env["collections.contact.rule.set"]
         rule_sets = RuleSet._for_messages(self)
         Consent = self.env["collections.consent"]
-        consent = Consent._status_by_partner(partners)
-        preferences = Consent._preferences_by_partner(partners)
+        # Consent is the contacting company's: each message reads its own company's ledger.
+        consent = {company.id: Consent._status_by_partner(partners, company) for company in self.company_id}
+        preferences = {company.id: Consent._preferences_by_partner(partners, company) for company in self.company_id}
         aware_now = now.replace(tzinfo=dt.timezone.utc)
         allowed = self.browse()
         refusals = []
@@ -289,7 +298,7 @@ class CollectionsMessage(models.Model):
         for message in self.sorted("id"):
             partner = message.partner_id
             rule_set = rule_sets[message]
-            status = consent.get((partner.id, message.channel))
+            status = consent[message.company_id.id].get((partner.id, message.channel))
             if status == "opt_out":
                 message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
                 refuse(message, "opt_out", rule_set)
@@ -303,7 +312,7 @@ class CollectionsMessage(models.Model):
                 )
                 refuse(message, "no_consent", rule_set)
                 continue
-            preferred_hours = preferences.get(partner.id, (None, None))[1]
+            preferred_hours = preferences[message.company_id.id].get(partner.id, (None, None))[1]
             if rule_set or preferred_hours:
                 decision, later, reason = self._decide_contact(
                     rule_set, partner, history[partner.id], aware_now, message.channel, preferred_hours
@@ -420,12 +429,13 @@ class CollectionsMessage(models.Model):
             link_text,
         )
 
+    @engine_transition
     def _unsubscribe(self):
         """Record the customer's opt-out from the channel this message came on (once)."""
         self.ensure_one()
         Consent = self.env["collections.consent"].sudo()
         partner = self.partner_id.commercial_partner_id
-        if Consent._status_by_partner(partner).get((partner.id, self.channel)) != "opt_out":
+        if Consent._status_by_partner(partner, self.company_id).get((partner.id, self.channel)) != "opt_out":
             recipient = self.recipient_id or self.partner_id
             Consent._record(
                 partner,
@@ -434,8 +444,10 @@ class CollectionsMessage(models.Model):
                 "unsubscribe",
                 address=recipient.email if self.channel == "email" else False,
                 note=_("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
+                company=self.company_id,
             )
 
+    @engine_transition
     def _post_stage_fees(self):
         """Post the dunning fee (and late interest) of a stage as a real
         customer invoice with the fee product's taxes, once per customer,
@@ -480,6 +492,7 @@ class CollectionsMessage(models.Model):
             fee_move.action_post()
             message.fee_move_id = fee_move
 
+    @engine_transition
     def _late_interest(self):
         """Simple yearly interest on each overdue invoice's open amount, for the days it is late."""
         self.ensure_one()
@@ -499,6 +512,7 @@ class CollectionsMessage(models.Model):
 
     # === PROVIDERS (each provider type sends from its own file: collections_provider_*.py) === #
 
+    @engine_transition
     def _render_text(self):
         """The short text of SMS and WhatsApp messages, in each customer's
         language: the stage action's text, else a standard one."""
@@ -520,6 +534,7 @@ class CollectionsMessage(models.Model):
                 message.body_text = f"{text} {opt_out}" if opt_out else text
 
     @api.model
+    @engine_transition
     def report_dispatch_results(self, results):
         """Public RPC of the Celery workers: the outcome of messages they sent.
 
@@ -537,6 +552,7 @@ class CollectionsMessage(models.Model):
         return len(self.sudo()._apply_dispatch_results(results, company_ids=self.env.user.company_ids.ids))
 
     @api.model
+    @engine_transition
     def _apply_dispatch_results(self, results, company_ids=None):
         """Set-based: queued or sending messages become sent or failed; anything
         else (already sent, delivered, unknown key) is left alone."""
@@ -581,6 +597,7 @@ class CollectionsMessage(models.Model):
         self.with_context(collections_dispatch_commit=True)._sweep_stalled()
 
     @api.model
+    @engine_transition
     def _sweep_stalled(self):
         """Hand out again what a crash, a lost task or a temporary error left
         behind: queued or sending messages past their lease, same idempotency key."""
@@ -597,6 +614,7 @@ class CollectionsMessage(models.Model):
         return len(stalled)
 
     @api.model
+    @engine_transition
     def _apply_provider_status(self, provider, provider_ref, status, code=None, error=None, key=None):
         """A delivery-status callback: sent -> delivered (or failed with the
         code); never downgrades, so replays and late callbacks change nothing.
@@ -624,6 +642,7 @@ class CollectionsMessage(models.Model):
         return message
 
     @api.model
+    @engine_transition
     def _record_inbound_reply(self, provider, number, text, provider_ref):
         """A customer's reply on ``provider``'s channel: logged once (replays of
         the webhook change nothing) on the customer we last wrote to at that
@@ -678,7 +697,7 @@ class CollectionsMessage(models.Model):
         intent = reply_keywords.reply_intent(text)
         if intent:
             self.env["collections.consent"]._record(
-                partner, provider.channel, intent, "reply", address=e164, note=text[:200]
+                partner, provider.channel, intent, "reply", address=e164, note=text[:200], company=company
             )
         channels = dict(self._fields["channel"]._description_selection(self.env))
         partner.message_post(
@@ -696,6 +715,7 @@ class CollectionsMessage(models.Model):
         self.ensure_one()
         return self.action_id.mail_template_id or self.env.ref("collections_omni.mail_template_collections_reminder")
 
+    @engine_transition
     def _render_content(self):
         """Subject and body from each message's template, in the customer's language."""
         for template, messages in self.grouped(lambda m: m._template()).items():
@@ -786,6 +806,7 @@ class CollectionsMessage(models.Model):
         """{message id: amount due with its currency, in ``lang_code``}."""
         return {m.id: format_amount(self.env, m.amount_due, m.currency_id, lang_code) for m in self}
 
+    @engine_transition
     def _mark_mail_result(self, failed_mail_ids=()):
         """Called when Odoo's mail queue has processed our emails."""
         for message in self:
@@ -794,6 +815,7 @@ class CollectionsMessage(models.Model):
             else:
                 message._mark_sent()
 
+    @engine_transition
     def _mark_sent(self):
         """Sent: stamped, and shown on the customer's chatter as the contact timeline."""
         self.write({"state": "sent", "sent_at": fields.Datetime.now()})

@@ -20,3 +20,5 @@ from . import test_reminder_content
 from . import test_reconcile_traps
 from . import test_collections_roles
 from . import test_reconcile_properties
+from . import test_collections_audit_trail
+from . import test_collections_multicompany

@@ -207,7 +207,7 @@ class TestEmbeddedSms(ProviderCommon):
         self.assertEqual((stats["delivered"], stats["duplicates"]), (3, 0))
         # A crash after the provider accepted them but before the result was
         # saved: the sweeper sends them again with the same keys, no second copy.
-        messages.write({"state": "sending", "lease_until": fields.Datetime.now() - dt.timedelta(minutes=1)})
+        messages._engine().write({"state": "sending", "lease_until": fields.Datetime.now() - dt.timedelta(minutes=1)})
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual(set(messages.mapped("state")), {"sent"})
         stats = self.fake.stats()
@@ -229,7 +229,7 @@ class TestEmbeddedSms(ProviderCommon):
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual(message.attempt_count, 1, "not before its retry time")
         self.fake.configure(rate_5xx=0.0)
-        message.lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
+        message._engine().lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual(message.state, "sent")
         self.assertEqual(self.fake.stats()["delivered"], 1)
@@ -239,7 +239,7 @@ class TestEmbeddedSms(ProviderCommon):
         self.fake.configure(rate_429=1.0)
         message = self._planned_sms(self._sms_customer("Saturado"))
         self._dispatch()
-        message.lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
+        message._engine().lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual((message.state, message.error_code), ("failed", "429"))
         self.assertEqual(self.fake.stats()["delivered"], 0)
@@ -312,7 +312,7 @@ class TestScaledDispatch(ProviderCommon):
         message = self._planned_sms(self._sms_customer("Perdido"))
         self._dispatch()
         self.env.cr.postcommit.clear()  # the broker was down: the hook never ran
-        message.lease_until = fields.Datetime.now() - dt.timedelta(minutes=1)
+        message._engine().lease_until = fields.Datetime.now() - dt.timedelta(minutes=1)
         self.env["collections.message"]._sweep_stalled()
         self.env.cr.postcommit.run()
         self.assertEqual(self.celery.sent[0][1][1][0]["key"], message.idempotency_key)
@@ -469,7 +469,7 @@ class TestIapSms(ProviderCommon):
         self._dispatch()
         self.assertEqual((later.state, later.error_code), ("sending", "sms_server"))
         self.iap_state = "success"
-        later.lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
+        later._engine().lease_until = fields.Datetime.now() - dt.timedelta(seconds=1)
         self.env["collections.message"]._sweep_stalled()
         self.assertEqual(later.state, "sent")
         self.assertEqual(self.env["sms.sms"].search_count([("uuid", "=", later.provider_ref)]), 1, "the same SMS again")

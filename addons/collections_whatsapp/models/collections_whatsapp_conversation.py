@@ -371,8 +371,16 @@ class CollectionsWhatsappConversation(models.Model):
         """The engine records STOP/BAJA when the account has a provider; otherwise here (once)."""
         Consent = self.env["collections.consent"].sudo()
         partner = self.partner_id.commercial_partner_id
-        if Consent._status_by_partner(partner).get((partner.id, "whatsapp")) != status:
-            Consent._record(partner, "whatsapp", status, "reply", address=self.phone, note=(event.text or "")[:200])
+        if Consent._status_by_partner(partner, self.company_id).get((partner.id, "whatsapp")) != status:
+            Consent._record(
+                partner,
+                "whatsapp",
+                status,
+                "reply",
+                address=self.phone,
+                note=(event.text or "")[:200],
+                company=self.company_id,
+            )
 
     def _ask_a_person(self, summary):
         """A collector activity and the conversation assigned, in the inbox."""
