@@ -1,5 +1,5 @@
 """Each addon's README.md, assembled from its manifest and its readme/
-fragments (DESCRIPTION.md, USAGE.md, CONTRIBUTORS.md), as OCA's readme
+fragments (DESCRIPTION, CONFIGURATION, USAGE, ROADMAP, CONTRIBUTORS), as OCA's readme
 generator does: the fragments are the one place to edit.
 
     python scripts/addon_readmes.py          # rewrite the READMEs
@@ -12,7 +12,13 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDONS = os.path.join(ROOT, "addons")
-SECTIONS = (("DESCRIPTION.md", "What it does"), ("USAGE.md", "Usage"), ("CONTRIBUTORS.md", "Contributors"))
+SECTIONS = (
+    ("DESCRIPTION.md", "What it does"),
+    ("CONFIGURATION.md", "Configuration"),
+    ("USAGE.md", "Usage"),
+    ("ROADMAP.md", "Roadmap"),
+    ("CONTRIBUTORS.md", "Contributors"),
+)
 
 
 def addon_readme(addon):
