@@ -58,5 +58,6 @@ class CollectionsWhatsappWebhook(http.Controller):
             return request.make_response("Bad Request", status=400)
         Event = request.env["collections.whatsapp.event"].sudo()
         new = Event._store(account, events)
+        account._note_accepted(events)
         new._process()
         return request.make_response("", status=200)

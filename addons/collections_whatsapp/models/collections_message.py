@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..tools import graph_client
 
 
 class CollectionsMessage(models.Model):
@@ -10,3 +12,41 @@ class CollectionsMessage(models.Model):
         copy=False,
         help="The template and its parameters (or the text) as prepared: a retry sends exactly this (JSON).",
     )
+
+    @api.model
+    def _apply_dispatch_results(self, results, company_ids=None):
+        """Results of sends, from inside Odoo or from the workers: a WhatsApp
+        free text refused with 131047 is not failed when an approved template
+        can take its place: it goes again at once as that template (embedded)
+        or back to the workers (scaled). The one place of the rule, for both modes."""
+        closed = {
+            r["key"]
+            for r in results or []
+            if r.get("status") == "failed" and graph_client.error_kind(r.get("code")) == graph_client.WINDOW_CLOSED
+        }
+        if not closed:
+            return super()._apply_dispatch_results(results, company_ids=company_ids)
+        domain = [
+            ("idempotency_key", "in", list(closed)),
+            ("state", "in", ("queued", "sending")),
+            ("provider_id.provider_type", "=", "whatsapp_cloud"),
+        ]
+        if company_ids is not None:
+            domain.append(("company_id", "in", company_ids))
+        switched_keys, resend = set(), []
+        for provider, messages in self.sudo().search(domain).grouped("provider_id").items():
+            keys = dict(zip(messages.ids, messages.mapped("idempotency_key"), strict=True))
+            switched = provider._whatsapp_template_fallback(messages)
+            switched_keys.update(keys[m.id] for m in switched)
+            resend.append((provider, switched))
+        updated = super()._apply_dispatch_results(
+            [r for r in results if r["key"] not in switched_keys], company_ids=company_ids
+        )
+        for provider, switched in resend:
+            if not switched:
+                continue
+            if provider.dispatch_mode == "celery":
+                provider._enqueue(switched)
+            else:
+                provider._send_with_client(switched)
+        return updated

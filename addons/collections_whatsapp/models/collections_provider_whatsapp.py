@@ -42,9 +42,14 @@ class CollectionsProvider(models.Model):
         return result
 
     def _get_client_settings(self):
+        """On the workers, the client keeps its send ledger in their Redis: a
+        message whose answer was lost with a killed worker is not sent twice."""
         if self.provider_type != WHATSAPP:
             return super()._get_client_settings()
-        return self.whatsapp_account_id._client_settings()
+        settings = self.whatsapp_account_id._client_settings()
+        if self.dispatch_mode == "celery":
+            settings["ledger_url"] = self._broker_url()
+        return settings
 
     def _get_client(self):
         if self.provider_type != WHATSAPP:
@@ -91,17 +96,10 @@ class CollectionsProvider(models.Model):
                     }
                 )
                 continue
-            lang = contact.lang or message.partner_id.lang or "en_US"
+            lang = self._whatsapp_lang(message)
             template = message.action_id._whatsapp_template_for(lang) if message.action_id else False
             if template:
-                moves = message.move_ids.filtered(lambda m: m.move_type == "out_invoice")
-                payload = template._payload_for(
-                    None, message.partner_id.commercial_partner_id, moves, message.amount_due, message.currency_id, lang
-                )
-                values = template._values(
-                    message.partner_id.commercial_partner_id, moves, message.amount_due, message.currency_id, lang
-                )
-                body_text = graph_client.render(template.body_text, [values[n] for n in template._numbers()])
+                payload, body_text = self._whatsapp_template_content(message, template, lang)
             elif conversation and conversation.window_open:
                 payload = graph_client.text_payload(None, message.body_text)
                 body_text = message.body_text
@@ -127,6 +125,70 @@ class CollectionsProvider(models.Model):
             )
             ready |= message
         return ready
+
+    @staticmethod
+    def _whatsapp_lang(message):
+        contact = message.recipient_id or message.partner_id
+        return contact.lang or message.partner_id.lang or "en_US"
+
+    @staticmethod
+    def _whatsapp_template_content(message, template, lang):
+        """(payload without ``to``, the text the customer reads) of ``template`` for a message."""
+        partner = message.partner_id.commercial_partner_id
+        moves = message.move_ids.filtered(lambda m: m.move_type == "out_invoice")
+        payload = template._payload_for(None, partner, moves, message.amount_due, message.currency_id, lang)
+        values = template._values(partner, moves, message.amount_due, message.currency_id, lang)
+        payload.pop("to", None)
+        return payload, graph_client.render(template.body_text, [values[n] for n in template._numbers()])
+
+    def _whatsapp_template_fallback(self, messages):
+        """Meta refused free text with 131047: the customer's window had closed
+        after the message was prepared. Never a blind retry: the message goes
+        once more as an approved Utility template in the customer's language
+        (the stage action's, else the account's), under a new idempotency key
+        (the free text's send is over); without one it stays failed. The
+        conversation's window is closed either way. Returns the messages now
+        carrying a template."""
+        self.ensure_one()
+        account = self.whatsapp_account_id
+        Conversation = self.env["collections.whatsapp.conversation"].sudo()
+        usable = (
+            self.env["collections.whatsapp.template"]
+            .sudo()
+            .search([("account_id", "=", account.id), ("usable_for_reminders", "=", True)])
+        )
+        switched = messages.browse()
+        for message in messages.filtered("recipient_phone"):
+            conversation = Conversation._for_number(account, phone.wa_id(message.recipient_phone))
+            conversation.last_inbound_at = False
+            payload = json.loads(message.whatsapp_payload or "null") or {}
+            if payload.get("type") == "template":
+                continue  # a template is never refused for the window: this is something else
+            lang = self._whatsapp_lang(message)
+            template = (
+                message.action_id and message.action_id._whatsapp_template_for(lang)
+            ) or usable._best_for_language(usable, lang)
+            if not template:
+                continue
+            payload, body_text = self._whatsapp_template_content(message, template, lang)
+            message.write(
+                {
+                    "whatsapp_payload": json.dumps(payload, ensure_ascii=False),
+                    "body_text": body_text,
+                    "idempotency_key": f"{message.idempotency_key}:template",
+                }
+            )
+            conversation.message_post(
+                body=_(
+                    "WhatsApp refused the reminder's free text: the customer's 24-hour window had closed "
+                    "(131047). It goes as the approved template %(template)s instead.",
+                    template=template.name,
+                ),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+            switched |= message
+        return switched
 
     def _phone_reason(self, reason):
         return {

@@ -4,7 +4,7 @@ import secrets
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..tools import graph_client
+from ..tools import graph_client, webhook
 
 _logger = logging.getLogger(__name__)
 MANAGERS = "collections_omni.group_collections_manager"
@@ -103,6 +103,39 @@ class CollectionsWhatsappAccount(models.Model):
             "base_url": account.graph_url,
             "timeout": account.timeout,
         }
+
+    def _note_accepted(self, events):
+        """Statuses carry our idempotency key back (``biz_opaque_callback_data``):
+        proof that Meta accepted the message. Recorded in the workers' send
+        ledger (scaled mode only), so a worker never resends a message whose
+        answer it lost (graph_client.SendLedger). Best effort: without Redis the
+        ledger waits, then resends as if no proof came."""
+        self.ensure_one()
+        accepted = {
+            event.callback_data: event.wamid
+            for event in events
+            if isinstance(event, webhook.StatusEvent) and event.callback_data and event.status != "failed"
+        }
+        if not accepted:
+            return
+        providers = (
+            self.env["collections.provider"]
+            .sudo()
+            .search(
+                [
+                    ("provider_type", "=", "whatsapp_cloud"),
+                    ("whatsapp_account_id", "=", self.id),
+                    ("dispatch_mode", "=", "celery"),
+                ],
+                limit=1,
+            )
+        )
+        if not providers:
+            return
+        try:
+            graph_client.note_accepted(graph_client.ledger_for(providers._broker_url()).redis, accepted)
+        except Exception as error:  # noqa: BLE001 (Meta gets its 200 anyway; the ledger's wait covers it)
+            _logger.warning("WhatsApp: could not record %s accepted messages in Redis: %s", len(accepted), error)
 
     def _client(self):
         self.ensure_one()

@@ -101,6 +101,64 @@ class TestWhatsappSending(WhatsappCommon):
         self.assertEqual(sent[0]["type"], "text")
         self.assertEqual(sent[0]["text"]["body"], message.body_text)
 
+    def _free_text_reminder_after_the_window_closed(self):
+        """A stage without a template and a window Odoo believes open (the
+        customer wrote an hour ago) that Meta has seen close: the text is refused."""
+        self.stage.action_ids.whatsapp_template_ids = False
+        conversation = self.env["collections.whatsapp.conversation"]._for_number(self.account, NUMBER[1:])
+        conversation.sudo().last_inbound_at = fields.Datetime.subtract(fields.Datetime.now(), hours=1)
+        self.emulator.last_inbound.pop(NUMBER[1:], None)
+        return conversation
+
+    def test_131047_falls_back_to_the_approved_template_once(self):
+        conversation = self._free_text_reminder_after_the_window_closed()
+        _invoice, message, sent = self._send_reminder()
+        key = message.idempotency_key
+        self.assertEqual(message.state, "sent")
+        self.assertEqual([m["type"] for m in sent], ["template"], "the refused text was not sent again")
+        self.assertEqual(sent[0]["template"]["name"], "collections_reminder")
+        self.assertEqual(sent[0]["template"]["language"]["code"], "es")
+        self.assertEqual(sent[0]["biz_opaque_callback_data"], key)
+        self.assertTrue(key.endswith(":template"))
+        self.assertEqual(message.provider_ref, sent[0]["id"])
+        self.assertIn("Hola Cliente Uno", message.body_text)
+        self.assertFalse(conversation.window_open)
+        notes = conversation.message_ids.mapped("body")
+        self.assertTrue(any("131047" in str(note) and "collections_reminder" in str(note) for note in notes), notes)
+
+    def test_131047_without_an_approved_template_fails_and_is_not_retried(self):
+        self._free_text_reminder_after_the_window_closed()
+        self.env["collections.whatsapp.template"].search([("account_id", "=", self.account.id)]).active = False
+        _invoice, message, sent = self._send_reminder()
+        self.assertEqual((message.state, message.error_code), ("failed", "131047"))
+        self.assertFalse(sent)
+        before = len(self.emulator.sent)
+        self.env["collections.message"]._dispatch_planned(self.company)
+        self.assertEqual(len(self.emulator.sent), before)
+        self.assertEqual(message.state, "failed")
+
+    def test_131047_from_the_workers_goes_back_to_them_as_the_template(self):
+        self.provider.dispatch_mode = "celery"
+        self._free_text_reminder_after_the_window_closed()
+        self._invoice(self.customer, 250, 10)
+        self._run()
+        message = self._messages(self.customer).filtered(lambda m: m.channel == "whatsapp" and m.state == "planned")
+        message.action_send_now()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(json.loads(message.whatsapp_payload)["type"], "text")
+        key = message.idempotency_key
+        reported = (
+            self.env["collections.message"]
+            .with_user(self.manager)
+            .report_dispatch_results(
+                [{"key": key, "status": "failed", "code": "131047", "message": "Re-engagement message"}]
+            )
+        )
+        self.assertEqual(reported, 0, "not failed: handed back to the workers")
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(message.idempotency_key, f"{key}:template")
+        self.assertEqual(json.loads(message.whatsapp_payload)["template"]["name"], "collections_reminder")
+
     def test_131026_fails_the_message_and_blocks_the_number_from_then_on(self):
         self.emulator.configure(errors_by_recipient={NUMBER[1:]: 131026})
         self.addCleanup(self.emulator.configure, errors_by_recipient={})
@@ -120,11 +178,11 @@ class TestWhatsappSending(WhatsappCommon):
         self.assertIn("190", self.account.stopped_reason)
         # While stopped nothing goes to Meta; resumed, the same message is sent.
         before = len(self.emulator.sent)
-        self.provider._send_messages(message)
+        self.provider._send_messages(message._engine())  # as the sweeper calls it
         self.assertEqual(len(self.emulator.sent), before)
         self.assertEqual(message.state, "queued")
         self.account.action_resume()
-        self.provider._send_messages(message)
+        self.provider._send_messages(message._engine())
         self.assertEqual(message.state, "sent")
 
     def test_opt_out_decides_before_the_provider(self):

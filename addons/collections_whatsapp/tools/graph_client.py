@@ -196,6 +196,109 @@ def render(text, values):
     return PLACEHOLDER.sub(replace, text or "")
 
 
+# === THE LEDGER: MESSAGES META MAY HAVE ACCEPTED === #
+
+ACCEPTED_PREFIX = "collections:whatsapp:accepted:"  # idempotency key -> wamid (from Meta's answer or a status)
+IN_FLIGHT_PREFIX = "collections:whatsapp:inflight:"  # idempotency key -> Unix time the request left
+LEDGER_TTL = 7 * 24 * 3600
+IN_DOUBT_SECONDS = 60.0  # Meta posts the "sent" status within seconds; after this, a request in doubt never arrived
+IN_DOUBT = "in_doubt"  # a code of ours: an earlier request of this message may have reached Meta
+PAIR_PREFIX = "collections:whatsapp:pair:"  # phone number id:wa_id -> 131056 answers in a row (X of 4^X)
+PAIR_WAIT_PREFIX = "collections:whatsapp:pairwait:"  # phone number id:wa_id -> set while that pair backs off
+PAIR_MEMORY = 3600  # seconds a pair's count of 131056 is remembered
+
+
+class SendLedger:
+    """Meta has no idempotency key: a message whose request left but whose
+    answer was lost (the worker was killed, the answer timed out) may have
+    been accepted. The ledger, in the workers' Redis, makes a resend of such a
+    message wait for proof instead of sending a second WhatsApp:
+
+    - before the request, an in-flight mark (the time) for the message's key;
+    - Meta's answer, or the webhook's status carrying the key back in
+      ``biz_opaque_callback_data`` (:func:`note_accepted`, called by Odoo),
+      records the wamid under the key: a resend answers that wamid, sending nothing;
+    - an in-flight mark without a wamid is in doubt: the resend is put off
+      until ``in_doubt_seconds`` after the first request; if no status came by
+      then, the first request never reached Meta and the message goes.
+    """
+
+    def __init__(self, redis_url, in_doubt_seconds=IN_DOUBT_SECONDS):
+        import redis  # only where a ledger is used (the workers, Odoo's webhook in scaled mode)
+
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.in_doubt_seconds = float(in_doubt_seconds)
+
+    def accepted(self, key):
+        value = self.redis.get(ACCEPTED_PREFIX + key)
+        return value.decode() if value else None
+
+    def begin(self, key, now=None):
+        """None when the request may go; else the seconds to wait (in doubt)."""
+        now = time.time() if now is None else now
+        if self.redis.set(IN_FLIGHT_PREFIX + key, repr(now), nx=True, ex=LEDGER_TTL):
+            return None
+        started = float(self.redis.get(IN_FLIGHT_PREFIX + key) or 0)
+        if now - started < self.in_doubt_seconds:
+            return self.in_doubt_seconds - (now - started) + 0.5
+        self.redis.set(IN_FLIGHT_PREFIX + key, repr(now), ex=LEDGER_TTL)  # no proof came: it never arrived
+        return None
+
+    def look(self, key, pair):
+        """(the wamid Meta gave the message, or None; the seconds the business
+        number / customer pair must still wait after a 131056, shared by every
+        worker), in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(ACCEPTED_PREFIX + key)
+        pipe.pttl(PAIR_WAIT_PREFIX + pair)
+        wamid, pttl = pipe.execute()
+        return (wamid.decode() if wamid else None), max(0, pttl) / 1000
+
+    def pair_limited(self, pair):
+        """Meta answered 131056 for the pair: back off 4^X seconds, X counting
+        the 131056 in a row for that pair; returns the wait."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(PAIR_PREFIX + pair)
+        pipe.expire(PAIR_PREFIX + pair, PAIR_MEMORY)
+        count = pipe.execute()[0]
+        wait = float(min(4**count, PAIR_BACKOFF_CAP))
+        self.redis.set(PAIR_WAIT_PREFIX + pair, "1", px=int(wait * 1000))
+        return wait
+
+    def pair_ok(self, pair):
+        self.redis.delete(PAIR_PREFIX + pair)
+
+    def settle(self, key, result):
+        """After the request: accepted, recorded; refused by Meta (nothing sent),
+        the mark goes; no answer (a timeout, a connection lost midway), the
+        mark stays and the message is in doubt."""
+        if result.status == SENT and result.provider_ref:
+            note_accepted(self.redis, {key: result.provider_ref})
+            self.redis.delete(IN_FLIGHT_PREFIX + key)
+        elif result.code not in ("timeout", "connection"):
+            self.redis.delete(IN_FLIGHT_PREFIX + key)
+
+
+_ledgers = {}
+
+
+def ledger_for(redis_url):
+    """One ledger (one Redis connection pool) per URL and process."""
+    if redis_url not in _ledgers:
+        _ledgers[redis_url] = SendLedger(redis_url)
+    return _ledgers[redis_url]
+
+
+def note_accepted(redis_client, wamids_by_key):
+    """Record that Meta accepted the messages ``{idempotency key: wamid}``."""
+    if not wamids_by_key:
+        return
+    pipe = redis_client.pipeline(transaction=False)
+    for key, wamid in wamids_by_key.items():
+        pipe.set(ACCEPTED_PREFIX + key, wamid, ex=LEDGER_TTL)
+    pipe.execute()
+
+
 # === THE CLIENT === #
 
 
@@ -203,10 +306,20 @@ class CloudApiClient:
     """Sends through ``POST {base_url}/{version}/{phone_number_id}/messages``.
 
     One ``requests.Session`` per client (keep-alive): keep one per process.
-    ``base_url`` is Meta's Graph API or the local emulator."""
+    ``base_url`` is Meta's Graph API or the local emulator. With
+    ``ledger_url`` (the workers' Redis), :meth:`send` never sends a message
+    twice when an earlier request's answer was lost (:class:`SendLedger`)."""
 
     def __init__(
-        self, phone_number_id, access_token, api_version=DEFAULT_API_VERSION, base_url=None, timeout=10.0, session=None
+        self,
+        phone_number_id,
+        access_token,
+        api_version=DEFAULT_API_VERSION,
+        base_url=None,
+        timeout=10.0,
+        session=None,
+        ledger_url=None,
+        in_doubt_seconds=IN_DOUBT_SECONDS,
     ):
         base_url = base_url or DEFAULT_BASE_URL
         parts = urlsplit(base_url)
@@ -222,6 +335,7 @@ class CloudApiClient:
         self.access_token = access_token
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.ledger = SendLedger(ledger_url, in_doubt_seconds) if ledger_url else None
 
     def _url(self, *parts):
         return "/".join([self.base_url, self.api_version, *map(str, parts)])
@@ -265,7 +379,25 @@ class CloudApiClient:
                 payload["biz_opaque_callback_data"] = idempotency_key
         else:
             payload = text_payload(to, body or "", callback_data=idempotency_key)
-        return self.send_payload(payload, attempt)
+        if not (self.ledger and idempotency_key):
+            return self.send_payload(payload, attempt)
+        pair = f"{self.phone_number_id}:{payload.get('to')}"
+        wamid, wait = self.ledger.look(idempotency_key, pair)
+        if wamid:
+            return SendResult(SENT, wamid, None, None, None)  # accepted before: a replay sends nothing
+        if wait > 0:  # this customer's pair is backing off: not even a request to Meta
+            return SendResult(TEMPORARY, None, "131056", "Pair rate limit: backing off", wait)
+        wait = self.ledger.begin(idempotency_key)
+        if wait is not None:
+            message = "An earlier request may have reached Meta: waiting for its status before sending again"
+            return SendResult(TEMPORARY, None, IN_DOUBT, message, wait)
+        result = self.send_payload(payload, attempt)
+        self.ledger.settle(idempotency_key, result)
+        if result.kind == PAIR_RATE:
+            result = result._replace(retry_after=self.ledger.pair_limited(pair))
+        elif result.status == SENT:
+            self.ledger.pair_ok(pair)
+        return result
 
     @staticmethod
     def _result(response, attempt=0):
