@@ -96,3 +96,19 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             .create({"amount": amount or invoice.amount_residual, "payment_date": TODAY})
         )
         wizard._create_payments()
+
+    def _running_plan(self, invoices, installment_count=3):
+        """An active monthly payment plan from TODAY over ``invoices``."""
+        plan = self.env["collections.payment.plan"].create(
+            {
+                "partner_id": invoices.partner_id.id,
+                "currency_id": self.company.currency_id.id,
+                "move_ids": [Command.set(invoices.ids)],
+                "installment_count": installment_count,
+                "start_date": TODAY,
+                "frequency": "monthly",
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_activate()
+        return plan

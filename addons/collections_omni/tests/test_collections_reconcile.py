@@ -1,6 +1,5 @@
 from unittest.mock import patch
 
-from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tests.common import freeze_time
@@ -314,18 +313,7 @@ class TestReconcileMatching(CollectionsCommon):
         plan's invoices are paid oldest first, and the plan counts it."""
         older = self._invoice(self.customer, 250.0, 40)
         newer = self._invoice(self.customer, 200.0, 10)
-        plan = self.env["collections.payment.plan"].create(
-            {
-                "partner_id": self.customer.id,
-                "currency_id": self.company.currency_id.id,
-                "move_ids": [Command.set((older | newer).ids)],
-                "installment_count": 3,
-                "start_date": TODAY,
-                "frequency": "monthly",
-            }
-        )
-        plan.action_generate_schedule()
-        plan.action_activate()
+        plan = self._running_plan(older | newer)
         match = self._match(self._line(150.0, "cuota plan de pagos", self.customer))
         self.assertEqual(match.state, "auto_reconciled")
         self.assertEqual(match.rule, "installment")

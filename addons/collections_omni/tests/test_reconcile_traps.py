@@ -208,18 +208,7 @@ class TestReconcileTraps(CollectionsCommon):
     def test_the_log_lists_the_invoices_that_received_money_with_the_amounts(self):
         older = self._invoice(self.customer, 250.0, 40)
         newer = self._invoice(self.customer, 200.0, 10)
-        plan = self.env["collections.payment.plan"].create(
-            {
-                "partner_id": self.customer.id,
-                "currency_id": self.company.currency_id.id,
-                "move_ids": [Command.set((older | newer).ids)],
-                "installment_count": 3,
-                "start_date": TODAY,
-                "frequency": "monthly",
-            }
-        )
-        plan.action_generate_schedule()
-        plan.action_activate()
+        self._running_plan(older | newer)
         match = self._match(self._line(150.0, "cuota plan de pagos", self.customer))
         self.assertEqual(match.state, "auto_reconciled")
         self.assertEqual(match.invoice_ids, older)
