@@ -112,3 +112,44 @@ class CollectionsCommon(AccountTestInvoicingCommon):
         plan.action_generate_schedule()
         plan.action_activate()
         return plan
+
+
+class ReconcileCommon(CollectionsCommon):
+    """Bank statement lines and registered payments to reconcile, another customer."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Match = cls.env["collections.reconcile.match"]
+        cls.bank = cls.company_data["default_journal_bank"]
+        cls.other = cls._customer("Otra Empresa")
+
+    def _line(self, amount, label, partner=None, on=TODAY):
+        return self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": self.bank.id,
+                "date": on,
+                "amount": amount,
+                "payment_ref": label,
+                "partner_id": partner.id if partner else False,
+            }
+        )
+
+    def _match(self, *lines):
+        self.Match._match(self.company, statement_lines=self.env["account.bank.statement.line"].concat(*lines))
+        return self.Match.search([("statement_line_id", "in", [line.id for line in lines])])
+
+    def _payment(self, partner, amount, memo=""):
+        payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": partner.id,
+                "amount": amount,
+                "date": TODAY,
+                "memo": memo,
+                "journal_id": self.bank.id,
+            }
+        )
+        payment.action_post()
+        return payment

@@ -5,33 +5,15 @@ from odoo.tests import tagged
 from odoo.tests.common import freeze_time
 
 from ..tools import reconcile_matching as matching
-from .common import TODAY, CollectionsCommon
+from .common import TODAY, CollectionsCommon, ReconcileCommon
 
 
 @tagged("post_install", "-at_install")
-class TestReconcileMatching(CollectionsCommon):
+class TestReconcileMatching(ReconcileCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.Match = cls.env["collections.reconcile.match"]
-        cls.bank = cls.company_data["default_journal_bank"]
-        cls.other = cls._customer("Otra Empresa")
         cls.company.collections_reconcile_tolerance = 1.0
-
-    def _line(self, amount, label, partner=None):
-        return self.env["account.bank.statement.line"].create(
-            {
-                "journal_id": self.bank.id,
-                "date": TODAY,
-                "amount": amount,
-                "payment_ref": label,
-                "partner_id": partner.id if partner else False,
-            }
-        )
-
-    def _match(self, *lines):
-        self.Match._match(self.company, statement_lines=self.env["account.bank.statement.line"].concat(*lines))
-        return self.Match.search([("statement_line_id", "in", [line.id for line in lines])])
 
     def test_exact_reference_reconciles(self):
         invoice = self._invoice(self.customer, 1000.0, 10)
