@@ -355,6 +355,37 @@ class CollectionsWhatsappConversation(models.Model):
             "You can send us the receipt here."
         )
 
+    def _answer_invoice(self, event, today):
+        """The invoice PDF in the chat: the one whose number the customer wrote,
+        else the oldest open one; then a line with its amount and the link."""
+        invoices = self._open_invoices()
+        if not invoices:
+            return _("You have no open invoices right now. Thank you!")
+        written = f" {chat_intents.normalise(event.text)} "
+        invoice = next(
+            (i for i in invoices if i.name and f" {chat_intents.normalise(i.name)} " in written), invoices[0]
+        )
+        filename = f"{(invoice.name or 'invoice').replace('/', '_')}.pdf"
+        try:
+            content, _kind = (
+                self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", invoice.ids)
+            )
+            self._send_document(content, filename, caption=invoice.name)
+        except Exception as error:  # noqa: BLE001 (the customer still gets the link; the log says why)
+            _logger.warning("WhatsApp: could not send %s to %s: %s", filename, self.wa_id, error)
+            return _(
+                "We could not attach invoice %(invoice)s just now. You can see and download it here: %(link)s",
+                invoice=invoice.name,
+                link=self.partner_id._collections_portal_url("whatsapp"),
+            )
+        return _(
+            "Here is invoice %(invoice)s: %(amount)s, due on %(date)s. You can pay it here: %(link)s",
+            invoice=invoice.name,
+            amount=format_amount(self.env, invoice.amount_residual, invoice.currency_id, self.env.lang),
+            date=format_date(self.env, invoice.invoice_date_due, lang_code=self.env.lang),
+            link=self.partner_id._collections_portal_url("whatsapp"),
+        )
+
     def _answer_person(self, event, today):
         self._ask_a_person(_("The customer asks to talk to a person on WhatsApp"))
         return _("A collector will write to you here shortly.")
@@ -394,18 +425,37 @@ class CollectionsWhatsappConversation(models.Model):
     def _send_text(self, text, reply_to=None):
         """Free text to the customer, only inside the 24-hour window."""
         self.ensure_one()
-        if not self.window_open:
-            raise UserError(
-                _(
-                    "The customer has not written in the last 24 hours: WhatsApp only allows an approved "
-                    "template now. Send a reminder template, or wait for the customer to write."
-                )
-            )
-        if self.undeliverable:
-            raise UserError(
-                _("This number cannot receive WhatsApp messages: %(reason)s", reason=self.undeliverable_reason)
-            )
+        self._check_can_send()
         result = self.account_id._client().send_payload(graph_client.text_payload(self.wa_id, text, reply_to=reply_to))
+        self._check_sent(result)
+        self.message_post(body=Markup("<p>%s</p>") % text, message_type="comment", subtype_xmlid="mail.mt_note")
+        return result.provider_ref
+
+    def _send_document(self, content, filename, caption=None):
+        """A file (an invoice or statement PDF) to the customer: uploaded to
+        Meta, then sent, only inside the 24-hour window; kept on the chatter."""
+        self.ensure_one()
+        self._check_can_send()
+        client = self.account_id._client()
+        try:
+            media_id = client.upload_media(content, filename)
+        except (graph_client.GraphApiError, OSError) as error:
+            raise UserError(
+                _("WhatsApp did not take the file %(file)s: %(error)s", file=filename, error=error)
+            ) from error
+        result = client.send_payload(
+            graph_client.document_payload(self.wa_id, media_id=media_id, filename=filename, caption=caption)
+        )
+        self._check_sent(result)
+        self.message_post(
+            body=_("Sent %(file)s on WhatsApp.", file=filename),
+            attachments=[(filename, content)],
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        return result.provider_ref
+
+    def _check_sent(self, result):
         if result.status != graph_client.SENT:
             if result.kind in graph_client.STOPPING_KINDS:
                 self.account_id._stop(result.code, result.message)
@@ -418,8 +468,19 @@ class CollectionsWhatsappConversation(models.Model):
                     message=result.message,
                 )
             )
-        self.message_post(body=Markup("<p>%s</p>") % text, message_type="comment", subtype_xmlid="mail.mt_note")
-        return result.provider_ref
+
+    def _check_can_send(self):
+        if not self.window_open:
+            raise UserError(
+                _(
+                    "The customer has not written in the last 24 hours: WhatsApp only allows an approved "
+                    "template now. Send a reminder template, or wait for the customer to write."
+                )
+            )
+        if self.undeliverable:
+            raise UserError(
+                _("This number cannot receive WhatsApp messages: %(reason)s", reason=self.undeliverable_reason)
+            )
 
     def action_send_reply(self):
         for conversation in self:

@@ -59,6 +59,37 @@ class TestWhatsappSelfService(WhatsappCommon):
             self.assertIn("/my/collections", answer)
         self.assertIn("Puede pagar", self._writes(ES_NUMBER, "Pagar ahora", button="COLLECTIONS_PAY"))
 
+    def _writes_all(self, number, text=None, button=None):
+        """The customer writes; returns everything the chat sent back."""
+        self.emulator.last_inbound[number[1:]] = time.time()
+        before = len(self.emulator.sent)
+        body = self.emulator.inbound_body(number, text=text, button=button)
+        self.env["collections.whatsapp.event"].sudo()._store(self.account, webhook.parse(body))._process()
+        return self.emulator.sent[before:]
+
+    def test_invoice_pdf_sent_in_the_chat_from_words_and_button_in_both_languages(self):
+        older = self._invoice(self.customer, 80, 60)
+        for number, kwargs, invoice, expected in (
+            (ES_NUMBER, {"text": "¿Me envías la factura?"}, older, "Aquí tiene la factura"),
+            (ES_NUMBER, {"text": f"Necesito la factura {self.invoice_es.name}"}, self.invoice_es, "Aquí tiene"),
+            (EN_NUMBER, {"text": "Invoice", "button": "COLLECTIONS_INVOICE"}, self.invoice_en, "Here is invoice"),
+        ):
+            with self.subTest(number=number, **kwargs):
+                document, answer = self._writes_all(number, **kwargs)
+                filename = invoice.name.replace("/", "_") + ".pdf"
+                self.assertEqual((document["type"], document["document"]["filename"]), ("document", filename))
+                self.assertTrue(document["document"]["id"].startswith("media."), "uploaded, then sent by its id")
+                self.assertIn(expected, answer["text"]["body"])
+                self.assertIn(invoice.name, answer["text"]["body"])
+                self.assertIn("/my/collections", answer["text"]["body"])
+                attachments = self._conversation(number).message_ids.attachment_ids
+                self.assertIn(filename, attachments.mapped("name"), "the file stays on the conversation")
+
+    def test_invoice_request_without_open_invoices(self):
+        self._pay(self.invoice_en)
+        (answer,) = self._writes_all(EN_NUMBER, "send me the invoice pdf")
+        self.assertIn("no open invoices", answer["text"]["body"])
+
     def test_balance_lists_the_oldest_invoices(self):
         answer = self._writes(ES_NUMBER, "¿Cuánto debo?")
         self.assertIn("Debe", answer)
