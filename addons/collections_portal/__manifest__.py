@@ -14,6 +14,7 @@
     "data": [
         "security/ir.model.access.csv",
         "views/collections_policy_views.xml",
+        "views/res_partner_views.xml",
         "views/collections_portal_templates.xml",
         "views/collections_portal_link_templates.xml",
     ],

@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from .collections_stage_action import CHANNELS
 
@@ -151,3 +152,26 @@ class CollectionsConsent(models.Model):
             partner_id: (channel or False, (round(start * 60), round(end * 60)) if end > start else None)
             for partner_id, channel, start, end in self.env.cr.fetchall()
         }
+
+    @api.model
+    def _contacting_companies(self, partner):
+        """The companies whose choices a customer makes on its own (portal,
+        links): those that dun it (its receivables, its collections messages),
+        else the current company."""
+        partner = partner.commercial_partner_id
+        self.env["account.move.line"].flush_model(["partner_id", "company_id", "parent_state", "account_id"])
+        self.env["collections.message"].flush_model(["partner_id", "company_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT line.company_id FROM account_move_line line
+                  JOIN account_account account ON account.id = line.account_id
+                 WHERE line.partner_id = %(partner)s AND line.parent_state = 'posted'
+                   AND account.account_type = 'asset_receivable'
+                 UNION
+                SELECT company_id FROM collections_message WHERE partner_id = %(partner)s
+                """,
+                partner=partner.id,
+            )
+        )
+        return self.env["res.company"].browse(sorted(company_id for (company_id,) in rows)) or self.env.company

@@ -23,6 +23,18 @@ def engine_transition(method):
     return transition
 
 
+def engine_messages(method):
+    """Mark a provider method that receives messages from the engine (``messages``
+    is its first argument): it writes them as the engine's transitions do, also
+    when a test or another addon calls the provider directly."""
+
+    @functools.wraps(method)
+    def transition(self, messages, *args, **kwargs):
+        return method(self, messages._engine(), *args, **kwargs)
+
+    return transition
+
+
 class CollectionsMessageAudit(models.AbstractModel):
     """The audit-trail rules of ``collections.message``, apart from its dispatch engine.
 

@@ -11,6 +11,7 @@ from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools import sms_http_client
 from ..tools.rules import CHANNELS, GROUP_MANAGER
+from .collections_message_audit import engine_messages
 
 _logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class CollectionsProvider(models.Model):
         for provider in self:
             provider.supports_scaled = False
 
+    @engine_messages
     def _prepare_messages(self, messages):
         """The content of ``messages`` on this provider's channel, written on
         the messages (recipient, text, template and its parameters, document);
@@ -216,6 +218,7 @@ class CollectionsProvider(models.Model):
             for m in messages
         ]
 
+    @engine_messages
     def _send_messages(self, messages):
         """Send prepared ``messages`` from inside Odoo (embedded mode, and the
         sweeper's second try with the same idempotency keys). Base: through
@@ -254,6 +257,7 @@ class CollectionsProvider(models.Model):
 
     # === SHARED STEPS OF THE PROVIDER TYPES === #
 
+    @engine_messages
     def _prepare_phone_messages(self, messages):
         """For channels that write to a phone number (SMS, WhatsApp): each
         message's number in E.164 (the contact's mobile, else phone; the

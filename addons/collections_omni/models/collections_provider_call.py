@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from .collections_message_audit import engine_messages
+
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
 # pylint: disable=consider-merging-classes-inherited
@@ -10,6 +12,7 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("call_task", "Call Task")], ondelete={"call_task": "cascade"})
 
+    @engine_messages
     def _send_messages(self, messages):
         """A call activity on the customer for each message: sent once the task exists."""
         if self.provider_type != "call_task":

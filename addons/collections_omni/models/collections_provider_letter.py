@@ -1,6 +1,7 @@
 from odoo import _, fields, models
 
 from ..tools import letter_pdf
+from .collections_message_audit import engine_messages
 
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
@@ -12,6 +13,7 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("letter_pdf", "Letter PDF")], ondelete={"letter_pdf": "cascade"})
 
+    @engine_messages
     def _send_messages(self, messages):
         """Each letter rendered to a PDF attached to its message: sent (to print)."""
         if self.provider_type != "letter_pdf":

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from .collections_message_audit import engine_messages
+
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
 # pylint: disable=consider-merging-classes-inherited
@@ -10,6 +12,7 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("mail", "Odoo Email")], ondelete={"mail": "cascade"})
 
+    @engine_messages
     def _send_messages(self, messages):
         """Each message rendered from its template, with the invoices' PDFs if
         the action attaches them and a way out (opt-out footer and RFC 8058

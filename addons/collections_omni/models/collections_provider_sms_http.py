@@ -3,6 +3,7 @@ from odoo.exceptions import ValidationError
 
 from ..tools import sms_http_client
 from ..tools.rules import GROUP_MANAGER as MANAGERS
+from .collections_message_audit import engine_messages
 
 # Twilio's MessageStatus values and what they mean for a collections message.
 TWILIO_STATUSES = {
@@ -71,6 +72,7 @@ class CollectionsProvider(models.Model):
             provider.supports_scaled = True
         return result
 
+    @engine_messages
     def _prepare_messages(self, messages):
         if self.provider_type != "sms_http":
             return super()._prepare_messages(messages)

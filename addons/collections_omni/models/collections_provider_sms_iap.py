@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .collections_message_audit import engine_messages
+
 
 # One file per provider type, as Odoo's payment providers: a new provider is one file.
 # pylint: disable=consider-merging-classes-inherited
@@ -10,11 +12,13 @@ class CollectionsProvider(models.Model):
 
     provider_type = fields.Selection(selection_add=[("sms_iap", "Odoo SMS (IAP)")], ondelete={"sms_iap": "cascade"})
 
+    @engine_messages
     def _prepare_messages(self, messages):
         if self.provider_type != "sms_iap":
             return super()._prepare_messages(messages)
         return self._prepare_phone_messages(messages)
 
+    @engine_messages
     def _send_messages(self, messages):
         """One ``sms.sms`` per message, sent in Odoo's IAP batches; its UUID is
         the provider reference. A crash before the answer is saved sends the

@@ -55,6 +55,27 @@ class TestCollectionsMultiCompany(CollectionsCommon):
             Consent._status_by_partner(self.customer, self.company_b), {(self.customer.id, "email"): "opt_out"}
         )
 
+    def test_the_customers_own_choices_go_to_every_company_that_duns_it(self):
+        Consent = self.env["collections.consent"]
+        self.assertEqual(Consent._contacting_companies(self.customer), self.company)
+        newcomer = self._customer("Sin Facturas")
+        self.assertEqual(Consent.with_company(self.company_b)._contacting_companies(newcomer), self.company_b)
+        invoice_b = (
+            self.env["account.move"]
+            .with_company(self.company_b)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.customer.id,
+                    "invoice_date": fields.Date.today(),
+                    "invoice_line_ids": [Command.create({"name": "Service", "quantity": 1, "price_unit": 80})],
+                }
+            )
+        )
+        self.assertEqual(Consent._contacting_companies(self.customer), self.company, "a draft duns nobody")
+        invoice_b.action_post()
+        self.assertEqual(Consent._contacting_companies(self.customer), self.company | self.company_b)
+
     def test_a_collector_records_no_consent_for_another_company(self):
         with self.assertRaises(AccessError):
             self.env["collections.consent"].with_user(self.collector_b).create(

@@ -783,15 +783,20 @@ class CollectionsCustomerPortal(PortalAccount):
 
     def _contact_preferences_values(self, partner, error=None, saved=False):
         Consent = request.env["collections.consent"].sudo()
-        status = Consent._status_by_partner(partner)
-        channel, hours = Consent._preferences_by_partner(partner).get(partner.id, (False, None))
+        companies = Consent._contacting_companies(partner)
+        # Opted out with any company that contacts the customer shows as not allowed.
+        opted_out = {
+            code
+            for company in companies
+            for (_partner_id, code), value in Consent._status_by_partner(partner, company).items()
+            if value == "opt_out"
+        }
+        channel, hours = Consent._preferences_by_partner(partner, companies[:1]).get(partner.id, (False, None))
         labels = self._collections_channel_labels()
         return {
             "page_name": "collections_contact_preferences",
             "partner": partner,
-            "channels": [
-                (code, labels[code], status.get((partner.id, code)) != "opt_out") for code, _label in CHANNELS
-            ],
+            "channels": [(code, labels[code], code not in opted_out) for code, _label in CHANNELS],
             "preferred_channel": channel,
             "hour_from": hours[0] // 60 if hours else False,
             "hour_to": hours[1] // 60 if hours else False,
@@ -830,21 +835,24 @@ class CollectionsCustomerPortal(PortalAccount):
             values = self._contact_preferences_values(partner, error=error)
             return request.render("collections_portal.portal_contact_preferences", values, status=400)
         Consent = request.env["collections.consent"].sudo()
-        status = Consent._status_by_partner(partner)
-        for code in sorted(channel_codes):
-            allowed = bool(post.get(f"allow_{code}"))
-            was_allowed = status.get((partner.id, code)) != "opt_out"
-            if allowed != was_allowed:
-                Consent._record(partner, code, "opt_in" if allowed else "opt_out", "portal")
-        current = Consent._preferences_by_partner(partner).get(partner.id, (False, None))
         wanted_hours = (int(hour_from) * 60, int(hour_to) * 60) if hour_from else None
-        if (preferred, wanted_hours) != current:
-            Consent._record(
-                partner,
-                preferred,
-                "preference",
-                "portal",
-                hour_from=int(hour_from or 0),
-                hour_to=int(hour_to or 0),
-            )
+        # The customer's choice goes to every company that contacts it (each is a data controller).
+        for company in Consent._contacting_companies(partner):
+            status = Consent._status_by_partner(partner, company)
+            for code in sorted(channel_codes):
+                allowed = bool(post.get(f"allow_{code}"))
+                was_allowed = status.get((partner.id, code)) != "opt_out"
+                if allowed != was_allowed:
+                    Consent._record(partner, code, "opt_in" if allowed else "opt_out", "portal", company=company)
+            current = Consent._preferences_by_partner(partner, company).get(partner.id, (False, None))
+            if (preferred, wanted_hours) != current:
+                Consent._record(
+                    partner,
+                    preferred,
+                    "preference",
+                    "portal",
+                    hour_from=int(hour_from or 0),
+                    hour_to=int(hour_to or 0),
+                    company=company,
+                )
         return request.redirect("/my/contact-preferences?saved=1")

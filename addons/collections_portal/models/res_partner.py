@@ -3,8 +3,11 @@ import time
 
 from markupsafe import Markup
 
-from odoo import fields, models
+from odoo import _, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools.misc import hmac
+
+from odoo.addons.collections_omni.tools.rules import GROUP_COLLECTOR
 
 # How long a reminder's link opens the portal, unless the setting says otherwise.
 DEFAULT_LINK_DAYS = 30
@@ -27,6 +30,9 @@ class ResPartner(models.Model):
 
     def action_collections_revoke_links(self):
         """Revoke every portal link sent so far to these customers (the next reminders carry new ones)."""
+        # A public method: any logged-in user (a portal customer too) could call it over RPC.
+        if not self.env.user.has_group(GROUP_COLLECTOR):
+            raise AccessError(_("Only collectors can revoke a customer's portal links."))
         for partner in self.commercial_partner_id.sudo():
             partner.collections_link_version += 1
         return True

@@ -1,4 +1,5 @@
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
 from odoo.addons.collections_omni.tests.common import TODAY
@@ -21,3 +22,15 @@ class TestPortalRules(PortalCollectionsCommon):
         as_portal = self.env(user=self.portal_user)["account.move"]
         invoices = as_portal._collections_portal_open_invoices(self.portal_user.partner_id)
         self.assertEqual(invoices.ids, [older.id, newer.id])
+
+    def test_only_collectors_revoke_a_customers_links(self):
+        version = self.customer.sudo().collections_link_version
+        accountant = new_test_user(
+            self.env, "portal_links_accountant", groups="base.group_user,account.group_account_invoice"
+        )
+        for user in (self.portal_user, accountant):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.customer.with_user(user).action_collections_revoke_links()
+        self.assertEqual(self.customer.sudo().collections_link_version, version)
+        self.customer.with_user(self.collector).action_collections_revoke_links()
+        self.assertEqual(self.customer.sudo().collections_link_version, version + 1)

@@ -3,6 +3,8 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.collections_omni.models.collections_message_audit import engine_messages
+
 from ..tools import graph_client, phone, webhook
 
 WHATSAPP = "whatsapp_cloud"
@@ -54,6 +56,7 @@ class CollectionsProvider(models.Model):
             return super()._get_client()
         return self.whatsapp_account_id._client()
 
+    @engine_messages
     def _prepare_messages(self, messages):
         """Number in E.164 (the contact's country, else the company's), then the
         content: the stage action's approved Utility template in the
@@ -209,6 +212,7 @@ class CollectionsProvider(models.Model):
             for m in messages
         ]
 
+    @engine_messages
     def _send_messages(self, messages):
         """Through the engine's client loop; then what Meta's errors mean: an
         expired token or a blocked account stops the account (its messages
