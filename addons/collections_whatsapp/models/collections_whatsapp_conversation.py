@@ -1,5 +1,6 @@
 import datetime as dt
 import logging
+import re
 
 from markupsafe import Markup
 
@@ -14,6 +15,8 @@ from ..tools import chat_intents, graph_client, phone, webhook
 
 _logger = logging.getLogger(__name__)
 WINDOW = dt.timedelta(hours=24)
+# Installments the chat offers at most when no policy says (the portal's limit when installed).
+CHAT_MAX_INSTALLMENTS = 6
 
 
 class CollectionsWhatsappConversation(models.Model):
@@ -48,8 +51,11 @@ class CollectionsWhatsappConversation(models.Model):
     undeliverable = fields.Boolean(readonly=True, help="Meta said this number cannot get WhatsApp messages (131026).")
     undeliverable_reason = fields.Char(readonly=True)
     awaiting = fields.Selection(
-        [("promise_date", "A promised date")], readonly=True, help="What the chat asked the customer last."
+        [("promise_date", "A promised date"), ("plan_choice", "A payment plan's number of installments")],
+        readonly=True,
+        help="What the chat asked the customer last.",
     )
+    plan_options = fields.Char(readonly=True, help="The numbers of installments the chat offered last (2,3,6).")
     reply_text = fields.Text(string="Reply")
 
     _sql_constraints = [("number_uniq", "unique(account_id, wa_id)", "One conversation per number and account.")]
@@ -217,6 +223,8 @@ class CollectionsWhatsappConversation(models.Model):
         today = fields.Date.context_today(self)
         if intent is None and self.awaiting == "promise_date" and chat_intents.promised_date(event.text, today):
             intent = chat_intents.PROMISE
+        if intent is None and self.awaiting == "plan_choice" and self._chosen_plan(event.text):
+            intent = "plan_choice"
         if intent is None:
             return False
         partner = self.partner_id
@@ -298,10 +306,106 @@ class CollectionsWhatsappConversation(models.Model):
         )
 
     def _answer_plan(self, event, today):
+        """The plans the customer's terms allow (monthly, the first today), as
+        numbers to reply with; the portal for other terms."""
+        invoices, total, currency = self._plan_invoices()
+        options = self._plan_offers(total, currency, today)
+        if not options:
+            return _(
+                "You can choose a payment plan in instalments here, within the limits of your terms: %(link)s. "
+                "If none suits you, reply PERSON and a collector will call you.",
+                link=self._link(),
+            )
+        self.write({"awaiting": "plan_choice", "plan_options": ",".join(str(count) for count, _a in options)})
+        lines = "\n".join(
+            _(
+                "%(count)s: %(count)s monthly payments of %(amount)s",
+                count=count,
+                amount=format_amount(self.env, amount, currency, self.env.lang),
+            )
+            for count, amount in options
+        )
         return _(
-            "You can choose a payment plan in instalments here, within the limits of your terms: %(link)s. "
-            "If none suits you, reply PERSON and a collector will call you.",
+            "We can split %(amount)s into a payment plan of monthly installments, the first one today:\n%(options)s\n"
+            "Reply with the number of installments you choose, or choose other terms here: %(link)s",
+            amount=format_amount(self.env, total, currency, self.env.lang),
+            options=lines,
             link=self._link(),
+        )
+
+    def _plan_invoices(self):
+        """The open invoices a plan from the chat covers (those in the company's currency) and their total."""
+        currency = self.company_id.currency_id
+        invoices = self._open_invoices().filtered(lambda i: i.currency_id == currency)
+        return invoices, currency.round(sum(invoices.mapped("amount_residual"))), currency
+
+    def _plan_offers(self, total, currency, today):
+        """[(installments, amount of each)] the customer's policy allows: up to
+        its portal limit when the portal is installed, else CHAT_MAX_INSTALLMENTS."""
+        if currency.compare_amounts(total, 0) <= 0:
+            return []
+        policy = self.env["collections.policy"].sudo()._for_partner(self.partner_id, self.company_id)
+        largest = CHAT_MAX_INSTALLMENTS
+        if "portal_max_installments" in policy._fields and policy:
+            largest = policy.portal_max_installments
+        counts = sorted({count for count in (2, 3, 6, 12) if count <= largest} | ({largest} if largest >= 2 else set()))
+        Plan = self.env["collections.payment.plan"].sudo()
+        offers = []
+        for count in counts:
+            try:
+                schedule = Plan._schedule_amounts(total, 0.0, count, currency, today, "monthly")
+            except UserError:
+                continue  # too small to split that far
+            offers.append((count, schedule[0][2]))
+        return offers
+
+    def _chosen_plan(self, text):
+        """The number of installments the customer replied, if it is one offered."""
+        match = re.fullmatch(r"(\d{1,2})(?: [A-Z ]{1,20})?", chat_intents.normalise(text))  # "3", "3 cuotas"
+        offered = [int(count) for count in (self.plan_options or "").split(",") if count.isdigit()]
+        return int(match.group(1)) if match and int(match.group(1)) in offered else None
+
+    def _answer_plan_choice(self, event, today):
+        """The customer chose: a proposed plan, as the portal creates it (its
+        invoices held from now on), and a to-do for the collector to activate it."""
+        count = self._chosen_plan(event.text)
+        self.write({"awaiting": False, "plan_options": False})
+        invoices, _total, currency = self._plan_invoices()
+        try:
+            with self.env.cr.savepoint():
+                plan = (
+                    self.env["collections.payment.plan"]
+                    .sudo()
+                    .with_context(mail_create_nosubscribe=True)
+                    .create(
+                        {
+                            "company_id": self.company_id.id,
+                            "partner_id": self.partner_id.commercial_partner_id.id,
+                            "currency_id": currency.id,
+                            "move_ids": [fields.Command.set(invoices.ids)],
+                            "installment_count": count,
+                            "frequency": "monthly",
+                            "start_date": today,
+                            "origin": "whatsapp",
+                            "user_id": self._collector().id,
+                            "note": event.text,
+                        }
+                    )
+                )
+                plan.action_generate_schedule()
+                plan.action_propose()
+        except UserError as error:
+            _logger.info("WhatsApp: no plan for %s: %s", self.wa_id, error)
+            self._ask_a_person(_("The customer chose a payment plan on WhatsApp that could not be set up"))
+            return _("We could not set up that plan. A collector will write to you here shortly.")
+        plan._tell_collector(_("Payment plan chosen on WhatsApp: accept (Activate) or reject (Cancel) it"))
+        first = plan.installment_ids.sorted("sequence")[:1]
+        return _(
+            "Thank you. We have noted your plan of %(count)s monthly payments of %(amount)s, the first on %(date)s. "
+            "A collector will confirm it; meanwhile we have paused the reminders.",
+            count=count,
+            amount=format_amount(self.env, first.amount, currency, self.env.lang),
+            date=format_date(self.env, first.due_date, lang_code=self.env.lang),
         )
 
     def _answer_promise(self, event, today):

@@ -101,6 +101,35 @@ class TestWhatsappSelfService(WhatsappCommon):
         self.assertIn("plan de pagos", self._writes(ES_NUMBER, "Plan de pagos", button="COLLECTIONS_PLAN").lower())
         self.assertIn("payment plan", self._writes(EN_NUMBER, "payment plan").lower())
 
+    def test_plan_offers_what_the_terms_allow_and_records_the_choice(self):
+        Plan = self.env["collections.payment.plan"]
+        answer = self._writes(ES_NUMBER, "Quiero un plan de pagos")
+        self.assertIn("plan de pagos mensuales", answer)
+        self.assertRegex(answer, r"\n2: 2 pagos mensuales de \D*150,00\n")  # 300 over 2, in the company's currency
+        self.assertRegex(answer, r"\n3: 3 pagos mensuales de \D*100,00\n")
+        self.assertEqual(self._conversation(ES_NUMBER).awaiting, "plan_choice")
+        self.assertIsNone(self._writes(ES_NUMBER, "5"), "a number not offered is not a choice")
+        self.assertFalse(Plan.search([("partner_id", "=", self.customer.id)]))
+        answer = self._writes(ES_NUMBER, "3 cuotas")
+        plan = Plan.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual((plan.state, plan.origin, plan.installment_count), ("proposed", "whatsapp", 3))
+        self.assertEqual(plan.move_ids, self.invoice_es)
+        self.assertEqual(plan.installment_ids.mapped("amount"), [100.0, 100.0, 100.0])
+        self.assertRegex(answer, r"plan de 3 pagos mensuales de \D*100,00")
+        self.assertIn("pausado los recordatorios", answer)
+        self.assertEqual(plan.activity_ids.user_id, self.collector, "the collector activates or cancels it")
+        self.assertFalse(self._conversation(ES_NUMBER).awaiting)
+        self.assertIsNone(self._writes(ES_NUMBER, "3"), "asked once, chosen once")
+        self.assertEqual(len(Plan.search([("partner_id", "=", self.customer.id)])), 1)
+
+    def test_plan_in_english_from_the_button(self):
+        answer = self._writes(EN_NUMBER, "Payment plan", button="COLLECTIONS_PLAN")
+        self.assertIn("2: 2 monthly payments of", answer)
+        answer = self._writes(EN_NUMBER, "2")
+        self.assertIn("your plan of 2 monthly payments", answer)
+        plan = self.env["collections.payment.plan"].search([("partner_id", "=", self.english.id)])
+        self.assertEqual((plan.state, plan.installment_count), ("proposed", 2))
+
     def test_promise_with_a_date_and_asked_for_one(self):
         Promise = self.env["collections.promise"]
         answer = self._writes(ES_NUMBER, "Prometo pagar el 20/12")
