@@ -1040,6 +1040,11 @@ def main():
     reconcile.add_argument("--seed", type=int, default=1)
     reconcile.add_argument("--repeat", type=int, default=3)
     reconcile.add_argument("--profile", metavar="FILE", help="write a cProfile of the (last) run to FILE")
+    if sys.argv[1:2] == ["webhook"]:
+        # The WhatsApp webhook benchmark lives in its own module (collections_whatsapp's owner).
+        import bench_webhook
+
+        return bench_webhook.main(sys.argv[2:])
     if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
         # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo
         # connection is opened, so the bench database can serve as a template.

@@ -1,5 +1,6 @@
 """Demo database content for scripts/run: generated customers and invoices,
-a collections manager, a portal customer and the demo payment provider.
+a collections manager, a portal customer, the demo payment provider and a
+WhatsApp account on the local Graph API emulator (scripts/run starts it).
 
     .venv/bin/python scripts/demo.py -d DB            # load (once)
     .venv/bin/python scripts/demo.py -d DB --logins   # print the logins
@@ -19,6 +20,9 @@ DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
 MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora (Collections manager)"}
 PORTAL = {"login": "cliente", "password": "cliente"}
+# The portal customer's mobile: scripts/whatsapp-reply plays this customer in the chat.
+PORTAL_MOBILE = "+34 600 000 001"
+WHATSAPP_EMULATOR_PORT = int(os.environ.get("COLLECTIONS_WHATSAPP_EMULATOR_PORT", "8199"))
 
 
 COMPANY = {
@@ -90,6 +94,7 @@ def load(env):
     customers = env["res.partner"].search([("customer_rank", ">", 0), ("is_company", "=", True)], order="id")
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
     env.company.collections_user_id = manager
+    whatsapp_demo(env, partner)
     # One dunning run so invoices and customers carry stages and the message log has content.
     run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
     run._execute()
@@ -98,6 +103,64 @@ def load(env):
     env.ref("collections_omni.ir_cron_collections_dispatch").nextcall = fields.Datetime.now()
     env["ir.config_parameter"].set_param("collections.demo_ready", "1")
     return summary, manager, partner
+
+
+def whatsapp_demo(env, customer):
+    """A WhatsApp account on the local Graph API emulator, its templates synced
+    (from an emulator started here for the purpose), an embedded provider,
+    and the approved reminder templates on the default policy's first overdue
+    stage: the dunning run plans WhatsApp reminders, the dispatch cron sends
+    them to the emulator started by scripts/run, whose signed status webhooks
+    come back to Odoo."""
+    from odoo.addons.collections_whatsapp.tools import emulator as emulator_module
+
+    emulator = emulator_module.GraphApiEmulator().start()
+    try:
+        account = env["collections.whatsapp.account"].create(
+            {
+                "name": "Cobros por WhatsApp (emulador)",
+                "phone_number_id": emulator.phone_number_id,
+                "waba_id": emulator.waba_id,
+                "display_phone_number": "+34 910 000 000",
+                "graph_url": emulator.url,
+                "access_token": emulator.access_token,
+                "app_secret": emulator.app_secret,
+                "verify_token": "demo-verify-token",
+            }
+        )
+        account.action_sync_templates()
+    finally:
+        emulator.stop()
+    account.graph_url = f"http://127.0.0.1:{WHATSAPP_EMULATOR_PORT}"
+    env["collections.provider"].create(
+        {
+            "name": "WhatsApp (emulador)",
+            "channel": "whatsapp",
+            "provider_type": "whatsapp_cloud",
+            "whatsapp_account_id": account.id,
+            "company_id": env.company.id,
+        }
+    )
+    policy = env["collections.policy"].search([("is_company_default", "=", True)], limit=1)
+    stage = policy.stage_ids.filtered(lambda s: s.offset_days > 0).sorted("offset_days")[:1]
+    reminders = account.template_ids.filtered("usable_for_reminders")
+    if stage:
+        stage.write(
+            {
+                "action_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "channel": "whatsapp",
+                            "whatsapp_template_ids": [(6, 0, reminders.ids)],
+                        },
+                    )
+                ]
+            }
+        )
+    customer.mobile = PORTAL_MOBILE
+    return account
 
 
 def print_logins(env):
@@ -109,6 +172,7 @@ def print_logins(env):
   Collections manager:  login {MANAGER["login"]!r}, password {MANAGER["password"]!r}
   Portal customer:      login {PORTAL["login"]!r}, password {PORTAL["password"]!r}  ({portal_user.partner_id.name})
   Administrator:        login 'admin', password 'admin'
+  WhatsApp customer:    scripts/whatsapp-reply "{PORTAL_MOBILE}" "quiero pagar"  (as the portal customer)
 """
     )
 

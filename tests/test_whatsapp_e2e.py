@@ -152,6 +152,8 @@ def test_replayed_100_times_gives_one_record(whatsapp):
     assert _events(whatsapp, wamid) == 1
     assert _events(whatsapp, "wamid.REPLAY") == 3
     env = whatsapp["rpc"].env
+    applied = [("wamid", "in", [wamid, "wamid.REPLAY"]), ("state", "!=", "pending")]
+    assert wait_for(lambda: env["collections.whatsapp.event"].search_count(applied) == 4), "applied after the 200"
     conversation = env["collections.whatsapp.conversation"].search_read(
         [("wa_id", "=", "34699111001")], ["unread_count"]
     )
@@ -243,7 +245,11 @@ def test_customer_asks_to_pay_and_then_opts_out_in_the_chat(whatsapp):
     answers = wait_for(lambda: [m for m in emulator.sent[before:] if m["type"] == "text"])
     assert answers and "/my/collections" in answers[0]["text"]["body"]
     emulator.reply(NUMBER, button="COLLECTIONS_OPT_OUT", text="STOP")
-    consent = rpc.env["collections.consent"].search_read(
-        [("partner_id", "=", whatsapp["partner_id"]), ("channel", "=", "whatsapp")], ["status"]
-    )
-    assert [c["status"] for c in consent] == ["opt_out"]
+
+    def consent():
+        rows = rpc.env["collections.consent"].search_read(
+            [("partner_id", "=", whatsapp["partner_id"]), ("channel", "=", "whatsapp")], ["status"]
+        )
+        return [c["status"] for c in rows]
+
+    assert wait_for(consent) == ["opt_out"]  # applied after the webhook's 200, within moments

@@ -20,4 +20,9 @@
         "views/collections_whatsapp_conversation_views.xml",
         "views/collections_whatsapp_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "collections_whatsapp/static/tests/tours/*.js",
+        ],
+    },
 }

@@ -1,11 +1,56 @@
 import logging
+import queue
+import threading
 
-from odoo import http
+from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
+from odoo.modules.registry import Registry
+from odoo.service.model import retrying
 
 from ..tools import webhook
 
 _logger = logging.getLogger(__name__)
+
+
+class EventProcessor:
+    """Applies stored webhook events after the request that stored them has
+    committed and answered Meta, in one thread per Odoo process: the
+    acknowledgement waits for the insert only. What a killed process leaves
+    pending, the scheduled action applies (collections.whatsapp.event's
+    ``_cron_process_pending``); a concurrent update is retried."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def add(self, dbname, event_ids):
+        self._queue.put((dbname, event_ids))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="collections-whatsapp-events", daemon=True)
+                self._thread.start()
+
+    def _run(self):
+        while True:
+            dbname, event_ids = self._queue.get()
+            # What came in meanwhile for the same database goes in the same transaction.
+            while not self._queue.empty() and len(event_ids) < 500:
+                more_db, more_ids = self._queue.get()
+                if more_db != dbname:
+                    self._queue.put((more_db, more_ids))
+                    break
+                event_ids = event_ids + more_ids
+            try:
+                with Registry(dbname).cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    events = env["collections.whatsapp.event"].browse(event_ids)
+                    retrying(lambda events=events: events._claim()._process(), env)
+            except Exception:  # noqa: BLE001 (they stay pending: the scheduled action applies them)
+                _logger.exception("WhatsApp: %s webhook events left for the scheduled action", len(event_ids))
+
+
+processor = EventProcessor()
 
 
 class CollectionsWhatsappWebhook(http.Controller):
@@ -59,5 +104,9 @@ class CollectionsWhatsappWebhook(http.Controller):
         Event = request.env["collections.whatsapp.event"].sudo()
         new = Event._store(account, events)
         account._note_accepted(events)
-        new._process()
+        if request.env.registry.in_test_mode():
+            new._process()  # one test cursor: no other thread may use it
+        elif new:
+            ids, dbname = new.ids, request.env.cr.dbname
+            request.env.cr.postcommit.add(lambda: processor.add(dbname, ids))
         return request.make_response("", status=200)

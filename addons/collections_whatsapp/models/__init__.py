@@ -6,3 +6,4 @@ from . import collections_whatsapp_event
 from . import collections_stage_action
 from . import collections_message
 from . import collections_provider_whatsapp
+from . import collections_payment_plan

@@ -1,5 +1,6 @@
 import datetime as dt
 import logging
+import re
 
 from markupsafe import Markup
 
@@ -14,6 +15,8 @@ from ..tools import chat_intents, graph_client, phone, webhook
 
 _logger = logging.getLogger(__name__)
 WINDOW = dt.timedelta(hours=24)
+# Installments the chat offers at most when no policy says (the portal's limit when installed).
+CHAT_MAX_INSTALLMENTS = 6
 
 
 class CollectionsWhatsappConversation(models.Model):
@@ -48,8 +51,11 @@ class CollectionsWhatsappConversation(models.Model):
     undeliverable = fields.Boolean(readonly=True, help="Meta said this number cannot get WhatsApp messages (131026).")
     undeliverable_reason = fields.Char(readonly=True)
     awaiting = fields.Selection(
-        [("promise_date", "A promised date")], readonly=True, help="What the chat asked the customer last."
+        [("promise_date", "A promised date"), ("plan_choice", "A payment plan's number of installments")],
+        readonly=True,
+        help="What the chat asked the customer last.",
     )
+    plan_options = fields.Char(readonly=True, help="The numbers of installments the chat offered last (2,3,6).")
     reply_text = fields.Text(string="Reply")
 
     _sql_constraints = [("number_uniq", "unique(account_id, wa_id)", "One conversation per number and account.")]
@@ -217,6 +223,8 @@ class CollectionsWhatsappConversation(models.Model):
         today = fields.Date.context_today(self)
         if intent is None and self.awaiting == "promise_date" and chat_intents.promised_date(event.text, today):
             intent = chat_intents.PROMISE
+        if intent is None and self.awaiting == "plan_choice" and self._chosen_plan(event.text):
+            intent = "plan_choice"
         if intent is None:
             return False
         partner = self.partner_id
@@ -298,10 +306,106 @@ class CollectionsWhatsappConversation(models.Model):
         )
 
     def _answer_plan(self, event, today):
+        """The plans the customer's terms allow (monthly, the first today), as
+        numbers to reply with; the portal for other terms."""
+        invoices, total, currency = self._plan_invoices()
+        options = self._plan_offers(total, currency, today)
+        if not options:
+            return _(
+                "You can choose a payment plan in instalments here, within the limits of your terms: %(link)s. "
+                "If none suits you, reply PERSON and a collector will call you.",
+                link=self._link(),
+            )
+        self.write({"awaiting": "plan_choice", "plan_options": ",".join(str(count) for count, _a in options)})
+        lines = "\n".join(
+            _(
+                "%(count)s: %(count)s monthly payments of %(amount)s",
+                count=count,
+                amount=format_amount(self.env, amount, currency, self.env.lang),
+            )
+            for count, amount in options
+        )
         return _(
-            "You can choose a payment plan in instalments here, within the limits of your terms: %(link)s. "
-            "If none suits you, reply PERSON and a collector will call you.",
+            "We can split %(amount)s into a payment plan of monthly installments, the first one today:\n%(options)s\n"
+            "Reply with the number of installments you choose, or choose other terms here: %(link)s",
+            amount=format_amount(self.env, total, currency, self.env.lang),
+            options=lines,
             link=self._link(),
+        )
+
+    def _plan_invoices(self):
+        """The open invoices a plan from the chat covers (those in the company's currency) and their total."""
+        currency = self.company_id.currency_id
+        invoices = self._open_invoices().filtered(lambda i: i.currency_id == currency)
+        return invoices, currency.round(sum(invoices.mapped("amount_residual"))), currency
+
+    def _plan_offers(self, total, currency, today):
+        """[(installments, amount of each)] the customer's policy allows: up to
+        its portal limit when the portal is installed, else CHAT_MAX_INSTALLMENTS."""
+        if currency.compare_amounts(total, 0) <= 0:
+            return []
+        policy = self.env["collections.policy"].sudo()._for_partner(self.partner_id, self.company_id)
+        largest = CHAT_MAX_INSTALLMENTS
+        if "portal_max_installments" in policy._fields and policy:
+            largest = policy.portal_max_installments
+        counts = sorted({count for count in (2, 3, 6, 12) if count <= largest} | ({largest} if largest >= 2 else set()))
+        Plan = self.env["collections.payment.plan"].sudo()
+        offers = []
+        for count in counts:
+            try:
+                schedule = Plan._schedule_amounts(total, 0.0, count, currency, today, "monthly")
+            except UserError:
+                continue  # too small to split that far
+            offers.append((count, schedule[0][2]))
+        return offers
+
+    def _chosen_plan(self, text):
+        """The number of installments the customer replied, if it is one offered."""
+        match = re.fullmatch(r"(\d{1,2})(?: [A-Z ]{1,20})?", chat_intents.normalise(text))  # "3", "3 cuotas"
+        offered = [int(count) for count in (self.plan_options or "").split(",") if count.isdigit()]
+        return int(match.group(1)) if match and int(match.group(1)) in offered else None
+
+    def _answer_plan_choice(self, event, today):
+        """The customer chose: a proposed plan, as the portal creates it (its
+        invoices held from now on), and a to-do for the collector to activate it."""
+        count = self._chosen_plan(event.text)
+        self.write({"awaiting": False, "plan_options": False})
+        invoices, _total, currency = self._plan_invoices()
+        try:
+            with self.env.cr.savepoint():
+                plan = (
+                    self.env["collections.payment.plan"]
+                    .sudo()
+                    .with_context(mail_create_nosubscribe=True)
+                    .create(
+                        {
+                            "company_id": self.company_id.id,
+                            "partner_id": self.partner_id.commercial_partner_id.id,
+                            "currency_id": currency.id,
+                            "move_ids": [fields.Command.set(invoices.ids)],
+                            "installment_count": count,
+                            "frequency": "monthly",
+                            "start_date": today,
+                            "origin": "whatsapp",
+                            "user_id": self._collector().id,
+                            "note": event.text,
+                        }
+                    )
+                )
+                plan.action_generate_schedule()
+                plan.action_propose()
+        except UserError as error:
+            _logger.info("WhatsApp: no plan for %s: %s", self.wa_id, error)
+            self._ask_a_person(_("The customer chose a payment plan on WhatsApp that could not be set up"))
+            return _("We could not set up that plan. A collector will write to you here shortly.")
+        plan._tell_collector(_("Payment plan chosen on WhatsApp: accept (Activate) or reject (Cancel) it"))
+        first = plan.installment_ids.sorted("sequence")[:1]
+        return _(
+            "Thank you. We have noted your plan of %(count)s monthly payments of %(amount)s, the first on %(date)s. "
+            "A collector will confirm it; meanwhile we have paused the reminders.",
+            count=count,
+            amount=format_amount(self.env, first.amount, currency, self.env.lang),
+            date=format_date(self.env, first.due_date, lang_code=self.env.lang),
         )
 
     def _answer_promise(self, event, today):
@@ -355,6 +459,37 @@ class CollectionsWhatsappConversation(models.Model):
             "You can send us the receipt here."
         )
 
+    def _answer_invoice(self, event, today):
+        """The invoice PDF in the chat: the one whose number the customer wrote,
+        else the oldest open one; then a line with its amount and the link."""
+        invoices = self._open_invoices()
+        if not invoices:
+            return _("You have no open invoices right now. Thank you!")
+        written = f" {chat_intents.normalise(event.text)} "
+        invoice = next(
+            (i for i in invoices if i.name and f" {chat_intents.normalise(i.name)} " in written), invoices[0]
+        )
+        filename = f"{(invoice.name or 'invoice').replace('/', '_')}.pdf"
+        try:
+            content, _kind = (
+                self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", invoice.ids)
+            )
+            self._send_document(content, filename, caption=invoice.name)
+        except Exception as error:  # noqa: BLE001 (the customer still gets the link; the log says why)
+            _logger.warning("WhatsApp: could not send %s to %s: %s", filename, self.wa_id, error)
+            return _(
+                "We could not attach invoice %(invoice)s just now. You can see and download it here: %(link)s",
+                invoice=invoice.name,
+                link=self.partner_id._collections_portal_url("whatsapp"),
+            )
+        return _(
+            "Here is invoice %(invoice)s: %(amount)s, due on %(date)s. You can pay it here: %(link)s",
+            invoice=invoice.name,
+            amount=format_amount(self.env, invoice.amount_residual, invoice.currency_id, self.env.lang),
+            date=format_date(self.env, invoice.invoice_date_due, lang_code=self.env.lang),
+            link=self.partner_id._collections_portal_url("whatsapp"),
+        )
+
     def _answer_person(self, event, today):
         self._ask_a_person(_("The customer asks to talk to a person on WhatsApp"))
         return _("A collector will write to you here shortly.")
@@ -394,18 +529,37 @@ class CollectionsWhatsappConversation(models.Model):
     def _send_text(self, text, reply_to=None):
         """Free text to the customer, only inside the 24-hour window."""
         self.ensure_one()
-        if not self.window_open:
-            raise UserError(
-                _(
-                    "The customer has not written in the last 24 hours: WhatsApp only allows an approved "
-                    "template now. Send a reminder template, or wait for the customer to write."
-                )
-            )
-        if self.undeliverable:
-            raise UserError(
-                _("This number cannot receive WhatsApp messages: %(reason)s", reason=self.undeliverable_reason)
-            )
+        self._check_can_send()
         result = self.account_id._client().send_payload(graph_client.text_payload(self.wa_id, text, reply_to=reply_to))
+        self._check_sent(result)
+        self.message_post(body=Markup("<p>%s</p>") % text, message_type="comment", subtype_xmlid="mail.mt_note")
+        return result.provider_ref
+
+    def _send_document(self, content, filename, caption=None):
+        """A file (an invoice or statement PDF) to the customer: uploaded to
+        Meta, then sent, only inside the 24-hour window; kept on the chatter."""
+        self.ensure_one()
+        self._check_can_send()
+        client = self.account_id._client()
+        try:
+            media_id = client.upload_media(content, filename)
+        except (graph_client.GraphApiError, OSError) as error:
+            raise UserError(
+                _("WhatsApp did not take the file %(file)s: %(error)s", file=filename, error=error)
+            ) from error
+        result = client.send_payload(
+            graph_client.document_payload(self.wa_id, media_id=media_id, filename=filename, caption=caption)
+        )
+        self._check_sent(result)
+        self.message_post(
+            body=_("Sent %(file)s on WhatsApp.", file=filename),
+            attachments=[(filename, content)],
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        return result.provider_ref
+
+    def _check_sent(self, result):
         if result.status != graph_client.SENT:
             if result.kind in graph_client.STOPPING_KINDS:
                 self.account_id._stop(result.code, result.message)
@@ -418,8 +572,19 @@ class CollectionsWhatsappConversation(models.Model):
                     message=result.message,
                 )
             )
-        self.message_post(body=Markup("<p>%s</p>") % text, message_type="comment", subtype_xmlid="mail.mt_note")
-        return result.provider_ref
+
+    def _check_can_send(self):
+        if not self.window_open:
+            raise UserError(
+                _(
+                    "The customer has not written in the last 24 hours: WhatsApp only allows an approved "
+                    "template now. Send a reminder template, or wait for the customer to write."
+                )
+            )
+        if self.undeliverable:
+            raise UserError(
+                _("This number cannot receive WhatsApp messages: %(reason)s", reason=self.undeliverable_reason)
+            )
 
     def action_send_reply(self):
         for conversation in self:

@@ -2,6 +2,8 @@ import json
 import logging
 
 from odoo import api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import SQL
 
 from ..tools import webhook
 
@@ -76,10 +78,34 @@ class CollectionsWhatsappEvent(models.Model):
                     else:
                         Conversation._receive(event.account_id, webhook.InboundEvent(**data))
                     event.state = "done"
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise  # another transaction changed the same conversation: the caller retries the batch
             except Exception as error:  # noqa: BLE001 (kept for a person to see; the webhook still answers 200)
                 _logger.exception("WhatsApp event %s could not be applied", event.key)
                 event.write({"state": "error", "error": str(error)})
 
+    def _claim(self):
+        """The pending ones among these events, locked for this transaction: the
+        webhook's processor and the scheduled action never apply one twice."""
+        if not self:
+            return self
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM collections_whatsapp_event WHERE id = ANY(%s) AND state = 'pending' "
+                "ORDER BY id FOR UPDATE SKIP LOCKED",
+                self.ids,
+            )
+        )
+        claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        claimed.invalidate_recordset(["state"])
+        return claimed
+
     @api.model
     def _cron_process_pending(self):
-        self.search([("state", "=", "pending")], order="id", limit=1000)._process()
+        """What the webhook's processor left (a process killed before it ran):
+        events pending for more than a minute."""
+        before = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
+        self.search(
+            [("state", "=", "pending"), ("create_date", "<", before)], order="id", limit=1000
+        )._claim()._process()

@@ -36,6 +36,25 @@ class TestWhatsappEvents(WhatsappCommon):
     def _conversation(self, number=NUMBER):
         return self.Conversation.search([("account_id", "=", self.account.id), ("wa_id", "=", number[1:])])
 
+    def test_events_left_pending_are_applied_once_by_the_scheduled_action(self):
+        """The webhook answers after storing; a process killed before applying leaves them pending."""
+        body = self.emulator.inbound_body(NUMBER, text="Hola", name="Lucía")
+        stored = self.Event.sudo()._store(self.account, webhook.parse(body))
+        self.assertEqual(stored.state, "pending")
+        self.Event.sudo()._cron_process_pending()  # as the scheduled action runs
+        self.assertEqual(stored.state, "pending", "a minute's grace: the webhook's processor may be on it")
+        self.env.cr.execute(
+            "UPDATE collections_whatsapp_event SET create_date = now() - interval '2 minutes' WHERE id = %s",
+            [stored.id],
+        )
+        stored.invalidate_recordset()
+        self.Event.sudo()._cron_process_pending()  # as the scheduled action runs
+        self.assertEqual(stored.state, "done")
+        self.assertEqual(self._conversation().unread_count, 1)
+        self.assertFalse(stored._claim(), "applied: nothing left to claim")
+        self.Event.sudo()._cron_process_pending()  # as the scheduled action runs
+        self.assertEqual(self._conversation().unread_count, 1, "applied once")
+
     def test_customer_message_lands_on_conversation_and_chatter_once(self):
         body = self.emulator.inbound_body(NUMBER, text="Hola, ¿cuánto debo?", name="Lucía")
         for _replay in range(5):

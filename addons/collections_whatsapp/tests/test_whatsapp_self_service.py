@@ -59,6 +59,37 @@ class TestWhatsappSelfService(WhatsappCommon):
             self.assertIn("/my/collections", answer)
         self.assertIn("Puede pagar", self._writes(ES_NUMBER, "Pagar ahora", button="COLLECTIONS_PAY"))
 
+    def _writes_all(self, number, text=None, button=None):
+        """The customer writes; returns everything the chat sent back."""
+        self.emulator.last_inbound[number[1:]] = time.time()
+        before = len(self.emulator.sent)
+        body = self.emulator.inbound_body(number, text=text, button=button)
+        self.env["collections.whatsapp.event"].sudo()._store(self.account, webhook.parse(body))._process()
+        return self.emulator.sent[before:]
+
+    def test_invoice_pdf_sent_in_the_chat_from_words_and_button_in_both_languages(self):
+        older = self._invoice(self.customer, 80, 60)
+        for number, kwargs, invoice, expected in (
+            (ES_NUMBER, {"text": "¿Me envías la factura?"}, older, "Aquí tiene la factura"),
+            (ES_NUMBER, {"text": f"Necesito la factura {self.invoice_es.name}"}, self.invoice_es, "Aquí tiene"),
+            (EN_NUMBER, {"text": "Invoice", "button": "COLLECTIONS_INVOICE"}, self.invoice_en, "Here is invoice"),
+        ):
+            with self.subTest(number=number, **kwargs):
+                document, answer = self._writes_all(number, **kwargs)
+                filename = invoice.name.replace("/", "_") + ".pdf"
+                self.assertEqual((document["type"], document["document"]["filename"]), ("document", filename))
+                self.assertTrue(document["document"]["id"].startswith("media."), "uploaded, then sent by its id")
+                self.assertIn(expected, answer["text"]["body"])
+                self.assertIn(invoice.name, answer["text"]["body"])
+                self.assertIn("/my/collections", answer["text"]["body"])
+                attachments = self._conversation(number).message_ids.attachment_ids
+                self.assertIn(filename, attachments.mapped("name"), "the file stays on the conversation")
+
+    def test_invoice_request_without_open_invoices(self):
+        self._pay(self.invoice_en)
+        (answer,) = self._writes_all(EN_NUMBER, "send me the invoice pdf")
+        self.assertIn("no open invoices", answer["text"]["body"])
+
     def test_balance_lists_the_oldest_invoices(self):
         answer = self._writes(ES_NUMBER, "¿Cuánto debo?")
         self.assertIn("Debe", answer)
@@ -69,6 +100,35 @@ class TestWhatsappSelfService(WhatsappCommon):
     def test_plan_answers_the_plan_link(self):
         self.assertIn("plan de pagos", self._writes(ES_NUMBER, "Plan de pagos", button="COLLECTIONS_PLAN").lower())
         self.assertIn("payment plan", self._writes(EN_NUMBER, "payment plan").lower())
+
+    def test_plan_offers_what_the_terms_allow_and_records_the_choice(self):
+        Plan = self.env["collections.payment.plan"]
+        answer = self._writes(ES_NUMBER, "Quiero un plan de pagos")
+        self.assertIn("plan de pagos mensuales", answer)
+        self.assertRegex(answer, r"\n2: 2 pagos mensuales de \D*150,00\n")  # 300 over 2, in the company's currency
+        self.assertRegex(answer, r"\n3: 3 pagos mensuales de \D*100,00\n")
+        self.assertEqual(self._conversation(ES_NUMBER).awaiting, "plan_choice")
+        self.assertIsNone(self._writes(ES_NUMBER, "5"), "a number not offered is not a choice")
+        self.assertFalse(Plan.search([("partner_id", "=", self.customer.id)]))
+        answer = self._writes(ES_NUMBER, "3 cuotas")
+        plan = Plan.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual((plan.state, plan.origin, plan.installment_count), ("proposed", "whatsapp", 3))
+        self.assertEqual(plan.move_ids, self.invoice_es)
+        self.assertEqual(plan.installment_ids.mapped("amount"), [100.0, 100.0, 100.0])
+        self.assertRegex(answer, r"plan de 3 pagos mensuales de \D*100,00")
+        self.assertIn("pausado los recordatorios", answer)
+        self.assertEqual(plan.activity_ids.user_id, self.collector, "the collector activates or cancels it")
+        self.assertFalse(self._conversation(ES_NUMBER).awaiting)
+        self.assertIsNone(self._writes(ES_NUMBER, "3"), "asked once, chosen once")
+        self.assertEqual(len(Plan.search([("partner_id", "=", self.customer.id)])), 1)
+
+    def test_plan_in_english_from_the_button(self):
+        answer = self._writes(EN_NUMBER, "Payment plan", button="COLLECTIONS_PLAN")
+        self.assertIn("2: 2 monthly payments of", answer)
+        answer = self._writes(EN_NUMBER, "2")
+        self.assertIn("your plan of 2 monthly payments", answer)
+        plan = self.env["collections.payment.plan"].search([("partner_id", "=", self.english.id)])
+        self.assertEqual((plan.state, plan.installment_count), ("proposed", 2))
 
     def test_promise_with_a_date_and_asked_for_one(self):
         Promise = self.env["collections.promise"]

@@ -3,7 +3,7 @@ or from plain words in Spanish or English. Plain Python.
 
 Intents: ``pay`` (the secure portal link), ``balance``, ``plan``,
 ``promise`` (with a date when one is written), ``paid`` (I already paid),
-``person`` (talk to a collector), ``opt_out`` / ``opt_in`` (the consent
+``person`` (talk to a collector), ``invoice`` (the invoice PDF in the chat), ``opt_out`` / ``opt_in`` (the consent
 ledger: decided by the engine's one rule, ``collections_omni/tools/reply_keywords``,
 which callers pass in as ``keyword_intent``).
 """
@@ -12,17 +12,18 @@ import datetime as dt
 import re
 import unicodedata
 
-PAY, BALANCE, PLAN, PROMISE, PAID, PERSON, OPT_OUT, OPT_IN = (
+PAY, BALANCE, PLAN, PROMISE, PAID, PERSON, INVOICE, OPT_OUT, OPT_IN = (
     "pay",
     "balance",
     "plan",
     "promise",
     "paid",
     "person",
+    "invoice",
     "opt_out",
     "opt_in",
 )
-INTENTS = (PAY, BALANCE, PLAN, PROMISE, PAID, PERSON, OPT_OUT, OPT_IN)
+INTENTS = (PAY, BALANCE, PLAN, PROMISE, PAID, PERSON, INVOICE, OPT_OUT, OPT_IN)
 # Quick-reply payloads the reminder templates carry (language-independent).
 BUTTON_PAYLOADS = {f"COLLECTIONS_{intent.upper()}": intent for intent in INTENTS}
 
@@ -70,6 +71,8 @@ _PHRASES = [
     (PROMISE, ("PROMESA", "PROMETO", "PAGARE EL", "PAGO EL", "I WILL PAY", "I'LL PAY", "ILL PAY", "PROMISE")),
     (BALANCE, ("MI SALDO", "CUANTO DEBO", "MY BALANCE", "HOW MUCH", "SALDO", "BALANCE", "DEUDA")),
     (PAY, ("PAGAR", "PAGAR AHORA", "PAY NOW", "QUIERO PAGAR", "PAY", "ENLACE", "LINK")),
+    # Last: "pagar la factura" is a request to pay, "¿cuánto debo de la factura?" one for the balance.
+    (INVOICE, ("FACTURA", "FACTURAS", "DUPLICADO", "INVOICE", "INVOICES", "PDF", "COPY OF THE INVOICE")),
 ]
 
 

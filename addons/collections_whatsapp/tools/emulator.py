@@ -15,7 +15,9 @@ webhook; ``POST /_emulator/config`` changes the switches (see
 :class:`Switches`); ``GET /_emulator/messages`` lists what was sent.
 
 Run it alone: ``python addons/collections_whatsapp/tools/emulator.py --port 8199
---webhook-url http://localhost:8069/collections/whatsapp/webhook/1``.
+--webhook-url http://localhost:8069/collections/whatsapp/webhook/1`` (scripts/run
+does, for the demo); play the customer with ``--reply "+34600000001" "pagar"``
+(scripts/whatsapp-reply).
 """
 
 import argparse
@@ -430,7 +432,23 @@ def main(argv=None):
     parser.add_argument("--access-token", default="emulator-token")
     parser.add_argument("--phone-number-id", default="1000000001")
     parser.add_argument("--waba-id", default="2000000002")
+    parser.add_argument(
+        "--reply",
+        nargs=2,
+        metavar=("FROM", "TEXT"),
+        help="play the customer: the emulator running on --host/--port posts TEXT from the number FROM to Odoo",
+    )
+    parser.add_argument("--button", help="with --reply: a quick-reply button's payload (COLLECTIONS_PAY...)")
     args = parser.parse_args(argv)
+    if args.reply:
+        sender, text = args.reply
+        response = requests.post(
+            f"http://{args.host}:{args.port}/_emulator/reply",
+            json={"from": sender, "text": text, "button": args.button},
+            timeout=60,
+        )
+        sys.stdout.write(f"{response.status_code} {response.text}\n")
+        return 0 if response.ok else 1
     emulator = GraphApiEmulator(
         args.host, args.port, args.phone_number_id, args.waba_id, args.access_token, args.app_secret, args.webhook_url
     ).start()
@@ -444,4 +462,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""WhatsApp webhook benchmark (scripts/bench webhook): signed status and
+customer-message webhooks posted to a running Odoo with 2 HTTP workers.
+
+Every distinct event (a status of a message, or a customer's message) is
+posted twice, all in shuffled order, by --clients concurrent HTTP clients, one
+event per request, each signed with the account's app secret as Meta does.
+Prints one JSON line: requests posted (``events``), distinct events, seconds,
+events per second, p50/p95 of the acknowledgement (the 200), the records
+stored, duplicates (records beyond one per distinct event) and lost (distinct
+events without a record). The database (the three addons and a WhatsApp
+account, no provider: the webhook's own work) is created once and reused; its
+events are deleted before each run.
+
+    scripts/bench webhook [--events 20000] [--clients 16] [--http-workers 2]
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from odoo_env import ROOT, odoo_command  # noqa: E402
+
+sys.path.insert(0, ROOT)
+
+from collections_whatsapp_tools import emulator as emulator_module  # noqa: E402
+from collections_whatsapp_tools import webhook  # noqa: E402
+
+DB = "collections_bench_webhook"
+ADDONS = "collections_omni,collections_portal,collections_whatsapp"
+APP_SECRET = "bench-app-secret"
+PHONE_NUMBER_ID = "1700000001"
+
+
+def _psql(db, sql):
+    out = subprocess.run(["psql", "-q", "-d", db, "-Atc", sql], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_database():
+    exists = _psql("postgres", f"select 1 from pg_database where datname = '{DB}'") == "1"
+    if not exists:
+        subprocess.run(
+            odoo_command(
+                "-d", DB, "-i", ADDONS, "--without-demo=all", "--stop-after-init", "--log-level=warn", "--http-port=0"
+            ),
+            check=True,
+        )
+    else:
+        subprocess.run(
+            odoo_command(
+                "-d", DB, "-u", "collections_whatsapp", "--stop-after-init", "--log-level=warn", "--http-port=0"
+            ),
+            check=True,
+        )
+    account = _psql(DB, f"select id from collections_whatsapp_account where phone_number_id = '{PHONE_NUMBER_ID}'")
+    if not account:
+        company = _psql(DB, "select id from res_company order by id limit 1")
+        account = _psql(
+            DB,
+            "insert into collections_whatsapp_account (name, sequence, active, company_id, phone_number_id, waba_id,"
+            " api_version, graph_url, access_token, app_secret, verify_token, timeout, create_date, write_date)"
+            f" values ('Bench', 10, true, {company}, '{PHONE_NUMBER_ID}', '2700000002', 'v21.0',"
+            f" 'http://127.0.0.1:9', 'bench-token', '{APP_SECRET}', 'bench-verify', 10, now(), now()) returning id",
+        )
+    return int(account.splitlines()[0])
+
+
+def distinct_events(count, seed):
+    """``count`` distinct webhook bodies: three statuses per sent message and customers' messages, half each."""
+    emulator = emulator_module.GraphApiEmulator(phone_number_id=PHONE_NUMBER_ID, waba_id="2700000002")
+    emulator.server.server_close()  # only its payload builders
+    rng = random.Random(seed)
+    bodies, keys = [], []
+    statuses = ("sent", "delivered", "read")
+    n = 0
+    while len(bodies) < count:
+        n += 1
+        if n % 2:
+            wamid = f"wamid.BENCH{seed}S{n:09d}"
+            to = f"3460{rng.randrange(10**7):07d}"
+            for status in statuses[: count - len(bodies)]:
+                bodies.append(emulator.status_body(wamid, status, to, callback_data=f"bench-{n}"))
+                keys.append(f"{wamid}:{status}")
+        else:
+            wamid = f"wamid.BENCH{seed}I{n:09d}"
+            sender = f"+3469{rng.randrange(10**7):07d}"
+            bodies.append(emulator.inbound_body(sender, text="Hola, buenos días", name="Cliente", wamid=wamid))
+            keys.append(f"{wamid}:inbound")
+    return [json.dumps(body, ensure_ascii=False).encode() for body in bodies], keys
+
+
+def run(args):
+    account_id = ensure_database()
+    _psql(DB, "delete from collections_whatsapp_event; delete from collections_whatsapp_conversation")
+    raws, keys = distinct_events(args.events // 2, args.seed)
+    posts = [raw for raw in raws for _copy in range(2)]
+    random.Random(args.seed).shuffle(posts)
+    port, gevent_port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}/collections/whatsapp/webhook/{account_id}"
+    log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
+    os.makedirs(log_dir, exist_ok=True)
+    with open(os.path.join(log_dir, "bench-webhook-odoo.log"), "wb") as log:
+        server = subprocess.Popen(
+            odoo_command(
+                "-d",
+                DB,
+                f"--db-filter=^{DB}$",
+                f"--http-port={port}",
+                f"--gevent-port={gevent_port}",
+                f"--workers={args.http_workers}",
+                "--max-cron-threads=0",
+                "--log-level=warn",
+                "--limit-time-real=600",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/web/login", timeout=5)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("Odoo did not start (see .var/log/bench-webhook-odoo.log)") from None
+                time.sleep(0.3)
+        local = threading.local()
+
+        def post(raw):
+            session = local.__dict__.setdefault("session", requests.Session())
+            headers = {"Content-Type": "application/json", webhook.SIGNATURE_HEADER: webhook.sign(APP_SECRET, raw)}
+            started = time.perf_counter()
+            response = session.post(url, data=raw, headers=headers, timeout=60)
+            return time.perf_counter() - started, response.status_code
+
+        # Warm-up: both workers load their registry and caches before the clock starts.
+        warm = [raw for raw, key in zip(*distinct_events(20, args.seed + 1), strict=True)]
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(post, warm))
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            results = list(pool.map(post, posts))
+        seconds = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    latencies = sorted(r[0] * 1000 for r in results)
+    refused = sum(1 for r in results if r[1] != 200)
+    mine = f"key ~ '^wamid\\.BENCH{args.seed}[SI]'"
+    records = int(_psql(DB, f"select count(*) from collections_whatsapp_event where {mine}"))
+    stored = set(_psql(DB, f"select distinct key from collections_whatsapp_event where {mine}").splitlines())
+    distinct_stored = len(stored & set(keys))
+    print(
+        json.dumps(
+            {
+                "bench": "webhook",
+                "events": len(posts),
+                "distinct": len(keys),
+                "http_workers": args.http_workers,
+                "clients": args.clients,
+                "seconds": round(seconds, 2),
+                "events_per_s": round(len(posts) / seconds, 1),
+                "p50_ms": round(statistics.median(latencies), 1),
+                "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+                "refused": refused,
+                "records": records,
+                "duplicates": records - distinct_stored,
+                "lost": len(keys) - distinct_stored,
+            }
+        ),
+        flush=True,
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20000, help="requests posted (each distinct event twice)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--http-workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
