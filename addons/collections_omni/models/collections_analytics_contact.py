@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 
 from ..tools import analytics_sql
 from ..tools.rules import CHANNELS
@@ -42,6 +42,17 @@ class CollectionsAnalyticsContact(models.Model):
     @api.model
     def _figure_query(self):
         return analytics_sql.contact_effectiveness()
+
+    def init(self):
+        # Attribution looks up each payment's last contact of its customer.
+        tools.create_index(
+            self.env.cr,
+            "collections_message_analytics_contact_index",
+            "collections_message",
+            ["partner_id", "sent_at"],
+            where="direction = 'outbound' AND sent_at IS NOT NULL",
+        )
+        return super().init()
 
     def action_open_messages(self):
         return self._open_records("collections.message", self.message_id.ids, _("Messages"))

@@ -44,16 +44,30 @@ def analytics_today():
 def months(count=TREND_MONTHS):
     """(month_start, month_end, month_days) of the last ``count`` months, this
     one included; the current month ends today."""
+    # An integer series: PostgreSQL estimates its size exactly (a timestamp
+    # series is guessed at 1000 rows, and the inflated costs switch JIT on, seconds of compiling).
     return SQL(
         """
-        SELECT start::date AS month_start,
-               LEAST((start + interval '1 month' - interval '1 day')::date, %(today)s) AS month_end,
-               LEAST((start + interval '1 month' - interval '1 day')::date, %(today)s) - start::date + 1 AS month_days
-          FROM generate_series(date_trunc('month', %(today)s) - %(back)s * interval '1 month',
-                               date_trunc('month', %(today)s), interval '1 month') AS start
+        SELECT start AS month_start, LEAST(start + 31 - extract(day FROM start + 31)::int, %(today)s) AS month_end,
+               LEAST(start + 31 - extract(day FROM start + 31)::int, %(today)s) - start + 1 AS month_days,
+               %(back)s - back AS n
+          FROM (SELECT (date_trunc('month', %(today)s) - back * interval '1 month')::date AS start, back
+                  FROM generate_series(0, %(back)s) AS back) AS series
         """,
         today=analytics_today(),
         back=count - 1,
+    )
+
+
+def month_number(date_sql, count):
+    """The month of ``date_sql`` numbered as months(count) numbers them: 0 is
+    the first month of the trend, count - 1 the current one."""
+    return SQL(
+        "(%(last)s - ((extract(year FROM %(today)s) * 12 + extract(month FROM %(today)s))"
+        " - (extract(year FROM %(d)s) * 12 + extract(month FROM %(d)s))))::int",
+        last=count - 1,
+        today=analytics_today(),
+        d=date_sql,
     )
 
 
@@ -85,40 +99,56 @@ def receivable_snapshots(count=TREND_MONTHS):
     their ``max_date``). An invoice is overdue on D when it was due before D
     (sql_rules.overdue); a credit note is never overdue."""
     today = analytics_today()
-    paid_until = SQL(
-        """(SELECT COALESCE(sum(CASE WHEN part.debit_move_id = line.id THEN part.amount ELSE -part.amount END), 0)
-              FROM account_move_line line
-              JOIN account_partial_reconcile part ON part.debit_move_id = line.id OR part.credit_move_id = line.id
-             WHERE line.move_id = d.move_id AND line.display_type = 'payment_term' AND part.max_date <= mo.month_end)"""
-    )
     return SQL(
         """
         WITH mo AS (%(months)s),
+        parts AS (
+            SELECT line.move_id, part.max_date, part.amount AS paid
+              FROM account_partial_reconcile part
+              JOIN account_move_line line ON line.id = part.debit_move_id AND line.display_type = 'payment_term'
+            UNION ALL
+            SELECT line.move_id, part.max_date, -part.amount
+              FROM account_partial_reconcile part
+              JOIN account_move_line line ON line.id = part.credit_move_id AND line.display_type = 'payment_term'
+        ),
+        settlements AS (
+            SELECT move_id, array_agg(max_date) AS dates, array_agg(paid) AS amounts, max(max_date) AS last_date,
+                   min(max_date) AS first_paid
+              FROM parts GROUP BY move_id
+        ),
         d AS (
             SELECT m.id AS move_id, m.company_id, m.commercial_partner_id AS partner_id, m.currency_id, m.move_type,
                    COALESCE(m.invoice_date, m.date) AS document_date,
                    COALESCE(m.invoice_date_due, m.invoice_date, m.date) AS due_date,
-                   m.amount_total_signed AS amount_total,
-                   m.amount_residual_signed <> m.amount_total_signed AS reconciled_some,
-                   CASE WHEN m.amount_residual_signed = 0 THEN (
-                       SELECT max(part.max_date) FROM account_move_line line
-                         JOIN account_partial_reconcile part
-                           ON part.debit_move_id = line.id OR part.credit_move_id = line.id
-                        WHERE line.move_id = m.id AND line.display_type = 'payment_term') END AS settled_on,
+                   m.amount_total_signed AS amount_total, s.dates, s.amounts, s.first_paid,
+                   CASE WHEN m.amount_residual_signed = 0 THEN s.last_date END AS settled_on,
                    %(policy)s AS policy_id, partner.collections_user_id AS user_id
               FROM account_move m
               JOIN res_partner partner ON partner.id = m.commercial_partner_id
+              LEFT JOIN settlements s ON s.move_id = m.id
               LEFT JOIN collections_policy dflt
                 ON dflt.company_id = m.company_id AND dflt.is_company_default AND dflt.active
              WHERE m.state = 'posted' AND m.move_type IN %(types)s AND m.amount_total_signed <> 0
                AND COALESCE(m.invoice_date, m.date) <= %(today)s
         ),
+        span AS (
+            -- The months a document may be open at the end of: from its own
+            -- month (or the trend's first) to the month it was settled in.
+            SELECT d.*, GREATEST(0, %(first_n)s) AS first_n,
+                   LEAST(%(last_n)s, COALESCE(%(settled_n)s, %(last_n)s)) AS last_n
+              FROM d
+        ),
         snap AS (
-            SELECT mo.month_start, mo.month_end, d.*,
-                   d.amount_total - CASE WHEN d.reconciled_some THEN %(paid_until)s ELSE 0 END AS amount_residual,
+            SELECT mo.month_start, mo.month_end, d.move_id, d.company_id, d.partner_id, d.currency_id, d.move_type,
+                   d.document_date, d.due_date, d.policy_id, d.user_id,
+                   d.amount_total - CASE WHEN d.dates IS NULL OR d.first_paid > mo.month_end THEN 0 ELSE (
+                       SELECT COALESCE(sum(u.paid), 0) FROM unnest(d.dates, d.amounts) AS u(day, paid)
+                        WHERE u.day <= mo.month_end) END AS amount_residual,
                    CASE WHEN d.move_type = 'out_invoice' THEN mo.month_end - d.due_date ELSE 0 END AS days_overdue
-              FROM d JOIN mo ON d.document_date <= mo.month_end
-                            AND (d.settled_on IS NULL OR d.settled_on > mo.month_end)
+              FROM span d
+              CROSS JOIN LATERAL generate_series(d.first_n, d.last_n) AS k(n)
+              JOIN mo ON mo.n = k.n
+             WHERE d.document_date <= mo.month_end AND (d.settled_on IS NULL OR d.settled_on > mo.month_end)
         )
         SELECT snap.*, %(bucket)s AS bucket FROM snap WHERE snap.amount_residual <> 0
         """,
@@ -126,7 +156,9 @@ def receivable_snapshots(count=TREND_MONTHS):
         policy=document_policy(),
         types=RECEIVABLE_TYPES,
         today=today,
-        paid_until=paid_until,
+        first_n=month_number(SQL("d.document_date"), count),
+        settled_n=month_number(SQL("d.settled_on"), count),
+        last_n=count - 1,
         bucket=aging_bucket(SQL("snap.days_overdue")),
     )
 
@@ -211,13 +243,13 @@ def dso_by_month():
         WITH bal AS (%(balances)s),
         sales AS (%(sales)s),
         back AS (
-            SELECT bal.company_id, bal.month_start, k.start::date AS back_start,
-                   LEAST((k.start + interval '1 month')::date, bal.month_end + 1) - k.start::date AS back_days,
+            SELECT bal.company_id, bal.month_start, k.start AS back_start,
+                   LEAST((k.start + interval '1 month')::date, bal.month_end + 1) - k.start AS back_days,
                    COALESCE(sales.sales, 0) AS back_sales
               FROM bal
-              CROSS JOIN LATERAL generate_series(bal.month_start - %(back)s * interval '1 month',
-                                                 bal.month_start, interval '1 month') AS k(start)
-              LEFT JOIN sales ON sales.company_id = bal.company_id AND sales.month_start = k.start::date
+              CROSS JOIN generate_series(0, %(back)s) AS k_n(n)
+              CROSS JOIN LATERAL (SELECT (bal.month_start - k_n.n * interval '1 month')::date AS start) AS k
+              LEFT JOIN sales ON sales.company_id = bal.company_id AND sales.month_start = k.start
         ),
         walk AS (
             SELECT back.*, sum(back.back_sales) OVER (
