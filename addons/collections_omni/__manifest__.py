@@ -43,6 +43,7 @@
         "views/res_company_views.xml",
         "views/collections_menus.xml",
         "views/collections_analytics_views.xml",
+        "data/collections_analytics_data.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {

@@ -44,9 +44,20 @@ class CollectionsAnalyticsAging(models.Model):
                       s.due_date, s.days_overdue, s.bucket, s.amount_residual,
                       CASE WHEN s.days_overdue > 0 THEN s.amount_residual ELSE 0 END AS amount_overdue,
                       1 AS document_count
-                 FROM (%s) s""",
-            analytics_sql.receivable_snapshots(),
+                 FROM %s s
+                WHERE s.month_start > date_trunc('month', s.as_of) - %s * interval '1 month'""",
+            analytics_sql.SQL.identifier(analytics_sql.SNAPSHOT_TABLE),
+            analytics_sql.TREND_MONTHS,
         )
+
+    def init(self):
+        # The snapshots of one more month than the trend: CEI needs the receivables before its first month.
+        self._create_materialized(
+            analytics_sql.SNAPSHOT_TABLE,
+            analytics_sql.receivable_snapshots(analytics_sql.TREND_MONTHS + 1),
+            ["company_id", "month_start"],
+        )
+        return super().init()
 
     def action_open_documents(self):
         return self._open_invoices(self.move_id)

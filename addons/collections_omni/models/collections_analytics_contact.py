@@ -52,6 +52,7 @@ class CollectionsAnalyticsContact(models.Model):
             ["partner_id", "sent_at"],
             where="direction = 'outbound' AND sent_at IS NOT NULL",
         )
+        self._create_materialized(analytics_sql.CONTACT_OUTCOME_TABLE, analytics_sql.contact_outcomes(), ["message_id"])
         return super().init()
 
     def action_open_messages(self):

@@ -1,6 +1,8 @@
 from odoo import _, api, models, tools
 from odoo.tools import SQL
 
+from ..tools import analytics_sql
+
 
 class CollectionsAnalyticsMixin(models.AbstractModel):
     """A collections figure: a read-only SQL view over one builder of
@@ -20,6 +22,27 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
             return
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(SQL("CREATE VIEW %s AS (%s)", SQL.identifier(self._table), self._figure_query()))
+
+    @api.model
+    def _create_materialized(self, table, query, index_columns):
+        """(Re)create a materialized view the figures read (a heavy builder computed once)."""
+        self.env.cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", SQL.identifier(table)))
+        self.env.cr.execute(SQL("CREATE MATERIALIZED VIEW %s AS (%s)", SQL.identifier(table), query))
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX ON %s (%s)",
+                SQL.identifier(table),
+                SQL(", ").join(SQL.identifier(column) for column in index_columns),
+            )
+        )
+
+    @api.model
+    def action_refresh_figures(self):
+        """Recompute what the figures read (the daily cron, the menu, the monthly report)."""
+        for table in (analytics_sql.SNAPSHOT_TABLE, analytics_sql.CONTACT_OUTCOME_TABLE):
+            self.env.cr.execute(SQL("REFRESH MATERIALIZED VIEW %s", SQL.identifier(table)))
+        self.env.registry.clear_cache()
+        return {"type": "ir.actions.client", "tag": "reload"}
 
     @api.model
     def _figure(self, domain=(), groupby=(), aggregates=None):

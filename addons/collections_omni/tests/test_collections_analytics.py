@@ -74,7 +74,11 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
     def setUp(self):
         super().setUp()
         self.env.cr.execute("SELECT set_config('collections.analytics_today', %s, true)", [AS_OF.isoformat()])
+        self._refresh()
+
+    def _refresh(self):
         self.env.flush_all()
+        self.env["collections.analytics.aging"].action_refresh_figures()
 
     def _rows(self, model, **domain):
         return self.env[model].search(
@@ -163,7 +167,7 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
         second = self._contact("2025-03-05 09:00:00", "whatsapp", state="read")
         last = self._contact("2025-03-10 09:00:00", "email")
         after = self._contact("2025-03-25 09:00:00", "email")
-        self.env.flush_all()
+        self._refresh()
         rows = {row.message_id: row for row in self._rows("collections.analytics.contact")}
         self.assertEqual(len(rows), 5)
         # A's 400 on Feb 20, two days after the SMS: within 7 and within 30 days.
@@ -221,6 +225,7 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
         self.env.cr.execute(
             "UPDATE collections_message SET create_date = '2025-03-02 12:00:00' WHERE id = %s", [reply.id]
         )
+        self._refresh()
         rows = {row.message_id: row for row in self._rows("collections.analytics.contact")}
         self.assertEqual((rows[sms].reply_rate, rows[email].reply_rate), (100, 0))
         self.assertEqual((rows[sms].opt_out_count, rows[email].opt_out_count), (1, 0))
@@ -228,6 +233,7 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
         self.env.cr.execute(
             "UPDATE collections_message SET create_date = '2025-03-10 12:00:00' WHERE id = %s", [reply.id]
         )
+        self._refresh()
         self.env.invalidate_all()
         rows = {row.message_id: row for row in self._rows("collections.analytics.contact")}
         self.assertEqual((rows[sms].reply_rate, rows[email].reply_rate), (0, 0))

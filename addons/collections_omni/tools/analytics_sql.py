@@ -32,6 +32,11 @@ AGING_BUCKETS = [
 UNTRACKED_CHANNELS = ("letter", "call")
 CONTACT_STATES = ("sent", "delivered", "read")
 RECEIVABLE_TYPES = ("out_invoice", "out_refund")
+# What the figures read is computed by the two heavy builders into materialized
+# views, refreshed daily and on demand (collections.analytics.mixin.action_refresh_figures):
+# receivable_snapshots(TREND_MONTHS + 1) and contact_outcomes().
+SNAPSHOT_TABLE = "collections_analytics_snapshot"
+CONTACT_OUTCOME_TABLE = "collections_analytics_contact_outcome"
 
 
 def analytics_today():
@@ -41,7 +46,7 @@ def analytics_today():
     return SQL("COALESCE(NULLIF(current_setting('collections.analytics_today', true), '')::date, CURRENT_DATE)")
 
 
-def months(count=TREND_MONTHS):
+def months(count=TREND_MONTHS, today=None):
     """(month_start, month_end, month_days) of the last ``count`` months, this
     one included; the current month ends today."""
     # An integer series: PostgreSQL estimates its size exactly (a timestamp
@@ -54,7 +59,7 @@ def months(count=TREND_MONTHS):
           FROM (SELECT (date_trunc('month', %(today)s) - back * interval '1 month')::date AS start, back
                   FROM generate_series(0, %(back)s) AS back) AS series
         """,
-        today=analytics_today(),
+        today=today or analytics_today(),
         back=count - 1,
     )
 
@@ -150,7 +155,7 @@ def receivable_snapshots(count=TREND_MONTHS):
               JOIN mo ON mo.n = k.n
              WHERE d.document_date <= mo.month_end AND (d.settled_on IS NULL OR d.settled_on > mo.month_end)
         )
-        SELECT snap.*, %(bucket)s AS bucket FROM snap WHERE snap.amount_residual <> 0
+        SELECT snap.*, %(bucket)s AS bucket, %(today)s AS as_of FROM snap WHERE snap.amount_residual <> 0
         """,
         months=months(count),
         policy=document_policy(),
@@ -163,7 +168,7 @@ def receivable_snapshots(count=TREND_MONTHS):
     )
 
 
-def monthly_sales(count):
+def monthly_sales(count, today=None):
     """Credit sales per company and month (invoices less credit notes, by
     invoice date) for the last ``count`` months."""
     return SQL(
@@ -177,9 +182,14 @@ def monthly_sales(count):
          GROUP BY 1, 2
         """,
         types=RECEIVABLE_TYPES,
-        today=analytics_today(),
+        today=today or analytics_today(),
         back=count - 1,
     )
+
+
+def snapshot_today():
+    """The day the stored snapshots were computed as of (see SNAPSHOT_TABLE)."""
+    return SQL("COALESCE((SELECT max(as_of) FROM %s), %s)", SQL.identifier(SNAPSHOT_TABLE), analytics_today())
 
 
 def monthly_receivables():
@@ -211,9 +221,9 @@ def monthly_receivables():
         SELECT f.*, lag(f.receivable) OVER (PARTITION BY f.company_id ORDER BY f.month_start) AS receivable_previous
           FROM filled f
         """,
-        snapshots=receivable_snapshots(TREND_MONTHS + 1),
-        months=months(TREND_MONTHS + 1),
-        sales=monthly_sales(TREND_MONTHS + 1),
+        snapshots=SQL("SELECT * FROM %s", SQL.identifier(SNAPSHOT_TABLE)),
+        months=months(TREND_MONTHS + 1, snapshot_today()),
+        sales=monthly_sales(TREND_MONTHS + 1, snapshot_today()),
     )
 
 
@@ -263,7 +273,7 @@ def dso_by_month():
          GROUP BY bal.company_id, bal.month_start, bal.month_end, bal.receivable, bal.receivable_current, bal.sales
         """,
         balances=monthly_receivables(),
-        sales=monthly_sales(TREND_MONTHS + COUNTBACK_MONTHS),
+        sales=monthly_sales(TREND_MONTHS + COUNTBACK_MONTHS, snapshot_today()),
         back=COUNTBACK_MONTHS - 1,
         dso=countback_days(
             SQL("bal.receivable"), SQL("walk.back_sales"), SQL("walk.cumulative"), SQL("walk.back_days")
@@ -403,8 +413,33 @@ def attributed_opt_outs():
     )
 
 
+def contact_outcomes():
+    """What followed each contact (the attributed_* builders), one row per contact that had an outcome."""
+    return SQL(
+        """
+        SELECT message_id,
+               count(*) FILTER (WHERE kind = 'payment' AND days_after <= %(short)s) AS paid_7_count,
+               COALESCE(sum(amount) FILTER (WHERE kind = 'payment' AND days_after <= %(short)s), 0) AS paid_7_amount,
+               count(*) FILTER (WHERE kind = 'payment') AS paid_30_count,
+               COALESCE(sum(amount) FILTER (WHERE kind = 'payment'), 0) AS paid_30_amount,
+               count(*) FILTER (WHERE kind = 'reply') AS reply_count,
+               count(*) FILTER (WHERE kind = 'opt_out') AS opt_out_count
+          FROM (SELECT message_id, 'payment' AS kind, days_after, amount FROM (%(payments)s) p
+                UNION ALL
+                SELECT message_id, 'reply', NULL, NULL FROM (%(replies)s) r
+                UNION ALL
+                SELECT message_id, 'opt_out', NULL, NULL FROM (%(opt_outs)s) o) outcomes
+         GROUP BY message_id
+        """,
+        short=SHORT_ATTRIBUTION_DAYS,
+        payments=attributed_payments(),
+        replies=attributed_replies(),
+        opt_outs=attributed_opt_outs(),
+    )
+
+
 def contact_effectiveness():
-    """One row per contact with what followed it (see the attributed_* builders)."""
+    """One row per contact with what followed it (CONTACT_OUTCOME_TABLE)."""
     return SQL(
         """
         SELECT msg.id, msg.id AS message_id, msg.company_id, msg.partner_id, msg.currency_id, msg.channel,
@@ -416,30 +451,18 @@ def contact_effectiveness():
                       OR msg.read_at IS NOT NULL THEN 100.0 ELSE 0.0 END AS delivery_rate,
                CASE WHEN msg.channel IN %(untracked)s THEN NULL
                     WHEN msg.state = 'read' OR msg.read_at IS NOT NULL THEN 100.0 ELSE 0.0 END AS read_rate,
-               CASE WHEN reply.message_id IS NOT NULL THEN 100.0 ELSE 0.0 END AS reply_rate,
-               COALESCE(pay.count_7, 0) AS paid_7_count, COALESCE(pay.amount_7, 0) AS paid_7_amount,
-               COALESCE(pay.count_30, 0) AS paid_30_count, COALESCE(pay.amount_30, 0) AS paid_30_amount,
-               COALESCE(opt.opt_out_count, 0) AS opt_out_count
+               CASE WHEN outcome.reply_count > 0 THEN 100.0 ELSE 0.0 END AS reply_rate,
+               COALESCE(outcome.paid_7_count, 0) AS paid_7_count, COALESCE(outcome.paid_7_amount, 0) AS paid_7_amount,
+               COALESCE(outcome.paid_30_count, 0) AS paid_30_count,
+               COALESCE(outcome.paid_30_amount, 0) AS paid_30_amount,
+               COALESCE(outcome.opt_out_count, 0) AS opt_out_count
           FROM collections_message msg
           JOIN res_partner partner ON partner.id = msg.partner_id
           LEFT JOIN collections_stage_action action ON action.id = msg.action_id
-          LEFT JOIN (
-              SELECT message_id,
-                     count(*) FILTER (WHERE days_after <= %(short)s) AS count_7,
-                     COALESCE(sum(amount) FILTER (WHERE days_after <= %(short)s), 0) AS amount_7,
-                     count(*) AS count_30, sum(amount) AS amount_30
-                FROM (%(payments)s) attributed GROUP BY message_id
-          ) pay ON pay.message_id = msg.id
-          LEFT JOIN (SELECT DISTINCT message_id FROM (%(replies)s) r) reply ON reply.message_id = msg.id
-          LEFT JOIN (
-              SELECT message_id, count(*) AS opt_out_count FROM (%(opt_outs)s) o GROUP BY message_id
-          ) opt ON opt.message_id = msg.id
+          LEFT JOIN %(outcomes)s outcome ON outcome.message_id = msg.id
          WHERE %(contact)s
         """,
         untracked=UNTRACKED_CHANNELS,
-        short=SHORT_ATTRIBUTION_DAYS,
-        payments=attributed_payments(),
-        replies=attributed_replies(),
-        opt_outs=attributed_opt_outs(),
+        outcomes=SQL.identifier(CONTACT_OUTCOME_TABLE),
         contact=outbound_contact("msg"),
     )
