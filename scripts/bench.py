@@ -20,6 +20,18 @@ only) runs in a transaction that is rolled back. Precision: the automatic
 reconciliations that settled exactly the true invoices; recall: the matchable
 lines (those that pay something) reconciled correctly by themselves.
 
+analytics: every figure of the Collections > Analytics menu (aging, overdue
+trend, DSO, CEI, contact effectiveness by channel, stage, template and
+collector, promises, plans, disputes), each read as the dashboard reads it
+(one grouped read), over a database generated with --history (months of
+payments by per-customer habits, reminders, replies, opt-outs) and computed
+as of the bench date. seconds: the sum of each figure's best time over
+--repeat, read from the stored snapshots; refresh_seconds: recomputing those
+snapshots (the daily cron and the Refresh Figures menu); figures: per
+figure its seconds, rows and a few headline numbers.
+When scripts/bench_risk.py exists, the dict its evaluate(env, customers,
+invoices) returns joins the line.
+
 dispatch: 20,000 planned SMS (inserted set-based into their own database)
 sent through the local fake provider (collections_worker.fake_sms), first in
 embedded mode (Odoo sends, batch after batch), then with 1, 2, 4 Celery
@@ -106,7 +118,7 @@ def addons_hash():
     return digest.hexdigest()[:16]
 
 
-def ensure_database(db, customers, invoices, seed):
+def ensure_database(db, customers, invoices, seed, generator_args=()):
     """The bench database of this size, created once, upgraded when the addon changed."""
     stamp = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), f"{db}.addons-hash")
     current = addons_hash()
@@ -135,6 +147,7 @@ def ensure_database(db, customers, invoices, seed):
             "--today",
             BENCH_TODAY.isoformat(),
             "--reuse",
+            *generator_args,
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -1016,6 +1029,110 @@ def bench_dispatch(args):
                 process.wait(timeout=30)
 
 
+# The dashboard's figures as the benchmark reads them: (model, group by, aggregates or None for all measures).
+ANALYTICS_FIGURES = {
+    "aging_buckets": ("collections.analytics.aging", ["month_end:month", "bucket"], ["amount_residual:sum"]),
+    "overdue_trend": ("collections.analytics.aging", ["month_end:month"], ["amount_overdue:sum"]),
+    "dso": ("collections.analytics.dso", ["month_end:month"], None),
+    "cei": ("collections.analytics.cei", ["month_end:month"], None),
+    "by_channel": ("collections.analytics.contact", ["channel"], None),
+    "by_stage": ("collections.analytics.contact", ["stage_id"], None),
+    "by_template": ("collections.analytics.contact", ["template_id"], None),
+    "by_collector": ("collections.analytics.contact", ["user_id"], None),
+    "promises": ("collections.analytics.promise", ["state"], None),
+    "plans": ("collections.analytics.plan", ["state"], None),
+    "disputes": ("collections.analytics.dispute", ["reason"], None),
+}
+
+
+def _headline(name, rows):
+    """A few numbers of a figure, to see that it is not empty (amounts rounded)."""
+    if name == "dso":
+        return {"last_month": {"dso": rows[-1][-2], "best_dso": rows[-1][-1]}} if rows else {}
+    if name == "cei":
+        return {"last_month_cei": rows[-1][-1]} if rows else {}
+    if name == "by_channel":
+        return {str(row[0]): {"contacts": row[1], "paid_30_amount": round(row[-1] or 0)} for row in rows}
+    return {}
+
+
+def bench_analytics(args):
+    """Every dashboard figure over generated months of history (generate_data.py --history)."""
+    db = f"collections_bench_history_{args.customers}_{args.invoices}"
+    ensure_database(db, args.customers, args.invoices, args.seed, ["--history", "--days", str(args.days)])
+    odoo = configure(db)
+    registry = odoo.modules.registry.Registry(db)
+    timings = {name: [] for name in ANALYTICS_FIGURES}
+    results = {}
+    with registry.cursor() as cr:  # statistics are transactional: committed on leaving the block
+        cr.execute("ANALYZE")
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        cr.execute("SELECT set_config('collections.analytics_today', %s, false)", [BENCH_TODAY.isoformat()])
+        refreshes = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            env["collections.analytics.aging"].action_refresh_figures()
+            refreshes.append(time.perf_counter() - started)
+        cr.execute("ANALYZE collections_analytics_snapshot, collections_analytics_contact_outcome")
+        for _ in range(args.repeat):
+            for name, (model, groupby, aggregates) in ANALYTICS_FIGURES.items():
+                Model = env[model]
+                if aggregates is None and model == "collections.analytics.contact":
+                    aggregates = [
+                        "contact_count:sum",
+                        "delivery_rate:avg",
+                        "read_rate:avg",
+                        "reply_rate:avg",
+                        "paid_7_count:sum",
+                        "paid_7_amount:sum",
+                        "paid_30_count:sum",
+                        "opt_out_count:sum",
+                        "paid_30_amount:sum",
+                    ]
+                elif aggregates is None and model == "collections.analytics.dso":
+                    aggregates = ["receivable:sum", "sales:sum", "dso:avg", "best_dso:avg"]
+                elif aggregates is None and model == "collections.analytics.cei":
+                    aggregates = ["collected:sum", "collectible:sum", "cei:avg"]
+                started = time.perf_counter()
+                rows = Model._figure([], groupby, aggregates)
+                timings[name].append(time.perf_counter() - started)
+                results[name] = rows
+        counts = {}
+        for table in ("account_move", "account_payment", "collections_message", "collections_consent"):
+            cr.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 -- a constant table name
+            counts[table] = cr.fetchone()[0]
+        risk = {}
+        if os.path.exists(os.path.join(ROOT, "scripts", "bench_risk.py")):
+            import bench_risk  # noqa: PLC0415 -- written by the risk score's engineer, optional
+
+            risk = bench_risk.evaluate(env, args.customers, args.invoices)
+        cr.rollback()
+    figures = {
+        name: {"seconds": round(min(timings[name]), 3), "rows": len(results[name]), **_headline(name, results[name])}
+        for name in ANALYTICS_FIGURES
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "analytics",
+                "customers": args.customers,
+                "invoices": args.invoices,
+                "history_days": args.days,
+                "payments": counts["account_payment"],
+                "messages": counts["collections_message"],
+                "opt_outs": counts["collections_consent"],
+                "seconds": round(sum(figure["seconds"] for figure in figures.values()), 3),
+                "refresh_seconds": round(min(refreshes), 3),
+                "figures": figures,
+                **risk,
+            },
+            default=str,
+        ),
+        flush=True,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="bench", required=True)
@@ -1065,8 +1182,19 @@ def main():
     dispatch.add_argument("--invoices", type=int, default=12000)
     dispatch.add_argument("--seed", type=int, default=1)
     dispatch.add_argument("--redis-db", type=int, default=1, help="Redis database for the bench's queue and state")
+    analytics = sub.add_parser("analytics", help="every dashboard figure over generated months of history")
+    analytics.add_argument("--customers", type=int, default=20000)
+    analytics.add_argument("--invoices", type=int, default=100000)
+    analytics.add_argument("--days", type=int, default=270, help="invoice dates spread over the last DAYS days")
+    analytics.add_argument("--seed", type=int, default=1)
+    analytics.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    {"dunning": bench_dunning, "reconcile": bench_reconcile, "dispatch": bench_dispatch}[args.bench](args)
+    {
+        "dunning": bench_dunning,
+        "reconcile": bench_reconcile,
+        "dispatch": bench_dispatch,
+        "analytics": bench_analytics,
+    }[args.bench](args)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generate_history
 from odoo_env import ODOO_SRC, Progress, environment
 
 try:
@@ -1448,8 +1449,11 @@ def summarize(env, started=None):
     return summary
 
 
-def generate(env, customers, invoices, days=150, seed=1, today=None, reuse=False):
+def generate(env, customers, invoices, days=150, seed=1, today=None, reuse=False, history=False):
     """Generate ``customers`` customers and ``invoices`` posted invoices; return a summary dict.
+
+    :param history: also payment habits per customer, payments by habit and the
+        reminders, replies and opt-outs before them (generate_history.py)
 
     :param today: the date generated dates are relative to (default: the current date)
     :param reuse: return the stored summary if the database already holds data
@@ -1457,6 +1461,8 @@ def generate(env, customers, invoices, days=150, seed=1, today=None, reuse=False
     """
     started = time.monotonic()
     params = {"customers": customers, "invoices": invoices, "days": days, "seed": seed}
+    if history:
+        params["history"] = True
     previous = _stored_run(env)
     if previous:
         if reuse and previous["params"] == params:
@@ -1480,9 +1486,22 @@ def generate(env, customers, invoices, days=150, seed=1, today=None, reuse=False
     ]
     templates = capture_templates(env, refs, company_ids[0])
     planned_invoices, planned_refunds, planned_payments = plan_documents(rng, refs, customer_plan, invoices, days)
+    if history:
+        history_rng = random.Random(seed + 7)
+        generate_history.assign_habits(history_rng, customer_plan)
+        planned_payments = generate_history.pay_by_habit(
+            history_rng, planned_invoices, planned_refunds, planned_payments, today, _payment
+        )
     write_documents(env, refs, templates, planned_invoices, planned_refunds, planned_payments)
+    contacts = None
+    if history:
+        contacts = generate_history.insert_contacts(
+            env, refs, planned_invoices, planned_payments, planned_refunds, today, history_rng, copy_rows, reserve_ids
+        )
 
     summary = summarize(env, started)
+    if contacts:
+        summary["history"] = contacts
     _store_run(env, {"params": params, "today": today.isoformat(), "summary": summary})
     return summary
 
@@ -1727,6 +1746,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--today", type=datetime.date.fromisoformat, help="anchor date (default: today)")
     parser.add_argument("--reuse", action="store_true", help="do nothing if the same data is already there")
+    parser.add_argument(
+        "--history", action="store_true", help="payment habits, payments by habit, reminders, replies and opt-outs"
+    )
     args = parser.parse_args(argv)
 
     with environment(args.database) as env:
@@ -1739,6 +1761,7 @@ def main(argv=None):
                 seed=args.seed,
                 today=args.today,
                 reuse=args.reuse,
+                history=args.history,
             )
         except (RuntimeError, ValueError) as error:
             sys.stderr.write(f"ERROR: {error}\n")

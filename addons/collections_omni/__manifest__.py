@@ -17,6 +17,7 @@
     "data": [
         "security/collections_security.xml",
         "security/ir.model.access.csv",
+        "security/collections_analytics_security.xml",
         "data/mail_template_data.xml",
         "data/collections_policy_data.xml",
         "data/ir_cron_data.xml",
@@ -41,6 +42,8 @@
         "views/collections_statement_import_views.xml",
         "views/res_company_views.xml",
         "views/collections_menus.xml",
+        "views/collections_analytics_views.xml",
+        "data/collections_analytics_data.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {

@@ -32,3 +32,11 @@ from . import res_company
 from . import collections_reconcile_match
 from . import collections_reconcile_candidate
 from . import sms_tracker
+from . import collections_analytics_mixin
+from . import collections_analytics_aging
+from . import collections_analytics_dso
+from . import collections_analytics_cei
+from . import collections_analytics_contact
+from . import collections_analytics_promise
+from . import collections_analytics_plan
+from . import collections_analytics_dispute
