@@ -90,7 +90,8 @@ class TestCollectionsUnsubscribe(HttpCase):
             with self.subTest(data=data):
                 refused = self._anonymous_post(self._path(), data)
                 self.assertEqual(refused.status_code, 400)
-                self.assertIn("expired", refused.text)
+                # A NUL is refused before the route by the collections' request guard (ir_http.py).
+                self.assertIn("NUL" if any("\x00" in v for v in data.values()) else "expired", refused.text)
                 # The same with the session's cookie (url_open would send an empty form as a GET).
                 refused = self.opener.post(f"{self.base_url()}{self._path()}", data=data, timeout=30)
                 self.assertEqual(refused.status_code, 400)
@@ -110,8 +111,10 @@ class TestCollectionsUnsubscribe(HttpCase):
         with self.assertNoLogs("odoo", level="ERROR"):
             for path in paths:
                 with self.subTest(path=path[:80]):
-                    self.assertEqual(self.url_open(path).status_code, 404)
-                    self.assertEqual(self._anonymous_post(path, ONE_CLICK).status_code, 404)
+                    # A NUL is a 400 (the request guard), anything else names no link we sent: 404.
+                    expected = 400 if "%00" in path else 404
+                    self.assertEqual(self.url_open(path).status_code, expected)
+                    self.assertEqual(self._anonymous_post(path, ONE_CLICK).status_code, expected)
         self.assertFalse(self._opt_outs())
 
     def test_a_wrong_or_foreign_token_changes_nothing(self):

@@ -1,5 +1,6 @@
 import hashlib
 import hmac as hmac_lib
+import math
 import re
 import secrets
 import time
@@ -31,6 +32,24 @@ CODE_LIFETIME = 600
 # Where the identity check may send the visitor back to.
 SAFE_NEXT = re.compile(r"^/my/(collections|contact-preferences)[\w/\-]*(\?[\w=&%.+\-]*)?$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,20}$")
+# A record id as a form sends it: ASCII digits within PostgreSQL's integer (str.isdigit() also takes "²").
+ID_RE = re.compile(r"[0-9]{1,10}\Z")
+MAX_ID = 2**31 - 1
+# How Odoo's payment form pays (payment.transaction's flows).
+PAYMENT_FLOWS = ("redirect", "direct", "token")
+# A small count (installments) or an hour of the day, in ASCII digits.
+SMALL_NUMBER_RE = re.compile(r"[0-9]{1,3}\Z")
+
+
+def parse_id(value):
+    """The record id ``value`` names (a form's string or a JSON number), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_ID else None
+    if isinstance(value, str) and ID_RE.match(value) and 0 < int(value) <= MAX_ID:
+        return int(value)
+    return None
 
 
 class CollectionsCustomerPortal(PortalAccount):
@@ -455,10 +474,10 @@ class CollectionsCustomerPortal(PortalAccount):
         """
         ids = set()
         for value in invoice_ids or ():
-            value = str(value)
-            if not value.isdigit() or len(value) > 12:
+            invoice_id = parse_id(value)
+            if invoice_id is None:
                 raise UserError(_("Choose invoices from the list."))
-            ids.add(int(value))
+            ids.add(invoice_id)
         if not ids:
             raise UserError(_("Choose at least one invoice to pay."))
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner, ids)
@@ -525,6 +544,14 @@ class CollectionsCustomerPortal(PortalAccount):
         except UserError as error:
             raise ValidationError(error.args[0]) from error
         self._validate_transaction_kwargs(kwargs)
+        # Ids as Odoo's payment form sends them; Odoo itself would take any other value to the database.
+        flow = kwargs.get("flow")
+        required = ("provider_id", "token_id") if flow == "token" else ("provider_id", "payment_method_id")
+        for key in ("provider_id", "payment_method_id", "token_id"):
+            if (key in required or kwargs.get(key) not in (None, False, "")) and parse_id(kwargs.get(key)) is None:
+                raise ValidationError(_("Choose a payment method from the list."))
+        if flow not in PAYMENT_FLOWS:  # Odoo takes any other value for a redirection
+            raise ValidationError(_("Choose a payment method from the list."))
         request.env.cr.execute(
             SQL("SELECT id FROM account_move WHERE id = ANY(%s) ORDER BY id FOR UPDATE", invoices.ids)
         )
@@ -559,7 +586,7 @@ class CollectionsCustomerPortal(PortalAccount):
     def _collections_selected_ids(self):
         """The invoice ids of the form or query string, the ones that are numbers."""
         values = request.httprequest.values.getlist("invoice_ids")
-        return {int(value) for value in values if value.isdigit()}
+        return {invoice_id for invoice_id in map(parse_id, values) if invoice_id is not None}
 
     def _collections_form_values(self, partner, page_name, error=None, **extra):
         """Values shared by the promise and plan forms: the invoices the
@@ -607,9 +634,12 @@ class CollectionsCustomerPortal(PortalAccount):
         if not value:
             return None
         try:
-            return float(value.replace(",", ".") if value.count(",") == 1 and "." not in value else value)
+            amount = float(value.replace(",", ".") if value.count(",") == 1 and "." not in value else value)
         except ValueError as error:
             raise UserError(_("Enter the amount as a number, for example 150.50.")) from error
+        if not math.isfinite(amount):  # float() reads "nan", "inf" and "1e999" too
+            raise UserError(_("Enter the amount as a number, for example 150.50."))
+        return amount
 
     @http.route("/my/collections/promise", type="http", auth="public", website=True, methods=["GET"])
     def collections_promise_form(self, **kwargs):
@@ -658,7 +688,7 @@ class CollectionsCustomerPortal(PortalAccount):
     def _collections_plan_terms(self, form):
         """(installment count, frequency, start date, note) from the plan form."""
         count = form.get("installment_count") or ""
-        if not count.isdigit():
+        if not SMALL_NUMBER_RE.match(count):
             raise UserError(_("Choose the number of installments."))
         return (
             int(count),
@@ -827,7 +857,9 @@ class CollectionsCustomerPortal(PortalAccount):
             error = _("Unknown channel.")
         elif bool(hour_from) != bool(hour_to):
             error = _("Choose both the start and the end of your preferred hours, or neither.")
-        elif hour_from and not (hour_from.isdigit() and hour_to.isdigit() and int(hour_from) < int(hour_to) <= 24):
+        elif hour_from and not (
+            SMALL_NUMBER_RE.match(hour_from) and SMALL_NUMBER_RE.match(hour_to) and int(hour_from) < int(hour_to) <= 24
+        ):
             error = _("Your preferred hours must end after they start.")
         elif preferred and not post.get(f"allow_{preferred}"):
             error = _("Your preferred channel must be one you allow us to use.")

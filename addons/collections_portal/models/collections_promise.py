@@ -1,3 +1,5 @@
+import math
+
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -32,10 +34,14 @@ class CollectionsPromise(models.Model):
         invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids)
         currency = invoices.currency_id
         residual = currency.round(sum(invoices.mapped("amount_residual")))
-        amount = residual if amount is None else currency.round(amount)
+        if amount is not None and not math.isfinite(amount):
+            raise UserError(_("Enter the amount as a number, for example 150.50."))
+        # Compared before rounding too: rounding 1e308 to the cent overflows.
+        too_much = amount is not None and amount > residual + currency.rounding
+        amount = residual if amount is None or too_much else currency.round(max(amount, 0.0))
         if currency.compare_amounts(amount, 0) <= 0:
             raise UserError(_("The amount you promise must be more than zero."))
-        if currency.compare_amounts(amount, residual) > 0:
+        if too_much or currency.compare_amounts(amount, residual) > 0:
             raise UserError(
                 _(
                     "You can promise at most %(residual)s, what the chosen invoices still owe.",

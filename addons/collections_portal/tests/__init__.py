@@ -1,5 +1,6 @@
 from . import (
     test_contact_preferences,
+    test_hostile_input,
     test_portal_balance,
     test_portal_links,
     test_portal_rules,

@@ -3,3 +3,4 @@ from . import test_whatsapp_events
 from . import test_whatsapp_self_service
 from . import test_whatsapp_sending
 from . import test_whatsapp_ui
+from . import test_hostile_input
