@@ -53,12 +53,13 @@ class AccountMove(models.Model):
         }
 
     @api.model
-    def _collections_portal_selection(self, partner, invoice_ids):
+    def _collections_portal_selection(self, partner, invoice_ids, lock=False):
         """The invoices a customer chose in the portal for a promise or a plan,
         checked: the customer's own open invoices, in one currency and one
         company, none already in a plan, a running promise or a dispute.
 
         :param invoice_ids: ids as received from the form (strings or ints)
+        :param lock: for a request about to hold the invoices (promise, plan request): see below
         :return: the invoices, as superuser
         :raise UserError: with what is wrong; nothing is written
         """
@@ -90,6 +91,16 @@ class AccountMove(models.Model):
                     companies=", ".join(invoices.company_id.mapped("name")),
                 )
             )
+        if lock:
+            # Concurrent requests for the same invoices (a double tap, two tabs) must not both pass
+            # the check below. Odoo runs in REPEATABLE READ: a lock alone would let a request whose
+            # snapshot predates the other's commit miss its promise. Bumping the invoices' rows makes
+            # such a request fail with a serialization error, and Odoo retries it on fresh data;
+            # locking in id order keeps requests from deadlocking.
+            self.env.cr.execute(
+                SQL("SELECT id FROM account_move WHERE id = ANY(%s) ORDER BY id FOR UPDATE", invoices.ids)
+            )
+            self.env.cr.execute(SQL("UPDATE account_move SET write_date = write_date WHERE id = ANY(%s)", invoices.ids))
         held = invoices._collections_hold_reasons(fields.Date.context_today(self))
         if held:
             names = {

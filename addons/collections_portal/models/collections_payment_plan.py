@@ -14,7 +14,7 @@ class CollectionsPaymentPlan(models.Model):
     _inherit = "collections.payment.plan"
 
     @api.model
-    def _portal_schedule(self, partner, invoice_ids, installment_count, frequency, start_date):
+    def _portal_schedule(self, partner, invoice_ids, installment_count, frequency, start_date, lock=False):
         """Check a plan the customer is about to request and compute its
         schedule with the engine's arithmetic, writing nothing.
 
@@ -22,7 +22,7 @@ class CollectionsPaymentPlan(models.Model):
         :raise UserError: with what is wrong
         """
         partner = partner.commercial_partner_id
-        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids)
+        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids, lock=lock)
         policy = self.env["collections.policy"].sudo()._for_partner(partner, invoices.company_id)
         max_installments = policy._portal_limits()[1]
         if not installment_count or not 1 <= installment_count <= max_installments:
@@ -44,7 +44,9 @@ class CollectionsPaymentPlan(models.Model):
         :raise UserError: with what is wrong; nothing is written
         """
         partner = partner.commercial_partner_id
-        invoices, _schedule = self._portal_schedule(partner, invoice_ids, installment_count, frequency, start_date)
+        invoices, _schedule = self._portal_schedule(
+            partner, invoice_ids, installment_count, frequency, start_date, lock=True
+        )
         company = invoices.company_id
         collector = (
             self.env["collections.policy"].sudo()._for_partner(partner, company)._portal_collector(partner, company)

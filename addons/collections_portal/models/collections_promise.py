@@ -31,7 +31,7 @@ class CollectionsPromise(models.Model):
         :raise UserError: with what is wrong; nothing is written
         """
         partner = partner.commercial_partner_id
-        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids)
+        invoices = self.env["account.move"]._collections_portal_selection(partner, invoice_ids, lock=True)
         currency = invoices.currency_id
         residual = currency.round(sum(invoices.mapped("amount_residual")))
         if amount is not None and not math.isfinite(amount):
