@@ -17,7 +17,7 @@ def _csrf(page):
 
 def _portal_customer_with_invoice(rpc, login):
     partner_id = rpc.env["res.partner"].create(
-        {"name": "Concurrent Customer SA", "is_company": True, "email": f"{login}@example.com", "lang": "en_US"}
+        {"name": f"Customer of {login}", "is_company": True, "email": f"{login}@example.com", "lang": "en_US"}
     )
     due = (date.today() - timedelta(days=20)).isoformat()
     invoice_id = rpc.env["account.move"].create(
@@ -31,10 +31,10 @@ def _portal_customer_with_invoice(rpc, login):
     )
     rpc.execute_kw("account.move", "action_post", [[invoice_id]])
     portal_group = rpc.env.ref("base.group_portal").id
-    contact_id = rpc.env["res.partner"].create({"name": "Concurrent Payer", "parent_id": partner_id})
+    contact_id = rpc.env["res.partner"].create({"name": login, "parent_id": partner_id})
     rpc.env["res.users"].create(
         {
-            "name": "Concurrent Payer",
+            "name": login,
             "login": login,
             "password": f"{login}-pw",
             "partner_id": contact_id,
@@ -57,6 +57,31 @@ def _logged_in_browser(url, login):
     return browser, _csrf(browser.get(f"{url}/my/collections/promise", timeout=60))
 
 
+def _concurrent_posts(odoo_server, browsers, path, form):
+    """The same form posted by every browser at the same moment: (statuses, new log)."""
+    barrier = threading.Barrier(len(browsers))
+    statuses, errors = [], []
+
+    def post(browser, csrf):
+        try:
+            barrier.wait(timeout=60)
+            response = browser.post(
+                f"{odoo_server.url}{path}", data={**form, "csrf_token": csrf}, timeout=120, allow_redirects=False
+            )
+            statuses.append(response.status_code)
+        except Exception as error:  # noqa: BLE001 (reported below with the others)
+            errors.append(repr(error))
+
+    log_offset = len(odoo_server.log())
+    threads = [threading.Thread(target=post, args=browser) for browser in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not errors, errors
+    return sorted(statuses), odoo_server.log()[log_offset:]
+
+
 def test_concurrent_promises_for_one_invoice_make_one(odoo_server):
     rpc = odoo_server.rpc()
     login = "concurrent_payer"
@@ -67,34 +92,34 @@ def test_concurrent_promises_for_one_invoice_make_one(odoo_server):
         "amount": "",
         "promised_date": (date.today() + timedelta(days=5)).isoformat(),
     }
-    barrier = threading.Barrier(CONCURRENT)
-    statuses, errors = [], []
-
-    def promise(browser, csrf):
-        try:
-            barrier.wait(timeout=60)
-            response = browser.post(
-                f"{odoo_server.url}/my/collections/promise",
-                data={**form, "csrf_token": csrf},
-                timeout=120,
-                allow_redirects=False,
-            )
-            statuses.append(response.status_code)
-        except Exception as error:  # noqa: BLE001 (reported below with the others)
-            errors.append(repr(error))
-
-    log_offset = len(odoo_server.log())
-    threads = [threading.Thread(target=promise, args=browser) for browser in browsers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    assert not errors, errors
+    statuses, log = _concurrent_posts(odoo_server, browsers, "/my/collections/promise", form)
     promises = rpc.env["collections.promise"].search_read(
         [("partner_id", "=", partner_id), ("state", "=", "open")], ["move_ids"]
     )
-    assert len(promises) == 1, f"one open promise per invoice, got {len(promises)} (answers {sorted(statuses)})"
+    assert len(promises) == 1, f"one open promise per invoice, got {len(promises)} (answers {statuses})"
     assert promises[0]["move_ids"] == [invoice_id]
     # One customer was told "thank you", the others that the invoice already has a promise; nobody saw a 500.
-    assert sorted(statuses) == [303] + [400] * (CONCURRENT - 1), statuses
-    assert "Traceback" not in odoo_server.log()[log_offset:]
+    assert statuses == [303] + [400] * (CONCURRENT - 1), statuses
+    assert "Traceback" not in log
+
+
+def test_concurrent_plan_requests_for_one_invoice_make_one(odoo_server):
+    rpc = odoo_server.rpc()
+    login = "concurrent_planner"
+    partner_id, invoice_id = _portal_customer_with_invoice(rpc, login)
+    browsers = [_logged_in_browser(odoo_server.url, login) for _n in range(CONCURRENT)]
+    form = {
+        "invoice_ids": str(invoice_id),
+        "installment_count": "3",
+        "frequency": "monthly",
+        "start_date": (date.today() + timedelta(days=5)).isoformat(),
+        "submit": "1",
+    }
+    statuses, log = _concurrent_posts(odoo_server, browsers, "/my/collections/plan", form)
+    plans = rpc.env["collections.payment.plan"].search_read(
+        [("partner_id", "=", partner_id), ("state", "not in", ("cancelled", "completed"))], ["move_ids", "state"]
+    )
+    assert len(plans) == 1, f"one open plan request per invoice, got {len(plans)} (answers {statuses})"
+    assert (plans[0]["move_ids"], plans[0]["state"]) == ([invoice_id], "proposed")
+    assert statuses == [303] + [400] * (CONCURRENT - 1), statuses
+    assert "Traceback" not in log

@@ -1,5 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.collections_omni.models.collections_message import MAX_INBOUND_CHARS
 from odoo.addons.collections_omni.tools import sms_http_client
 
 TOKEN = "status-test-token"
@@ -174,6 +175,17 @@ class TestProviderInboundReplies(HttpCase):
         self.assertEqual(len(self._replies()), 1)
         self.assertFalse(self._ledger())
         self.assertEqual(self.pending.state, "planned")
+
+    def test_a_huge_reply_is_capped_and_kept_whole_as_a_file(self):
+        text = "Pago el viernes. " + "x" * 200_000
+        self.assertEqual(self._post({"MessageSid": "SMbig", "From": "+34611222333", "Body": text}).status_code, 200)
+        reply = self._replies()
+        self.assertEqual(len(reply.body_text), MAX_INBOUND_CHARS)
+        self.assertTrue(text.startswith(reply.body_text))
+        self.assertEqual(reply.attachment_id.raw.decode(), text, "the original is kept whole as a file")
+        note = self.customer.message_ids.filtered(lambda m: "Pago el viernes" in (m.body or ""))
+        self.assertEqual(len(note), 1)
+        self.assertLess(len(note.body), MAX_INBOUND_CHARS + 500, "the chatter shows the capped text")
 
     def test_forged_or_unknown_replies_change_nothing(self):
         self.assertEqual(
