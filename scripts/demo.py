@@ -18,7 +18,7 @@ from odoo import fields  # noqa: E402
 
 DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
-MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora (Collections manager)"}
+MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora"}
 PORTAL = {"login": "cliente", "password": "cliente"}
 # The portal customer's mobile: scripts/whatsapp-reply plays this customer in the chat.
 PORTAL_MOBILE = "+34 600 000 001"

@@ -14,6 +14,7 @@ from odoo.tools import format_amount, format_date, html2plaintext
 
 # Final notices give the customer this many days to pay or answer.
 FINAL_NOTICE_DAYS = 10
+REMITTANCE_MAX_CHARS = 140  # SEPA credit transfer: unstructured remittance information
 BUTTON_STYLE = (
     "display: inline-block; padding: 10px 22px; background-color: #1f6f5c; color: #ffffff; "
     "text-decoration: none; border-radius: 4px; font-weight: bold; font-size: 15px;"
@@ -57,7 +58,13 @@ class CollectionsMessage(models.Model):
         account = ""
         if bank:
             account = bank.acc_number + (f" ({bank.bank_id.name})" if bank.bank_id else "")
-        references = [m.payment_reference or m.name for m in invoices[:3]]
+        # As many invoice references as a SEPA transfer's remittance field holds (140 characters):
+        # the customer can paste it whole; the reconciliation reads each number.
+        references = []
+        for reference in (m.payment_reference or m.name for m in invoices):
+            if len(", ".join([*references, reference])) > REMITTANCE_MAX_CHARS:
+                break
+            references.append(reference)
         deadline = self.planned_date + dt.timedelta(days=FINAL_NOTICE_DAYS)
         return {
             "lang": lang,
@@ -69,7 +76,7 @@ class CollectionsMessage(models.Model):
             "invoices": invoices_text,
             "url": self.partner_id.commercial_partner_id._collections_portal_url(self.channel),
             "account": account,
-            "reference": ", ".join(references) + ("…" if len(invoices) > 3 else ""),
+            "reference": ", ".join(references),
             "collector": self._reminder_collector().name or "",
             "phone": company.phone or "",
             "email": company.email or "",

@@ -188,6 +188,20 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         self.assertIn("cobros.example.com", text)
         self.assertIn("Laura", text)
 
+    def test_transfer_reference_lists_the_invoices_that_fit_a_sepa_remittance(self):
+        customer = self._customer("Muchas Facturas", lang="es_ES")
+        for _n in range(11):
+            self._invoice(customer, 100, 20)
+        self._run()
+        message = self._messages(customer).filtered(lambda m: m.channel == "email")
+        reference = message._reminder_values()["reference"]
+        self.assertLessEqual(len(reference), 140)
+        self.assertNotIn("…", reference, "the template ends the sentence: no dangling ellipsis")
+        quoted = reference.split(", ")
+        self.assertGreater(len(quoted), 3)
+        self.assertLess(len(quoted), 11)
+        self.assertLessEqual(set(quoted), set(message.move_ids.mapped("name")))
+
     def test_a_huge_inbound_reply_is_capped_and_kept_as_a_file(self):
         provider = self.env["collections.provider"].create(
             {
