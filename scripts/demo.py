@@ -37,10 +37,31 @@ COMPANY = {
 COMPANY_BANK = {"acc_number": "ES91 2100 0418 4502 0005 1332", "bank": "CaixaBank"}
 
 
+def company_logo():
+    """A simple logo (PNG, base64) drawn here: a green mark with the initials and the name, so
+    that the portal, invoices and letters show the company instead of Odoo's "Your logo"."""
+    import base64  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    import reportlab  # noqa: PLC0415 (ships the Bitstream Vera fonts)
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415 (Pillow: an Odoo requirement)
+
+    bold = os.path.join(os.path.dirname(reportlab.__file__), "fonts", "VeraBd.ttf")
+    image = Image.new("RGBA", (560, 140), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((8, 10, 128, 130), radius=24, fill=(31, 111, 92, 255))
+    draw.text((68, 70), "DI", fill="white", font=ImageFont.truetype(bold, 60), anchor="mm")
+    draw.text((148, 42), "Distribuciones", fill=(31, 111, 92, 255), font=ImageFont.truetype(bold, 44), anchor="lm")
+    draw.text((148, 100), "Iberia", fill=(40, 48, 56, 255), font=ImageFont.truetype(bold, 44), anchor="lm")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue())
+
+
 def company_identity(env):
-    """What every reminder and letter shows as the sender: name, address, contact, bank account."""
+    """What every reminder and letter shows as the sender: name, logo, address, contact, bank account."""
     company = env.company
-    company.write({**COMPANY, "country_id": env.ref("base.es").id})
+    company.write({**COMPANY, "country_id": env.ref("base.es").id, "logo": company_logo()})
     bank = env["res.bank"].create({"name": COMPANY_BANK["bank"]})
     env["res.partner.bank"].create(
         {"acc_number": COMPANY_BANK["acc_number"], "bank_id": bank.id, "partner_id": company.partner_id.id}
