@@ -4,6 +4,7 @@ the customer's language. Kept apart from collections_message.py (sending) so
 the two change independently; the mail template and the SMS/letter senders
 call these methods."""
 
+import base64
 import datetime as dt
 from email.utils import formataddr
 
@@ -328,6 +329,8 @@ class CollectionsMessage(models.Model):
             {
                 "company_address": company_partner._display_address(without_company=True),
                 "company_contact": " · ".join(contact),
+                # Odoo's default logo is a "Your logo" placeholder: a letter prints none instead.
+                "logo": None if self.company_id.uses_default_logo else base64.b64decode(self.company_id.logo),
                 "address": partner._display_address(without_company=True),
                 "subject": self._reminder_subject(),
                 "body": " ".join(p for p in (intro, next_step) if p),
