@@ -116,6 +116,7 @@ def load(env):
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
     env.company.collections_user_id = manager
     whatsapp_demo(env, partner)
+    demo_activity(env, partner)
     # One dunning run so invoices and customers carry stages and the message log has content.
     run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
     run._execute()
@@ -124,6 +125,86 @@ def load(env):
     env.ref("collections_omni.ir_cron_collections_dispatch").nextcall = fields.Datetime.now()
     env["ir.config_parameter"].set_param("collections.demo_ready", "1")
     return summary, manager, partner
+
+
+def demo_activity(env, portal_partner):
+    """A collector's day has history: an open dispute, a broken promise, an active payment plan,
+    and bank statement lines, some reconciled by themselves and some waiting in the review queue
+    (an amount two customers owe, a transfer from an unknown payer). The portal customer is left
+    as generated, so that the portal shows what a customer can do from scratch."""
+    from collections import defaultdict  # noqa: PLC0415
+
+    from odoo import Command  # noqa: PLC0415
+
+    today = fields.Date.context_today(env.user)
+    overdue = env["account.move"].search(
+        [
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "=", "not_paid"),
+            ("invoice_date_due", "<", today),
+            ("commercial_partner_id", "!=", portal_partner.id),
+            ("company_id", "=", env.company.id),
+        ],
+        order="invoice_date_due, id",
+    )
+    by_customer = defaultdict(lambda: env["account.move"])
+    for invoice in overdue:
+        by_customer[invoice.commercial_partner_id] |= invoice
+    customers = [c for c, invoices in by_customer.items() if len(invoices) >= 2]
+    disputed, promised, planned, *others = customers
+    env["collections.dispute"].create(
+        {
+            "partner_id": disputed.id,
+            "move_ids": [Command.set(by_customer[disputed][:1].ids)],
+            "reason": "quality",
+            "description": "Tres cajas llegaron dañadas; enviamos fotos al transportista.",
+        }
+    )
+    promise_invoices = by_customer[promised][:2]
+    promise = env["collections.promise"].create(
+        {
+            "partner_id": promised.id,
+            "move_ids": [Command.set(promise_invoices.ids)],
+            "currency_id": promise_invoices.currency_id.id,
+            "amount": sum(promise_invoices.mapped("amount_residual")),
+            "date": fields.Date.add(today, days=-10),
+            "promised_date": fields.Date.add(today, days=-3),
+            "source": "call",
+            "note": "Dijo que pagaría tras cobrar de su cliente principal.",
+        }
+    )
+    promise._cron_check()  # three days past its date and unpaid: broken
+    plan = env["collections.payment.plan"].create(
+        {
+            "partner_id": planned.id,
+            "move_ids": [Command.set(by_customer[planned][:3].ids)],
+            "currency_id": by_customer[planned].currency_id[:1].id,
+            "installment_count": 3,
+            "start_date": today,
+        }
+    )
+    plan.action_generate_schedule()
+    plan.action_activate()
+    # The bank's statement of the day: two transfers that quote their invoice (reconciled by
+    # themselves) and three a person must look at: half of an invoice, an invoice already paid
+    # (a likely duplicate payment) and a payer nobody can identify.
+    journal = env["account.journal"].search([("type", "=", "bank"), ("company_id", "=", env.company.id)], limit=1)
+    quoted = [by_customer[c][0] for c in others[:2]]
+    lines = [{"amount": invoice.amount_residual, "payment_ref": f"TRANSFERENCIA {invoice.name}"} for invoice in quoted]
+    halved = by_customer[others[2]][0]
+    lines.append({"amount": round(halved.amount_residual / 2, 2), "payment_ref": f"PAGO A CUENTA {halved.name}"})
+    paid = env["account.move"].search(
+        [("move_type", "=", "out_invoice"), ("payment_state", "=", "paid"), ("company_id", "=", env.company.id)],
+        limit=1,
+    )
+    if paid:
+        lines.append({"amount": paid.amount_total, "payment_ref": f"TRANSF. {paid.name} {paid.partner_id.name}"})
+    lines.append({"amount": 150.0, "payment_ref": "BIZUM RECIBIDO PAGO FRA"})
+    statement_lines = env["account.bank.statement.line"].create(
+        [{"journal_id": journal.id, "date": today, **line} for line in lines]
+    )
+    env["collections.reconcile.match"]._match(env.company, statement_lines=statement_lines)
 
 
 def whatsapp_demo(env, customer):
