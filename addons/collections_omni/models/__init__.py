@@ -29,6 +29,12 @@ from . import collections_dispute
 from . import collections_worklist
 from . import account_partial_reconcile
 from . import res_company
+from . import collections_reconcile_match_loading
+from . import collections_reconcile_match_decisions
+from . import collections_reconcile_match_writing
+from . import collections_reconcile_match_effects
+from . import collections_reconcile_match_log
+from . import collections_reconcile_match_review
 from . import collections_reconcile_match
 from . import collections_reconcile_candidate
 from . import sms_tracker
