@@ -4,6 +4,8 @@ import uuid
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools.rules import GROUP_COLLECTOR
+
 # The mark of the engine's own transitions, as OCA queue_job marks its edits: a
 # Python object, so no context sent over RPC or JSON can carry it.
 ENGINE_TRANSITION = object()
@@ -64,6 +66,14 @@ class CollectionsMessageAudit(models.AbstractModel):
         """These records as the engine's transitions see them: allowed to write the trail."""
         return self.with_context(**{ENGINE_CONTEXT_KEY: ENGINE_TRANSITION})
 
+    def _check_collector(self):
+        """The outbox's buttons are the collectors': a viewer reads the trail, never acts on it."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group(GROUP_COLLECTOR):
+            raise AccessError(_("Only collectors send, cancel or correct collections messages."))
+        self.check_access("read")
+
     def _is_engine_transition(self):
         return self.env.su or self.env.context.get(ENGINE_CONTEXT_KEY) is ENGINE_TRANSITION
 
@@ -122,6 +132,7 @@ class CollectionsMessageAudit(models.AbstractModel):
     def action_record_correction(self):
         """A new entry that corrects this one (the original stays as it was)."""
         self.ensure_one()
+        self._check_collector()
         if self.state in UNSENT_STATES:
             raise UserError(_("A message that was not sent yet is cancelled, not corrected."))
         return {
