@@ -94,11 +94,23 @@ class CollectionsMessageAudit(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """Entries are made by the engine (a run's plan, a logged call, a reply,
+        a provider's report); a user, of any group and over any interface,
+        creates only a correction, whose facts are the corrected entry's."""
+        engine = self._is_engine_transition()
         for vals in vals_list:
             # The correction form passes the corrected entry as a default.
             correction_of = vals.get("correction_of_id") or self.env.context.get("default_correction_of_id")
             if correction_of:
+                self._check_collector()
                 vals.update(self._correction_values({**vals, "correction_of_id": correction_of}))
+            elif not engine:
+                raise AccessError(
+                    _(
+                        "The contact history is an audit trail: collections messages are created only by "
+                        "the engine (a run, a logged call, a reply). To correct an entry, record a correction."
+                    )
+                )
         return super().create(vals_list)
 
     @api.model
