@@ -110,10 +110,14 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
-    @engine_transition
     def action_send_now(self):
         """Send the selected planned messages now, through the same checks as
         the scheduled dispatch (still due, contact rules, fees)."""
+        self._check_collector()
+        return self._send_now()
+
+    @engine_transition
+    def _send_now(self):
         planned = self.filtered(lambda m: m.state == "planned" and m.direction == "outbound")
         due = planned._still_due()._apply_contact_rules()
         due._post_stage_fees()
@@ -128,8 +132,12 @@ class CollectionsMessage(models.Model):
                 )
         return True
 
-    @engine_transition
     def action_cancel(self):
+        self._check_collector()
+        return self._cancel()
+
+    @engine_transition
+    def _cancel(self):
         # A message handed to a provider (a lease) is in flight: only its result ends it.
         pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
         pending.write({"state": "cancelled", **self._blocked_vals("cancelled_by", user_id=self.env.uid)})
@@ -231,7 +239,7 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            batch.action_send_now()
+            batch._send_now()
             if self.env.context.get("collections_dispatch_commit"):
                 # The scheduled action keeps each batch: a crash loses nothing sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -159,6 +159,7 @@ class CollectionsReconcileMatch(models.Model):
 
     @api.model
     def action_match_now(self):
+        self._check_reviewer()
         stats = self._match(self.env.company)
         return {
             "type": "ir.actions.client",

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from ..tools.rules import GROUP_MANAGER
 
 LIVE_STATES = ("auto_reconciled", "confirmed")
 
@@ -10,6 +12,16 @@ class CollectionsReconcileMatchReview(models.AbstractModel):
 
     _name = "collections.reconcile.match.review"
     _description = "Collections Reconciliation: Review"
+
+    def _check_reviewer(self):
+        """The review queue is the managers': a confirmation or an undo moves
+        money on the ledger. Checked here rather than left to the record
+        reads, which Odoo does not check on a button's own records."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group(GROUP_MANAGER):
+            raise AccessError(_("Only collections managers review reconciliations."))
+        self.check_access("write")
 
     def _check_reviewable(self):
         for match in self:
@@ -27,6 +39,7 @@ class CollectionsReconcileMatchReview(models.AbstractModel):
 
     def action_confirm(self):
         """Confirm each match's best candidate, all in one batch."""
+        self._check_reviewer()
         best = self.env["collections.reconcile.candidate"]
         for match in self:
             if not match.candidate_ids:
@@ -36,6 +49,7 @@ class CollectionsReconcileMatchReview(models.AbstractModel):
         return True
 
     def action_reject(self):
+        self._check_reviewer()
         self._check_reviewable()
         self.write({"state": "rejected"})
         return True
@@ -44,14 +58,17 @@ class CollectionsReconcileMatchReview(models.AbstractModel):
         """Revert exactly what the match reconciled and put a statement line
         back on the suspense account. Messages cancelled by the payment stay
         cancelled: the next dunning run plans anew for what is open again."""
+        self._check_reviewer()
         for match in self:
             if match.state not in LIVE_STATES:
                 raise UserError(_("Only a reconciled match can be undone (%(match)s).", match=match.display_name))
         for match in self:
-            match.partial_ids.exists().unlink()
-            if match.statement_line_id:
-                st_line = match.statement_line_id
-                st_line.action_undo_reconciliation()
+            # A narrow door, after the checks above: the engine reverts exactly what it
+            # reconciled, so a collections manager needs no right to edit bank statement lines.
+            ledger = match.sudo()
+            ledger.partial_ids.exists().unlink()
+            if ledger.statement_line_id:
+                ledger.statement_line_id.action_undo_reconciliation()
             match.write({"state": "undone", "undone_at": fields.Datetime.now(), "undone_by_id": self.env.uid})
             match.message_post(body=_("Reconciliation undone."))
         return True

@@ -22,3 +22,5 @@ from . import test_collections_roles
 from . import test_reconcile_properties
 from . import test_collections_audit_trail
 from . import test_collections_multicompany
+from . import test_role_matrix
+from . import test_collections_collector_tour
