@@ -44,6 +44,8 @@
         "views/collections_menus.xml",
         "views/collections_analytics_views.xml",
         "data/collections_analytics_data.xml",
+        "views/collections_management_report_views.xml",
+        "data/collections_management_report_data.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {
