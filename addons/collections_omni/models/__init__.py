@@ -40,3 +40,4 @@ from . import collections_analytics_contact
 from . import collections_analytics_promise
 from . import collections_analytics_plan
 from . import collections_analytics_dispute
+from . import collections_analytics_vulnerable
