@@ -46,6 +46,8 @@
         "views/collections_analytics_views.xml",
         "data/collections_analytics_data.xml",
         "views/collections_vulnerable_views.xml",
+        "views/collections_risk_views.xml",
+        "data/collections_risk_data.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {

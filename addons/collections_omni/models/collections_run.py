@@ -136,14 +136,8 @@ class CollectionsRun(models.Model):
         the first policy by sequence whose partner tags or domain the customer matches.
         Each domain is one SQL sub-select (Odoo's own ``_search``), never a loop over customers."""
         cr = self.env.cr
-        policies = self.env["collections.policy"].search(
-            [
-                ("company_id", "=", company.id),
-                "|",
-                ("partner_category_ids", "!=", False),
-                ("partner_domain", "not in", (False, "", "[]")),
-            ]
-        )
+        Policy = self.env["collections.policy"]
+        policies = Policy.search(Policy._segment_search_domain(company))
         if not policies:
             return "LEFT JOIN (SELECT NULL::int AS id) segment ON TRUE"
         cr.execute("CREATE TEMP TABLE collections_segment_match (partner_id int, policy_id int) ON COMMIT DROP")

@@ -23,3 +23,4 @@ from . import test_reconcile_properties
 from . import test_collections_audit_trail
 from . import test_collections_multicompany
 from . import test_vulnerable_customers
+from . import test_risk_score

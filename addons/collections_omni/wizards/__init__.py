@@ -3,3 +3,4 @@ from . import collections_run_preview
 from . import collections_compliance_report
 from . import collections_statement_import
 from . import collections_vulnerable_wizard
+from . import collections_risk_confirm
