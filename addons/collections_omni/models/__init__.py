@@ -48,3 +48,6 @@ from . import collections_analytics_promise
 from . import collections_analytics_plan
 from . import collections_analytics_dispute
 from . import collections_management_report
+from . import collections_analytics_vulnerable
+from . import collections_risk_score
+from . import collections_risk_decision
