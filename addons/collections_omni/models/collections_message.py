@@ -110,10 +110,14 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
-    @engine_transition
     def action_send_now(self):
         """Send the selected planned messages now, through the same checks as
         the scheduled dispatch (still due, contact rules, fees)."""
+        self._check_collector()
+        return self._send_now()
+
+    @engine_transition
+    def _send_now(self):
         planned = self.filtered(lambda m: m.state == "planned" and m.direction == "outbound")
         due = planned._still_due()._apply_contact_rules()
         due._post_stage_fees()
@@ -128,8 +132,12 @@ class CollectionsMessage(models.Model):
                 )
         return True
 
-    @engine_transition
     def action_cancel(self):
+        self._check_collector()
+        return self._cancel()
+
+    @engine_transition
+    def _cancel(self):
         # A message handed to a provider (a lease) is in flight: only its result ends it.
         pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
         pending.write({"state": "cancelled", **self._blocked_vals("cancelled_by", user_id=self.env.uid)})
@@ -139,9 +147,11 @@ class CollectionsMessage(models.Model):
 
     @engine_transition
     def _still_due(self):
-        """Messages still to send right before sending: those with open
-        invoices that no payment plan, promise or dispute holds. The others end
-        cancelled with the reason (paid since planning, or the hold); a planned
+        """Messages still to send right before sending: those to customers no
+        skip rule stops (sql_rules.partner_skip_reason: excluded, do not
+        contact, vulnerable, dispute hold), with open invoices that no payment
+        plan, promise or dispute holds. The others end cancelled with the
+        reason (the skip rule, paid since planning, or the hold); a planned
         message that still chases other invoices drops the held ones and its
         amount follows."""
         self.env.flush_all()  # payments registered in this transaction must count
@@ -176,11 +186,27 @@ class CollectionsMessage(models.Model):
         documents = defaultdict(list)
         for message_id, move_id, move_type, is_open, hold, residual in self.env.cr.fetchall():
             documents[message_id].append(HeldDocument(move_id, move_type == "out_invoice", is_open, hold, residual))
+        # The customers no automated contact may reach any more (the planner's skip rule, re-checked now).
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT msg.id, %(skip)s FROM collections_message msg
+              JOIN res_partner contact ON contact.id = msg.partner_id
+              JOIN res_partner p ON p.id = contact.commercial_partner_id
+             WHERE msg.id = ANY(%(ids)s) AND %(skip)s IS NOT NULL
+            """,
+                skip=sql_rules.partner_skip_reason("p"),
+                ids=self.ids,
+            )
+        )
+        skipped = dict(self.env.cr.fetchall())
         ended = defaultdict(lambda: self.browse())  # reason code -> messages
         for message in self:
             docs = documents[message.id]
             chased = [doc for doc in docs if doc.is_invoice and doc.is_open]
-            if not chased:
+            if message.id in skipped:
+                ended[skipped[message.id]] |= message
+            elif not chased:
                 ended["paid"] |= message
             elif all(doc.hold for doc in chased):
                 ended[chased[0].hold] |= message
@@ -231,7 +257,7 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            batch.action_send_now()
+            batch._send_now()
             if self.env.context.get("collections_dispatch_commit"):
                 # The scheduled action keeps each batch: a crash loses nothing sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit

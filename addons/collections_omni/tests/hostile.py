@@ -12,7 +12,9 @@ The convention every route of the collections addons keeps (README, "Bad input")
   request writes nothing.
 """
 
+import inspect
 import logging
+import re
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -44,6 +46,21 @@ WATCHED_MODELS = (
     "collections.message",
     "mail.message",
 )
+
+
+def controller_routes(*controllers):
+    """{(method, path)} of the routes these controller classes define themselves
+    (inherited routes of Odoo's own controllers left out), path parameters as ``{id}``."""
+    routes = set()
+    for controller in controllers:
+        for _name, function in inspect.getmembers(controller, inspect.isfunction):
+            routing = getattr(function, "original_routing", None)
+            if routing is None or function.__module__ != controller.__module__:
+                continue
+            for path in routing["routes"]:
+                for method in routing.get("methods") or ("GET", "POST"):
+                    routes.add((method, re.sub(r"<[^>]+>", "{id}", path)))
+    return routes
 
 
 def path_value(value):

@@ -16,22 +16,30 @@ class TestCollectionsUnsubscribe(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.customer = cls.env["res.partner"].create({"name": "Unsubscribing Ltd", "email": "ap@unsubscribing.test"})
-        cls.message = cls.env["collections.message"].create(
-            {
-                "partner_id": cls.customer.id,
-                "channel": "email",
-                "currency_id": cls.env.company.currency_id.id,
-                "idempotency_key": "test-unsubscribe-1",
-                "subject": "Payment reminder",
-            }
+        cls.message = (
+            cls.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": cls.customer.id,
+                    "channel": "email",
+                    "currency_id": cls.env.company.currency_id.id,
+                    "idempotency_key": "test-unsubscribe-1",
+                    "subject": "Payment reminder",
+                }
+            )
         )
-        cls.pending = cls.env["collections.message"].create(
-            {
-                "partner_id": cls.customer.id,
-                "channel": "email",
-                "currency_id": cls.env.company.currency_id.id,
-                "idempotency_key": "test-unsubscribe-2",
-            }
+        cls.pending = (
+            cls.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": cls.customer.id,
+                    "channel": "email",
+                    "currency_id": cls.env.company.currency_id.id,
+                    "idempotency_key": "test-unsubscribe-2",
+                }
+            )
         )
 
     def _path(self, token=None):

@@ -2,7 +2,9 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.collections_omni.tools import sms_http_client
 
-from .hostile import HOSTILE_VALUES, HostileInputMixin, label, path_value
+from ..controllers.provider_status import CollectionsProviderStatus
+from ..controllers.unsubscribe import CollectionsUnsubscribe
+from .hostile import HOSTILE_VALUES, HostileInputMixin, controller_routes, label, path_value
 
 TOKEN = "hostile-test-token"
 
@@ -45,6 +47,17 @@ class TestHostileInputEngine(HostileInputMixin, HttpCase):
         signed = {k: v.decode("utf-8", "replace") if isinstance(v, bytes) else v for k, v in params.items()}
         headers = {"X-Twilio-Signature": sms_http_client.sign(TOKEN, url, signed)}
         return self.url_open(url, data=params, headers=headers, allow_redirects=False)
+
+    def test_the_tests_cover_every_route(self):
+        self.assertEqual(
+            controller_routes(CollectionsProviderStatus, CollectionsUnsubscribe),
+            {
+                ("POST", "/collections/status/{id}"),
+                ("POST", "/collections/inbound/{id}"),
+                ("GET", "/collections/unsubscribe/{id}/{id}"),
+                ("POST", "/collections/unsubscribe/{id}/{id}"),
+            },
+        )
 
     def test_provider_webhooks(self):
         status = {"MessageSid": "SMhostile", "MessageStatus": "delivered", "ErrorCode": "", "ErrorMessage": ""}

@@ -10,10 +10,12 @@ from odoo.addons.collections_omni.tests.hostile import (
     HOSTILE_VALUES,
     WATCHED_MODELS,
     HostileInputMixin,
+    controller_routes,
     label,
     path_value,
 )
 
+from ..controllers.portal import CollectionsCustomerPortal
 from .common import PortalCollectionsCommon
 
 REFUSE = "refuse"  # 4xx with the error, nothing written
@@ -24,6 +26,8 @@ VALID = {
     ("amount", ""),  # no amount: the whole of what the invoices owe
     ("preferred_channel", ""),  # no preferred channel
     ("hour_from", "0"),  # from midnight
+    ("date_from", ""),  # the statement's default period
+    ("date_to", ""),
 }
 
 
@@ -82,6 +86,15 @@ class TestHostileInputPortal(PortalCollectionsCommon, HostileInputMixin, HttpCas
             ("GET", "/my/collections/plans/{id}", {}, {"requested": IGNORE, "accepted": IGNORE, "declined": IGNORE}),
             ("POST", "/my/collections/plans/{id}/accept", {}, {}),
             ("POST", "/my/collections/plans/{id}/decline", {"reason": "Too high"}, {}),
+            ("GET", "/my/collections/statement", {}, {"date_from": REFUSE, "date_to": REFUSE}),
+            ("GET", "/my/collections/statement.pdf", {}, {"date_from": REFUSE, "date_to": REFUSE}),
+            ("GET", "/my/collections/dispute", {"invoice_ids": first}, {"invoice_ids": IGNORE}),
+            (
+                "POST",
+                "/my/collections/dispute",
+                {"invoice_ids": first, "reason": "wrong_amount", "description": "The price is not the agreed one."},
+                {"invoice_ids": REFUSE, "reason": REFUSE},
+            ),
             ("GET", "/my/contact-preferences", {}, {"saved": IGNORE}),
             (
                 "POST",
@@ -111,6 +124,12 @@ class TestHostileInputPortal(PortalCollectionsCommon, HostileInputMixin, HttpCas
             ("GET", "/my/collections/pay", {"invoice_ids": str(self.first.id)}, {"all": TEXT}),
             ("POST", "/my/collections/plan", plan_form, {"note": TEXT, "submit": TEXT}),
             ("POST", "/my/collections/plans/{id}/decline", {"reason": "Too high"}, {"reason": TEXT}),
+            (
+                "POST",
+                "/my/collections/dispute",
+                {"invoice_ids": str(self.first.id), "reason": "other", "description": "See the delivery note."},
+                {"description": TEXT},
+            ),
             ("POST", "/my/contact-preferences", {"allow_email": "on"}, {"allow_email": TEXT, "allow_sms": TEXT}),
             ("POST", "/my/collections/verify", {"answer": "1234"}, {"answer": TEXT}),
             ("POST", "/my/collections/access/renew", {}, {"token": TEXT}),
@@ -164,6 +183,12 @@ class TestHostileInputPortal(PortalCollectionsCommon, HostileInputMixin, HttpCas
                         if isinstance(value, bytes):
                             expect = REFUSE  # a NUL: refused whatever the parameter
                         self._check(session, csrf, method, path, {**valid, name: value}, expect, what, anonymous)
+
+    def test_the_tables_cover_every_route(self):
+        """A route added to the controller without a line here fails this test."""
+        tested = {(method, path) for method, path, _valid, _params in self._routes()[0] + self._text_routes()[0]}
+        tested.add(("POST", "/my/collections/pay/transaction"))  # test_pay_transaction_json
+        self.assertEqual(controller_routes(CollectionsCustomerPortal), tested)
 
     def test_every_route_as_the_customer(self):
         session, csrf = self._logged_in()

@@ -4,10 +4,12 @@ from odoo.addons.collections_omni.tests.hostile import (
     HOSTILE_VALUES,
     WATCHED_MODELS,
     HostileInputMixin,
+    controller_routes,
     label,
     path_value,
 )
 
+from ..controllers.webhook import CollectionsWhatsappWebhook
 from ..tools import webhook
 from .common import WhatsappCommon
 
@@ -23,6 +25,10 @@ class TestHostileInputWhatsapp(WhatsappCommon, HostileInputMixin, HttpCase):
     def _signed(self, path, raw):
         headers = {webhook.SIGNATURE_HEADER: webhook.sign(self.account.app_secret, raw)}
         return self.url_open(path, data=raw, headers=headers, allow_redirects=False)
+
+    def test_the_test_covers_every_route(self):
+        expected = {("GET", "/collections/whatsapp/webhook/{id}"), ("POST", "/collections/whatsapp/webhook/{id}")}
+        self.assertEqual(controller_routes(CollectionsWhatsappWebhook), expected)
 
     def test_webhook(self):
         path = f"/collections/whatsapp/webhook/{self.account.id}"
