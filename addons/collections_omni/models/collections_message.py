@@ -106,6 +106,14 @@ class CollectionsMessage(models.Model):
         ("idempotency_key_uniq", "unique(idempotency_key)", "A message with this idempotency key already exists."),
     ]
 
+    @api.depends("subject", "direction")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        inbound = self.filtered(lambda m: m.direction == "inbound")
+        for message in inbound:
+            message.display_name = _("Reply from %(number)s", number=message.subject or "")
+        return super(CollectionsMessage, self - inbound)._compute_display_name()
+
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
@@ -679,7 +687,8 @@ class CollectionsMessage(models.Model):
                 "provider_ref": provider_ref,
                 "recipient_phone": e164,
                 "body_text": text,
-                "subject": _("Reply from %(number)s", number=number),
+                # The number, not a sentence: the name reads "Reply from ..." in the reader's language.
+                "subject": number,
                 "state": "delivered",
                 "idempotency_key": key,
             }

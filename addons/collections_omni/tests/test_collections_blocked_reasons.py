@@ -88,3 +88,25 @@ class TestBlockedReasons(CollectionsCommon):
     def test_an_unknown_code_is_refused_at_write(self):
         with self.assertRaises(AssertionError):
             self.env["collections.message"]._blocked_vals("made_up")
+
+    def test_a_reply_is_named_in_the_readers_language(self):
+        """An inbound reply stores the number, not a sentence in the language of whoever ran the webhook."""
+        provider = self.env["collections.provider"].create(
+            {
+                "name": "Reasons SMS",
+                "channel": "sms",
+                "provider_type": "sms_http",
+                "sms_http_base_url": "http://127.0.0.1:9",
+                "sms_http_account_sid": "AC" + "2" * 32,
+                "sms_http_auth_token": "reasons-token",
+                "sms_http_from_number": "+15005550006",
+            }
+        )
+        self.customer.mobile = "+34611222333"
+        Message = self.env(context=dict(self.env.context, lang="en_US"))["collections.message"]
+        reply = Message._record_inbound_reply(provider, "+34611222333", "Pago el viernes", "SMreasons1")
+        self.assertEqual(reply.subject, "+34611222333")
+        self.assertEqual(reply.with_user(self.english).with_context(lang=None).display_name, "Reply from +34611222333")
+        self.assertEqual(
+            reply.with_user(self.spanish).with_context(lang="es_ES").display_name, "Respuesta desde +34611222333"
+        )
