@@ -24,3 +24,4 @@ from . import test_collections_audit_trail
 from . import test_collections_multicompany
 from . import test_role_matrix
 from . import test_collections_collector_tour
+from . import test_collections_company_rules
