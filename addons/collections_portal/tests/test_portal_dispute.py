@@ -58,15 +58,19 @@ class TestPortalDispute(PortalCollectionsCommon, HttpCase):
         return self.Attachment.search([("res_model", "=", "collections.dispute")])
 
     def test_dispute_holds_the_invoices_tells_the_collector_and_shows_its_resolution(self):
-        reminder = self.env["collections.message"].create(
-            {
-                "partner_id": self.customer.id,
-                "channel": "email",
-                "currency_id": self.company.currency_id.id,
-                "state": "planned",
-                "move_ids": [Command.set(self.first.ids)],
-                "idempotency_key": "portal-dispute-reminder",
-            }
+        reminder = (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "channel": "email",
+                    "currency_id": self.company.currency_id.id,
+                    "state": "planned",
+                    "move_ids": [Command.set(self.first.ids)],
+                    "idempotency_key": "portal-dispute-reminder",
+                }
+            )
         )
         other_reminder = reminder.copy({"move_ids": [Command.set(self.second.ids)], "idempotency_key": "other"})
         balance = self.url_open("/my/collections")
