@@ -149,7 +149,7 @@ class TestWhatsappSelfService(WhatsappCommon):
         self.assertFalse(self._conversation(EN_NUMBER).awaiting)
 
     def test_promise_in_plain_english_words(self):
-        """"I will pay on 12/20" from an American English customer is December 20, as is "December 20th"."""
+        """ "I will pay on 12/20" from an American English customer is December 20, as is "December 20th"."""
         Promise = self.env["collections.promise"]
         answer = self._writes(EN_NUMBER, "I will pay on 12/20")
         promise = Promise.search([("partner_id", "=", self.english.id)])
