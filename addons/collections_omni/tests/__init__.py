@@ -26,5 +26,6 @@ from . import test_collections_blocked_reasons
 from . import test_hostile_input
 from . import test_role_matrix
 from . import test_collections_collector_tour
+from . import test_collections_company_rules
 from . import test_vulnerable_customers
 from . import test_risk_score

@@ -65,6 +65,13 @@ ACTIONS = [
     ("provider_secret", "Read a provider's secrets", "`collections.provider` credentials", MANAGERS),
     ("consent", "Record a customer's opt-out", "`collections.consent` on the customer", COLLECTORS),
     (
+        "vulnerable",
+        "Protect a customer as vulnerable (also the Trained for Vulnerable Customers group)",
+        "`collections.vulnerable.wizard.action_apply`",
+        MANAGERS,
+    ),
+    ("risk_confirm", "Confirm a suggested risk move", "`collections.risk.confirm.action_confirm`", COLLECTORS),
+    (
         "review_confirm",
         "Confirm a match in the review queue",
         "`collections.reconcile.candidate.action_confirm`",
@@ -73,6 +80,7 @@ ACTIONS = [
     ("review_undo", "Undo a reconciliation", "`collections.reconcile.match.action_undo`", MANAGERS),
     ("compliance_report", "Compliance report (CSV)", "`collections.compliance.report.action_csv`", STAFF),
     ("analytics", "Dashboards and analytics menus", "*Collections → Analytics*", MANAGERS),
+    ("management_report", "Monthly management report", "`collections.management.report.action_csv`", MANAGERS),
 ]
 
 ALLOWED, REFUSED = "allowed", "refused"

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from odoo import Command, fields
@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from . import role_matrix
-from .common import ReconcileCommon
+from .common import TODAY, ReconcileCommon
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 # A refusal is an access error or a user error; a ValidationError of bad test data is not one.
@@ -343,3 +343,43 @@ class TestRoleMatrix(ReconcileCommon):
             with self.subTest(menu_of=role):
                 visible = menu.id in self.env["ir.ui.menu"].with_user(user)._visible_menu_ids()
                 self.assertEqual(visible, role_matrix.allowed("analytics", role))
+
+    def test_vulnerable(self):
+        def act(user):
+            wizard = (
+                self.env["collections.vulnerable.wizard"]
+                .with_user(user)
+                .create({"partner_id": self.customer.id, "reason": "illness"})
+            )
+            wizard.action_apply()
+            self.assertTrue(self.customer.collections_vulnerable)
+
+        self._each_role("vulnerable", act)
+
+    def test_risk_confirm(self):
+        late = self._customer("Paga Tarde")
+        for due_age in (200, 150, 100, 70, 40):
+            invoice = self._invoice(late, 100, due_age)
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            ).create({"payment_date": invoice.invoice_date_due + timedelta(days=35)})._create_payments()
+        self._invoice(late, 100, 80)
+        self.env["collections.risk.score"]._compute_scores(self.company, TODAY)
+
+        def act(user):
+            wizard = (
+                self.env["collections.risk.confirm"]
+                .with_user(user)
+                .create({"partner_id": late.id, "note": "Revisado el historial"})
+            )
+            wizard.action_confirm()
+            self.assertEqual(late.collections_risk_band, "high")
+
+        self._each_role("risk_confirm", act)
+
+    def test_management_report(self):
+        def act(user):
+            report = self.env["collections.management.report"].with_user(user).create({"month": date(2026, 5, 1)})
+            self.assertIn("/web/content/", report.action_csv()["url"])
+
+        self._each_role("management_report", act)

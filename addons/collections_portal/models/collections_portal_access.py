@@ -25,7 +25,12 @@ FAILURES = ("expired", "invalid", "revoked", "check_failed", "link_requested")
 
 class CollectionsPortalAccess(models.Model):
     """One attempt to open the portal through a reminder's link, to pass its
-    identity check or to ask for a fresh link: the log the rate limit counts."""
+    identity check or to ask for a fresh link: the log the rate limit counts.
+
+    Shared across companies, with no company of its own: an attempt comes
+    before anyone knows which company's link it was (a wrong token, an IP
+    address), and the limit protects the portal as a whole. Only managers read
+    it, and only the portal's controllers write it."""
 
     _name = "collections.portal.access"
     _description = "Collections Portal Link Attempt"
