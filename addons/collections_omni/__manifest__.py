@@ -18,6 +18,7 @@
         "security/collections_security.xml",
         "security/ir.model.access.csv",
         "security/collections_analytics_security.xml",
+        "security/collections_ab_security.xml",
         "data/mail_template_data.xml",
         "data/collections_policy_data.xml",
         "data/ir_cron_data.xml",
@@ -46,6 +47,7 @@
         "data/collections_analytics_data.xml",
         "views/collections_management_report_views.xml",
         "data/collections_management_report_data.xml",
+        "views/collections_ab_test_views.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {

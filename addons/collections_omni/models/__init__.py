@@ -41,3 +41,5 @@ from . import collections_analytics_promise
 from . import collections_analytics_plan
 from . import collections_analytics_dispute
 from . import collections_management_report
+from . import collections_ab_test
+from . import collections_ab_variant
