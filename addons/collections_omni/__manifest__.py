@@ -19,6 +19,7 @@
         "security/ir.model.access.csv",
         "security/collections_analytics_security.xml",
         "security/collections_ab_security.xml",
+        "security/collections_risk_security.xml",
         "data/mail_template_data.xml",
         "data/collections_policy_data.xml",
         "data/ir_cron_data.xml",
@@ -48,6 +49,9 @@
         "views/collections_management_report_views.xml",
         "data/collections_management_report_data.xml",
         "views/collections_ab_test_views.xml",
+        "views/collections_vulnerable_views.xml",
+        "views/collections_risk_views.xml",
+        "data/collections_risk_data.xml",
         "views/collections_unsubscribe_templates.xml",
     ],
     "assets": {

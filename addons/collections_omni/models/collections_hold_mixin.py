@@ -1,6 +1,9 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.rules import GROUP_VULNERABLE
+from .res_partner import _collections_handles_vulnerable
+
 
 class CollectionsHoldMixin(models.AbstractModel):
     """What payment plans, promises to pay and disputes share: each holds some
@@ -89,7 +92,33 @@ class CollectionsHoldMixin(models.AbstractModel):
             policy_collector,
             company.collections_user_id,
         )
+        if partner.commercial_partner_id.collections_vulnerable:
+            # A vulnerable customer goes to a collector trained for it, whoever else is set.
+            found = next((user for user in candidates if user and _collections_handles_vulnerable(user)), None)
+            return found or self._trained_collector(company)
         return next((user for user in candidates if user and not user.share), self.env["res.users"])
+
+    @api.model
+    def _trained_collector(self, company):
+        """The collector trained for vulnerable customers in ``company`` who
+        looks after the fewest of them (then the lowest id); empty when there is none."""
+        trained = (
+            self.env.ref(GROUP_VULNERABLE)
+            .sudo()
+            .users.filtered(lambda user: not user.share and user.active and company in user.company_ids)
+        )
+        if not trained:
+            return self.env["res.users"]
+        load = dict(
+            self.env["res.partner"]
+            .sudo()
+            ._read_group(
+                [("collections_vulnerable", "=", True), ("collections_user_id", "in", trained.ids)],
+                ["collections_user_id"],
+                ["__count"],
+            )
+        )
+        return min(trained, key=lambda user: (load.get(user, 0), user.id)).with_env(self.env)
 
     def _collector(self):
         """Who looks after the record: its own collector, else the customer's,

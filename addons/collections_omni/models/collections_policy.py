@@ -1,6 +1,10 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
+from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
+
+from ..tools.risk_score import BAND_LABELS
+from ..tools.rules import GROUP_MANAGER
 
 # Days an installment may be late before its plan breaks, when no policy says otherwise.
 DEFAULT_PLAN_GRACE_DAYS = 5
@@ -35,6 +39,21 @@ class CollectionsPolicy(models.Model):
         string="Segment (Customers)",
         help="Customers matching this filter follow this policy, like those with its tags.",
     )
+    risk_band = fields.Selection(
+        BAND_LABELS,
+        string="Segment (Risk Band)",
+        help="Customers whose confirmed risk band is this one follow this policy (a person confirms each move "
+        "the score suggests, unless the automatic rule below is approved).",
+    )
+    risk_auto_apply = fields.Boolean(
+        string="Apply Risk Moves Automatically",
+        readonly=True,
+        copy=False,
+        help="Moves into this policy's risk band that the score suggests are applied without a person, "
+        "each logged as a risk decision. Only a manager approves it.",
+    )
+    risk_auto_approved_by = fields.Many2one("res.users", string="Approved By", readonly=True, copy=False)
+    risk_auto_approved_date = fields.Datetime(string="Approved On", readonly=True, copy=False)
     contact_rule_set_id = fields.Many2one(
         "collections.contact.rule.set",
         string="Contact Rules",
@@ -84,15 +103,7 @@ class CollectionsPolicy(models.Model):
         partner = partner.commercial_partner_id.with_company(company)
         if partner.collections_policy_id:
             return partner.collections_policy_id
-        segments = self.search(
-            [
-                ("company_id", "=", company.id),
-                "|",
-                ("partner_category_ids", "!=", False),
-                ("partner_domain", "not in", (False, "", "[]")),
-            ],
-            order="sequence, id",
-        )
+        segments = self.search(self._segment_search_domain(company), order="sequence, id")
         for segment in segments:
             domain = segment._segment_domain()
             if (segment.partner_category_ids & partner.category_id) or (domain and partner.filtered_domain(domain)):
@@ -105,9 +116,46 @@ class CollectionsPolicy(models.Model):
             policy.stage_count = len(policy.stage_ids)
 
     def _segment_domain(self):
-        """The customer filter as a domain list, or an empty list."""
+        """The customer filter as a domain list (and the risk band), or an empty list."""
         self.ensure_one()
-        return safe_eval(self.partner_domain) if self.partner_domain else []
+        domain = safe_eval(self.partner_domain) if self.partner_domain else []
+        if self.risk_band:
+            domain = expression.AND([domain, [("collections_risk_band", "=", self.risk_band)]])
+        return domain
+
+    @api.model
+    def _segment_search_domain(self, company):
+        """The segment policies of a company: by tags, a customer filter or a risk band."""
+        return [
+            ("company_id", "=", company.id),
+            "|",
+            "|",
+            ("partner_category_ids", "!=", False),
+            ("partner_domain", "not in", (False, "", "[]")),
+            ("risk_band", "!=", False),
+        ]
+
+    def action_approve_risk_auto_apply(self):
+        """A manager approves that the score's moves into this band apply without a person."""
+        if not self.env.user.has_group(GROUP_MANAGER):
+            raise AccessError(_("Only a collections manager approves automatic risk moves."))
+        for policy in self:
+            if not policy.risk_band:
+                raise ValidationError(_("%s has no risk band: there is nothing to apply.", policy.name))
+        self.sudo().write(
+            {
+                "risk_auto_apply": True,
+                "risk_auto_approved_by": self.env.user.id,
+                "risk_auto_approved_date": fields.Datetime.now(),
+            }
+        )
+        return True
+
+    def action_revoke_risk_auto_apply(self):
+        if not self.env.user.has_group(GROUP_MANAGER):
+            raise AccessError(_("Only a collections manager approves automatic risk moves."))
+        self.sudo().write({"risk_auto_apply": False, "risk_auto_approved_by": False, "risk_auto_approved_date": False})
+        return True
 
     @api.constrains("partner_domain")
     def _check_partner_domain(self):

@@ -15,14 +15,6 @@ _logger = logging.getLogger(__name__)
 # Advisory-lock namespace of dunning runs (one lock per company).
 RUN_LOCK_NAMESPACE = 0x636F6C6C  # "coll"
 
-# Customers skipped as a whole, by reason: (SQL condition on partner p, reason).
-PARTNER_SKIP_RULES = [
-    ("p.collections_excluded", "excluded"),
-    ("p.collections_do_not_contact", "do_not_contact"),
-    ("p.collections_vulnerable", "vulnerable"),
-    ("p.collections_dispute_hold", "disputed"),
-]
-
 
 class CollectionsRun(models.Model):
     """One dunning run over a company's open receivables on a date.
@@ -144,14 +136,8 @@ class CollectionsRun(models.Model):
         the first policy by sequence whose partner tags or domain the customer matches.
         Each domain is one SQL sub-select (Odoo's own ``_search``), never a loop over customers."""
         cr = self.env.cr
-        policies = self.env["collections.policy"].search(
-            [
-                ("company_id", "=", company.id),
-                "|",
-                ("partner_category_ids", "!=", False),
-                ("partner_domain", "not in", (False, "", "[]")),
-            ]
-        )
+        Policy = self.env["collections.policy"]
+        policies = Policy.search(Policy._segment_search_domain(company))
         if not policies:
             return "LEFT JOIN (SELECT NULL::int AS id) segment ON TRUE"
         cr.execute("CREATE TEMP TABLE collections_segment_match (partner_id int, policy_id int) ON COMMIT DROP")
@@ -185,7 +171,6 @@ class CollectionsRun(models.Model):
     def _plan_sql(self, company, date, run_id=None, collect=False):
         """Plan a run in a few set-based statements; returns counters."""
         cr = self.env.cr
-        skip_cases = "\n".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in PARTNER_SKIP_RULES)
         segment_join = self._segment_join(company)
         # 0. Documents held out of dunning (payment plans, promises, disputes).
         cr.execute(
@@ -214,7 +199,7 @@ class CollectionsRun(models.Model):
                    %(residual)s AS residual,
                    m.amount_residual_signed AS residual_company,
                    %(policy)s AS policy_id,
-                   CASE %(skip_cases)s ELSE NULL END AS skip_reason
+                   %(skip_reason)s AS skip_reason
               FROM account_move m
               JOIN res_partner p ON p.id = m.commercial_partner_id
               LEFT JOIN collections_move_state st ON st.move_id = m.id
@@ -226,7 +211,7 @@ class CollectionsRun(models.Model):
             """,
                 residual=sql_rules.signed_residual("m"),
                 policy=sql_rules.policy_precedence("m", "p", "segment", "default_policy", company.id),
-                skip_cases=SQL(skip_cases),
+                skip_reason=sql_rules.partner_skip_reason("p"),
                 segment_join=SQL(segment_join),
                 default_policy_join=sql_rules.default_policy_join("default_policy", SQL("m.company_id")),
                 company=company.id,

@@ -1,6 +1,8 @@
-from odoo import _, fields, models
-from odoo.exceptions import AccessError
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 
+from ..tools.risk_score import BAND_LABELS
+from ..tools.rules import GROUP_MANAGER, GROUP_VULNERABLE, VULNERABLE_READERS, VULNERABLE_REASONS
 from .collections_stage_action import CHANNELS
 
 # The partner fields the engine keeps on behalf of collectors, who may not write partners:
@@ -29,9 +31,37 @@ class ResPartner(models.Model):
     collections_excluded = fields.Boolean(string="Exclude from Collections", copy=False)
     collections_dispute_hold = fields.Boolean(string="Dispute Hold", copy=False)
     collections_vulnerable = fields.Boolean(
-        string="Vulnerable Customer", copy=False, help="Never contacted automatically; a collector decides."
+        string="Vulnerable Customer",
+        copy=False,
+        help="Never contacted automatically; a collector trained for vulnerable customers decides.",
+    )
+    # Why and until when: only trained collectors and managers read them (others see only the flag).
+    collections_vulnerable_reason = fields.Selection(
+        VULNERABLE_REASONS, string="Vulnerability", copy=False, groups=VULNERABLE_READERS
+    )
+    collections_vulnerable_note = fields.Text(string="Vulnerability Note", copy=False, groups=VULNERABLE_READERS)
+    collections_vulnerable_review_date = fields.Date(
+        string="Review Protection On", copy=False, groups=VULNERABLE_READERS
     )
     collections_do_not_contact = fields.Boolean(string="Do Not Contact", copy=False)
+    # The band a person confirmed (or a manager-approved rule applied): segment policies follow it.
+    # Written only through collections.risk.decision (see write()).
+    collections_risk_band = fields.Selection(
+        BAND_LABELS, string="Confirmed Risk Band", company_dependent=True, readonly=True, copy=False
+    )
+    collections_risk_score_id = fields.Many2one(
+        "collections.risk.score", string="Risk Score", compute="_compute_collections_risk"
+    )
+    collections_risk_score = fields.Integer(string="Risk", compute="_compute_collections_risk")
+    collections_risk_suggested_band = fields.Selection(
+        BAND_LABELS, string="Suggested Risk Band", compute="_compute_collections_risk"
+    )
+    collections_risk_explanation = fields.Html(
+        string="Risk Explanation", compute="_compute_collections_risk", sanitize=False
+    )
+    collections_risk_suggestion = fields.Boolean(
+        compute="_compute_collections_risk", help="The newest score suggests another band than the confirmed one."
+    )
     collections_rule_set_id = fields.Many2one(
         "collections.contact.rule.set",
         string="Contact Rules",
@@ -53,6 +83,61 @@ class ResPartner(models.Model):
     collections_plan_ids = fields.One2many("collections.payment.plan", "partner_id", string="Payment Plans")
     collections_promise_ids = fields.One2many("collections.promise", "partner_id", string="Promises to Pay")
     collections_dispute_ids = fields.One2many("collections.dispute", "partner_id", string="Disputes")
+
+    def write(self, vals):
+        # A risk band moves a customer to another policy: only a logged decision does it (GDPR art. 22).
+        if "collections_risk_band" in vals and not self.env.su:
+            raise AccessError(_("A risk band changes only through a confirmed risk decision."))
+        return super().write(vals)
+
+    def _compute_collections_risk(self):
+        latest = self.env["collections.risk.score"]._latest(self.commercial_partner_id, self.env.company)
+        for partner in self:
+            score = latest.get(partner.commercial_partner_id.id, self.env["collections.risk.score"])
+            partner.collections_risk_score_id = score
+            partner.collections_risk_score = score.score
+            partner.collections_risk_suggested_band = score.band
+            partner.collections_risk_explanation = score.explanation
+            partner.collections_risk_suggestion = bool(
+                score and score.band != partner.commercial_partner_id.collections_risk_band
+            )
+
+    def action_collections_risk_review(self):
+        """Review the move the risk score suggests: confirm or reject it (a wizard)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Review the Risk Band"),
+            "res_model": "collections.risk.confirm",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }
+
+    @api.constrains("collections_vulnerable", "collections_user_id")
+    def _check_collections_vulnerable_collector(self):
+        """A vulnerable customer's collector is trained for it (or a manager)."""
+        for partner in self.filtered(lambda p: p.collections_vulnerable and p.collections_user_id):
+            if not _collections_handles_vulnerable(partner.collections_user_id):
+                raise ValidationError(
+                    _(
+                        "%(user)s is not trained for vulnerable customers and cannot collect from %(partner)s.",
+                        user=partner.collections_user_id.name,
+                        partner=partner.display_name,
+                    )
+                )
+
+    def action_collections_vulnerable(self):
+        """Protect the customer as vulnerable, change why, or lift the protection (a wizard)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Vulnerable Customer"),
+            "res_model": "collections.vulnerable.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }
 
     def action_collections_log_call(self):
         self.ensure_one()
@@ -144,3 +229,8 @@ class ResPartner(models.Model):
         """
         self.ensure_one()
         return self.get_base_url().rstrip("/") + "/my/collections"
+
+
+def _collections_handles_vulnerable(user):
+    """Whether ``user`` may collect from vulnerable customers: trained, or a manager."""
+    return not user.share and (user.has_group(GROUP_VULNERABLE) or user.has_group(GROUP_MANAGER))

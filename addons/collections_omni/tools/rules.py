@@ -74,7 +74,23 @@ SKIP_REASONS = list(SKIP_REASON_LABELS.items())
 # Why documents are held out of dunning (a subset of the skip reasons).
 HOLD_REASONS = ("payment_plan", "promise", "dispute")
 
+# Why a customer is protected as vulnerable (codes on res.partner; the free note is apart).
+VULNERABLE_REASONS = [
+    ("bereavement", "Bereavement"),
+    ("illness", "Serious illness or disability"),
+    ("mental_health", "Mental health"),
+    ("hardship", "Severe financial hardship"),
+    ("life_event", "Life event (job loss, separation)"),
+    ("capacity", "Limited capacity (age, language, literacy)"),
+    ("other", "Other"),
+]
+# How long a protection lasts before a trained collector reviews it, by default.
+VULNERABLE_REVIEW_DAYS = 90
+
 # Security groups, by full xml id.
 GROUP_VIEWER = "collections_omni.group_collections_viewer"
 GROUP_COLLECTOR = "collections_omni.group_collections_collector"
 GROUP_MANAGER = "collections_omni.group_collections_manager"
+# Collectors trained to handle vulnerable customers (with managers, the only ones who see why).
+GROUP_VULNERABLE = "collections_omni.group_collections_vulnerable"
+VULNERABLE_READERS = f"{GROUP_VULNERABLE},{GROUP_MANAGER}"

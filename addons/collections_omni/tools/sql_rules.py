@@ -144,6 +144,27 @@ def local_today(zone_sql):
     return SQL("(now() AT TIME ZONE %s)::date", zone_sql)
 
 
+# --- customers skipped as a whole ----------------------------------------------
+# (column of res_partner, skip reason), in order: the first that holds is the reason.
+PARTNER_SKIP_RULES = (
+    ("collections_excluded", "excluded"),
+    ("collections_do_not_contact", "do_not_contact"),
+    ("collections_vulnerable", "vulnerable"),
+    ("collections_dispute_hold", "disputed"),
+)
+
+
+def partner_skip_reason(alias="p"):
+    """Why no automated contact may reach res_partner ``alias`` (a commercial
+    partner), as a skip reason code, or NULL. The one rule for planning (every
+    run) and sending (re-checked right before each send)."""
+    p = SQL.identifier(alias)
+    cases = SQL(" ").join(
+        SQL("WHEN %s.%s THEN %s", p, SQL.identifier(column), reason) for column, reason in PARTNER_SKIP_RULES
+    )
+    return SQL("(CASE %s ELSE NULL END)", cases)
+
+
 # --- holds -------------------------------------------------------------------
 PLAN_HOLDING_STATES = ("proposed", "active")
 
