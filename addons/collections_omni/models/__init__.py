@@ -49,6 +49,8 @@ from . import collections_analytics_plan
 from . import collections_analytics_dispute
 from . import ir_http
 from . import collections_management_report
+from . import collections_ab_test
+from . import collections_ab_variant
 from . import collections_analytics_vulnerable
 from . import collections_risk_score
 from . import collections_risk_decision

@@ -22,6 +22,8 @@ CONTACT_MEASURES = [
     ("paid_30_amount", "sum"),
     ("opt_out_count", "sum"),
 ]
+# What the report shows of each A/B test variant (fields of collections.ab.variant).
+AB_MEASURES = ["customer_count", "converted_count", "conversion_rate", "ci_low", "ci_high", "p_value", "amount"]
 
 
 class CollectionsManagementReport(models.TransientModel):
@@ -129,6 +131,7 @@ class CollectionsManagementReport(models.TransientModel):
                 for stage, *values in Contact._figure([*company, *in_month], ["stage_id"], aggregates)
             ]
             holds = self._hold_figures(company, month_start, as_of)
+        ab_tests = self._ab_figures()
         months = [first_month + relativedelta(months=index) for index in range(analytics_sql.TREND_MONTHS)]
         return {
             "as_of": as_of,
@@ -141,7 +144,23 @@ class CollectionsManagementReport(models.TransientModel):
             "channels": channels,
             "stages": stages,
             "holds": holds,
+            "ab_tests": ab_tests,
         }
+
+    def _ab_figures(self):
+        """The company's running and finished A/B tests (the last five) with each variant's outcome
+        (collections.ab.variant, as of the report's making): [(test, note, [(variant, {measure: value})])]."""
+        tests = self.env["collections.ab.test"].search(
+            [("company_id", "=", self.company_id.id), ("state", "!=", "draft")], limit=5
+        )
+        return [
+            (
+                test.name,
+                test.result_note,
+                [(variant.name, {name: variant[name] for name in AB_MEASURES}) for variant in test.variant_ids],
+            )
+            for test in tests
+        ]
 
     def _hold_figures(self, company, month_start, as_of):
         """Promises falling due, plans started, disputes opened and resolved in the month."""
@@ -212,6 +231,9 @@ class CollectionsManagementReport(models.TransientModel):
                 "duration_days": _("Days to resolve"),
             }
         )
+        variant_fields = env["collections.ab.variant"]._fields
+        labels.update({name: variant_fields[name]._description_string(env) for name in AB_MEASURES})
+        labels["ab_tests"] = _("A/B tests")
         buckets = dict(env["collections.analytics.aging"]._fields["bucket"]._description_selection(env))
         return labels, buckets
 
@@ -241,7 +263,11 @@ class CollectionsManagementReport(models.TransientModel):
                         rows.append((labels[section], group_label, labels[name], measures[name]))
         for name, value in data["holds"].items():
             rows.append((labels["holds"], data["as_of"].strftime("%Y-%m"), labels[name], value))
-        return [(section, group, figure, round(value, 2)) for section, group, figure, value in rows]
+        for test, _note, variants in data["ab_tests"]:
+            for variant, measures in variants:
+                for name in AB_MEASURES:
+                    rows.append((labels["ab_tests"], f"{test}: {variant}", labels[name], measures[name]))
+        return [(section, group, figure, round(value, 4)) for section, group, figure, value in rows]
 
     def _csv(self, data):
         buffer = io.StringIO()
@@ -386,6 +412,44 @@ class CollectionsManagementReport(models.TransientModel):
                 "",
             )
         )
+        if data["ab_tests"]:
+            blocks.append(("heading", labels["ab_tests"]))
+        for test, note, variants in data["ab_tests"]:
+            blocks.append(
+                (
+                    "chart",
+                    management_report_pdf.horizontal_bars(
+                        _("%(test)s: customers who paid (%%), with the 95 %% interval", test=test),
+                        [variant for variant, _measures in variants],
+                        [
+                            [measures[name] for _variant, measures in variants]
+                            for name in ("ci_low", "conversion_rate", "ci_high")
+                        ],
+                        [labels["ci_low"], labels["conversion_rate"], labels["ci_high"]],
+                        lambda value: formatLang(env, value, digits=0),
+                    ),
+                )
+            )
+            blocks.append(
+                (
+                    "table",
+                    ["", *(labels[name] for name in AB_MEASURES)],
+                    [
+                        [
+                            variant,
+                            *(
+                                number(measures[name], 4 if name == "p_value" else 0 if name.endswith("count") else 1)
+                                if name != "amount"
+                                else money(measures[name])
+                                for name in AB_MEASURES
+                            ),
+                        ]
+                        for variant, measures in variants
+                    ],
+                    "",
+                )
+            )
+            blocks.append(("text", note))
         blocks.append(
             (
                 "text",

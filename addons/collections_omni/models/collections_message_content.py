@@ -10,7 +10,7 @@ from email.utils import formataddr
 
 from markupsafe import Markup, escape
 
-from odoo import _, models
+from odoo import _, fields, models
 from odoo.tools import format_amount, format_date, html2plaintext
 
 # Final notices give the customer this many days to pay or answer.
@@ -26,11 +26,22 @@ CELL = "padding: 6px 8px; border-bottom: 1px solid #e5e9ee;"
 class CollectionsMessage(models.Model):
     _inherit = "collections.message"
 
+    # The A/B variant a message was planned with (the audit trail shows which variant the
+    # customer saw); its template and tone replace the action's (collections.ab.test).
+    ab_variant_id = fields.Many2one(
+        "collections.ab.variant", string="A/B Variant", readonly=True, index="btree_not_null", ondelete="restrict"
+    )
+
     # === VALUES === #
+
+    def _template(self):
+        if self.ab_variant_id.mail_template_id:
+            return self.ab_variant_id.mail_template_id
+        return super()._template()
 
     def _reminder_tone(self):
         self.ensure_one()
-        return self.stage_id.tone or "first"
+        return self.ab_variant_id.tone or self.stage_id.tone or "first"
 
     def _reminder_lang(self):
         self.ensure_one()

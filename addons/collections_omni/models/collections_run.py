@@ -5,7 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import sql_rules
+from ..tools import ab_testing, sql_rules
 from ..tools.rules import SKIP_REASON_LABELS
 
 __all__ = ["SKIP_REASON_LABELS", "CollectionsRun"]
@@ -302,20 +302,21 @@ class CollectionsRun(models.Model):
                 INSERT INTO collections_message (
                     company_id, partner_id, recipient_id, direction, channel, currency_id, amount_due,
                     policy_id, stage_id, action_id, run_id, subject, state, idempotency_key, planned_date,
-                    scheduled_at, create_uid, write_uid, create_date, write_date)
+                    scheduled_at, ab_variant_id, create_uid, write_uid, create_date, write_date)
                 SELECT %(company)s, g.partner_id, COALESCE(p.collections_contact_id, p.id), 'outbound',
                        CASE WHEN a.use_preferred_channel AND pref.channel IS NOT NULL
                              AND NOT EXISTS (SELECT 1 FROM collections_stage_action other
                                               WHERE other.stage_id = a.stage_id AND other.channel = pref.channel)
-                            THEN pref.channel ELSE a.channel END,
+                            THEN pref.channel ELSE COALESCE(ab.channel, a.channel) END,
                        g.currency_id, g.amount_due, g.policy_id, g.stage_id, a.id, %(run)s, s.name ->> 'en_US',
                        'planned',
                        concat_ws('-', 'dun', %(company)s, g.partner_id, g.currency_id, a.id, %(date)s::date),
                        %(date)s::date,
-                       CASE WHEN a.time_of_day > 0
-                            THEN (%(date)s::date + make_interval(secs => a.time_of_day * 3600))
+                       CASE WHEN COALESCE(ab.time_of_day, a.time_of_day) > 0
+                            THEN (%(date)s::date
+                                  + make_interval(secs => COALESCE(ab.time_of_day, a.time_of_day) * 3600))
                                  AT TIME ZONE %(zone)s END,
-                       %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
+                       ab.variant_id, %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
                   FROM collections_group g
                   JOIN collections_stage s ON s.id = g.stage_id
                   JOIN collections_stage_action a ON a.stage_id = g.stage_id
@@ -325,6 +326,9 @@ class CollectionsRun(models.Model):
                         SELECT c.channel FROM collections_consent c
                          WHERE c.partner_id = g.partner_id AND c.status = 'preference'
                       ORDER BY c.date DESC, c.id DESC LIMIT 1) pref ON a.use_preferred_channel
+                  -- An A/B test of the action: the customer's variant (channel, time of day; template and tone
+                  -- are read from the variant when the message is rendered).
+                  LEFT JOIN %(ab_variant)s ab ON TRUE
                  WHERE g.amount_due > 0 AND g.amount_due_company >= g.min_amount
                  -- Ids in customer order whatever the join order (the zone joins would shuffle them).
               ORDER BY g.partner_id, g.currency_id, a.sequence, a.id
@@ -345,6 +349,7 @@ class CollectionsRun(models.Model):
                 uid=self.env.uid,
                 zone=zone.name,
                 zone_joins=zone.joins,
+                ab_variant=ab_testing.assignment_sql(SQL("a.id"), SQL("g.partner_id")),
             )
         )
         planned, _links = cr.fetchone()
