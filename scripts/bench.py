@@ -108,30 +108,32 @@ def odoo_cli(db, *args):
     return odoo_command("-d", db, *args, "--stop-after-init", "--log-level=warn", "--http-port=0")
 
 
-def addons_hash():
+def addons_hash(addons=("collections_omni",)):
     digest = hashlib.sha1()
-    for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, "addons", "collections_omni"))):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            with open(os.path.join(folder, name), "rb") as handle:
-                digest.update(name.encode() + handle.read())
+    for addon in addons:
+        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, "addons", addon))):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    digest.update(name.encode() + handle.read())
     return digest.hexdigest()[:16]
 
 
-def ensure_database(db, customers, invoices, seed, generator_args=()):
-    """The bench database of this size, created once, upgraded when the addon changed."""
+def ensure_database(db, customers, invoices, seed, generator_args=(), addons=("collections_omni",)):
+    """The bench database of this size, created once, upgraded when the addons changed."""
     stamp = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), f"{db}.addons-hash")
-    current = addons_hash()
+    current = addons_hash(addons)
+    names = ",".join(addons)
     if database_exists(db):
         with contextlib.suppress(FileNotFoundError), open(stamp) as handle:
             if handle.read().strip() == current:
                 current = None
         if current:
-            print(f"bench: upgrading collections_omni in {db}", file=sys.stderr)
-            subprocess.run(odoo_cli(db, "-u", "collections_omni"), check=True)
+            print(f"bench: upgrading {names} in {db}", file=sys.stderr)
+            subprocess.run(odoo_cli(db, "-u", names), check=True)
     else:
-        print(f"bench: creating {db} with collections_omni (about a minute)", file=sys.stderr)
-        subprocess.run(odoo_cli(db, "-i", "collections_omni", "--without-demo=all"), check=True)
+        print(f"bench: creating {db} with {names} (about a minute)", file=sys.stderr)
+        subprocess.run(odoo_cli(db, "-i", names, "--without-demo=all"), check=True)
     subprocess.run(
         [
             sys.executable,
@@ -774,9 +776,154 @@ def _prepare_dispatch_data(env, fake_url):
     return provider
 
 
-def _insert_messages(cr, company_id, count, tag):
-    """``count`` planned SMS messages, set-based, spread round-robin over the
-    customers with an open invoice (each message covers one of them)."""
+class _FakeSmsSink:
+    """The local fake SMS provider, as the dispatch bench reads it."""
+
+    provider_name = "Bench fake SMS"
+    channel = "sms"
+    what = "the fake SMS provider"
+    action_id = None  # SMS bodies are written by the bench: no stage action
+
+    def __init__(self, latency_ms=0):
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "collections_worker.fake_sms", "--port", self.url.rsplit(":", 1)[1]]
+            + (["--latency-ms", str(latency_ms)] if latency_ms else []),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        _wait_http(f"{self.url}/_stats", self.process, self.what)
+
+    def prepare(self, env):
+        """The bench's provider, created once."""
+        return _prepare_dispatch_data(env, self.url)
+
+    def reset(self):
+        requests.post(f"{self.url}/_reset", timeout=30).raise_for_status()
+
+    def delivered_count(self):
+        return requests.get(f"{self.url}/_stats", timeout=30).json()["delivered"]
+
+    def results(self):
+        """Deliveries (``{"key", "at"}``) and the provider's own counts: requests, deliveries,
+        replays answered from its idempotency cache, duplicates it saw."""
+        stats = requests.get(f"{self.url}/_stats", timeout=30).json()
+        deliveries = requests.get(f"{self.url}/_messages", timeout=60).json()
+        return deliveries, stats
+
+
+class _WhatsAppSink:
+    """The local Graph API emulator (collections_whatsapp): reminders go out as
+    approved templates; each payload carries the message's idempotency key
+    (``biz_opaque_callback_data``), which is how duplicates are counted. Status
+    webhooks are off: this measures sending (``scripts/bench webhook`` measures them)."""
+
+    provider_name = "Bench WhatsApp"
+    channel = "whatsapp"
+    what = "the WhatsApp Graph API emulator"
+    action_id = None  # the stage action whose templates the messages take (set by prepare)
+
+    def __init__(self, latency_ms=0):
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(ROOT, "addons", "collections_whatsapp", "tools", "emulator.py"),
+                "--port",
+                self.url.rsplit(":", 1)[1],
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        _wait_http(f"{self.url}/_emulator/stats", self.process, self.what)
+        switches = {"auto_statuses": [], "response_delay": latency_ms / 1000}
+        requests.post(f"{self.url}/_emulator/config", json=switches, timeout=30).raise_for_status()
+
+    def prepare(self, env):
+        cr = env.cr
+        cr.execute("UPDATE collections_contact_rule_set SET active = FALSE")
+        cr.execute(
+            """UPDATE res_partner SET mobile = '+3461' || lpad((id % 10000000)::text, 7, '0'),
+                      country_id = (SELECT id FROM res_country WHERE code = 'ES')
+                WHERE customer_rank > 0
+                   OR id IN (SELECT partner_id FROM account_move WHERE move_type = 'out_invoice')"""
+        )
+        account_values = {
+            "name": "Bench WhatsApp",
+            "phone_number_id": "1000000001",
+            "waba_id": "2000000002",
+            "graph_url": self.url,
+            "access_token": "emulator-token",
+            "app_secret": "emulator-app-secret",
+            "company_id": env.company.id,
+        }
+        Account = env["collections.whatsapp.account"]
+        account = Account.search([("name", "=", "Bench WhatsApp")], limit=1)
+        if account:
+            account.write(account_values)
+        else:
+            account = Account.create(account_values)
+        account.action_sync_templates()
+        templates = env["collections.whatsapp.template"].search(
+            [("account_id", "=", account.id), ("name", "=", "collections_reminder")]
+        )
+        provider_values = {
+            "name": self.provider_name,
+            "channel": "whatsapp",
+            "provider_type": "whatsapp_cloud",
+            "whatsapp_account_id": account.id,
+            "company_id": env.company.id,
+            "sequence": 0,
+            "rate_per_second": 5000,
+            "recipient_interval": 1.0,
+            "batch_size": 50,
+            "max_attempts": 10,
+        }
+        Provider = env["collections.provider"]
+        provider = Provider.search([("name", "=", self.provider_name)], limit=1)
+        if provider:
+            provider.write(provider_values)
+        else:
+            provider = Provider.create(provider_values)
+        Provider.search([("channel", "=", "whatsapp"), ("id", "!=", provider.id)]).active = False
+        policy = (
+            env["collections.policy"].with_context(active_test=False).search([("name", "=", "Bench WhatsApp")], limit=1)
+        )
+        if not policy:
+            policy = env["collections.policy"].create(
+                {
+                    "name": "Bench WhatsApp",
+                    "active": False,  # only the bench's messages name its action
+                    "stage_ids": [
+                        (0, 0, {"name": "Chat", "offset_days": 1, "action_ids": [(0, 0, {"channel": "whatsapp"})]})
+                    ],
+                }
+            )
+        action = policy.stage_ids.action_ids[:1]
+        action.whatsapp_template_ids = templates
+        self.action_id = action.id
+        return provider
+
+    def reset(self):
+        requests.post(f"{self.url}/_emulator/reset", json={}, timeout=30).raise_for_status()
+
+    def delivered_count(self):
+        return requests.get(f"{self.url}/_emulator/stats", timeout=30).json()["sent"]
+
+    def results(self):
+        sent = requests.get(f"{self.url}/_emulator/messages", timeout=120).json()["messages"]
+        deliveries = [{"key": m.get("biz_opaque_callback_data"), "at": m["at"]} for m in sent]
+        # Meta has no idempotency cache: every accepted request is a message the customer receives.
+        return deliveries, {"requests": len(sent), "delivered": len(sent), "replays": 0, "duplicates": 0}
+
+
+def _insert_messages(cr, company_id, count, tag, channel="sms", action_id=None):
+    """``count`` planned messages of ``channel`` (from stage action
+    ``action_id``, whose template a WhatsApp message takes), set-based, spread
+    round-robin over the customers with an open invoice (each message covers
+    one of them)."""
     from odoo.tools import SQL  # noqa: PLC0415
 
     from odoo.addons.collections_omni.tools.sql_rules import open_invoice  # noqa: PLC0415
@@ -802,17 +949,24 @@ def _insert_messages(cr, company_id, count, tag):
         raise RuntimeError("the bench database has no open invoice")
     cr.execute(
         """
-        INSERT INTO collections_message (company_id, partner_id, direction, channel, currency_id, amount_due, state,
-                                         idempotency_key, planned_date, subject, attempt_count,
+        INSERT INTO collections_message (company_id, partner_id, direction, channel, action_id, currency_id,
+                                         amount_due, state, idempotency_key, planned_date, subject, attempt_count,
                                          create_uid, create_date, write_uid, write_date)
-        SELECT %(company)s, t.partner_id, 'outbound', 'sms', t.currency_id, 10 + s.i, 'planned',
+        SELECT %(company)s, t.partner_id, 'outbound', %(channel)s, %(action)s, t.currency_id, 10 + s.i, 'planned',
                'bench-' || %(tag)s || '-' || s.i, CURRENT_DATE, 'Bench reminder', 0,
                1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
           FROM generate_series(0, %(count)s - 1) AS s(i)
           JOIN bench_target t ON t.n = s.i %% %(targets)s
       ORDER BY s.i
         """,
-        {"company": company_id, "tag": tag, "count": count, "targets": targets},
+        {
+            "company": company_id,
+            "channel": channel,
+            "action": action_id,
+            "tag": tag,
+            "count": count,
+            "targets": targets,
+        },
     )
     cr.execute(
         """
@@ -848,19 +1002,20 @@ def _cpu_seconds(pid):
     return times.user + times.system
 
 
-def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
-    """One measurement: returns the JSON-ready dict. ``pids``: the fake's and
-    Odoo server's processes, whose CPU time is measured too."""
+def _run_dispatch_mode(args, registry, odoo, mode, workers, sink, server, pids):
+    """One measurement: returns the JSON-ready dict. ``sink``: the fake
+    provider the messages go to; ``pids``: its and the Odoo server's
+    processes, whose CPU time is measured too."""
     tag = f"{mode}{workers}-{int(time.time())}"
     redis_url = _redis_url(args.redis_db)
-    requests.post(f"{fake}/_reset", timeout=30).raise_for_status()
+    sink.reset()
     pool = None
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        provider = env["collections.provider"].search([("name", "=", "Bench fake SMS")])
+        provider = env["collections.provider"].search([("name", "=", sink.provider_name)])
         provider.dispatch_mode = "celery" if mode == "celery" else "embedded"
         env["ir.config_parameter"].set_param("collections_omni.redis_url", redis_url)
-        message_ids, _targets = _insert_messages(cr, env.company.id, args.messages, tag)
+        message_ids, _targets = _insert_messages(cr, env.company.id, args.messages, tag, sink.channel, sink.action_id)
         cr.execute("ANALYZE collections_message")
         cr.commit()
     if mode == "celery":
@@ -870,7 +1025,7 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
         log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
         pool = WorkerPool(
             server,
-            DISPATCH_DB,
+            registry.db_name,
             redis_url,
             log_dir,
             loglevel="WARNING",
@@ -883,8 +1038,7 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
 
     def kill_halfway():
         while not killed.is_set():
-            stats = requests.get(f"{fake}/_stats", timeout=30).json()
-            if stats["delivered"] >= args.messages // 2:
+            if sink.delivered_count() >= args.messages // 2:
                 # A process supervisor would start a replacement: so does the bench.
                 pool.kill(next(p for p in pool.processes if p.poll() is None))
                 pool.start(f"bench-worker-{len(pool.processes) + 1}", concurrency=args.concurrency)
@@ -935,8 +1089,7 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
     cpu["dispatcher (this process)"] = _cpu_seconds(os.getpid()) - cpu_before["dispatcher (this process)"]
     if worker_cpu:
         cpu["workers"] = sum(worker_cpu.values())  # killed workers' CPU is not counted
-    delivered = requests.get(f"{fake}/_messages", timeout=60).json()
-    stats = requests.get(f"{fake}/_stats", timeout=30).json()
+    delivered, stats = sink.results()
     with registry.cursor() as cr:
         cr.execute(
             "SELECT id, idempotency_key FROM collections_message WHERE id = ANY(%s)",
@@ -954,6 +1107,7 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
     lost = len(message_ids) - sent  # with a healthy provider every message must end sent
     return {
         "bench": "dispatch",
+        "channel": sink.channel,
         "mode": mode,
         "workers": workers,
         "messages": len(message_ids),
@@ -975,25 +1129,19 @@ def _run_dispatch_mode(args, registry, odoo, mode, workers, fake, server, pids):
 
 
 def bench_dispatch(args):
-    ensure_database(DISPATCH_DB, args.customers, args.invoices, args.seed)
+    whatsapp = args.channel == "whatsapp"
+    db = DISPATCH_DB + ("_whatsapp" if whatsapp else "")
+    addons = ("collections_omni", "collections_whatsapp") if whatsapp else ("collections_omni",)
+    ensure_database(db, args.customers, args.invoices, args.seed, addons=addons)
     _start_redis()
-    fake_port = _free_port()
-    fake_url = f"http://127.0.0.1:{fake_port}"
-    fake_process = subprocess.Popen(
-        [sys.executable, "-m", "collections_worker.fake_sms", "--port", str(fake_port)]
-        + (["--latency-ms", str(args.latency_ms)] if args.latency_ms else []),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    sink = (_WhatsAppSink if whatsapp else _FakeSmsSink)(args.latency_ms)
     server_process = None
     try:
-        _wait_http(f"{fake_url}/_stats", fake_process, "the fake SMS provider")
-        odoo = configure(DISPATCH_DB)
-        registry = odoo.modules.registry.Registry(DISPATCH_DB)
+        odoo = configure(db)
+        registry = odoo.modules.registry.Registry(db)
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-            _prepare_dispatch_data(env, fake_url)
+            sink.prepare(env)
             cr.commit()
         modes = [("embedded", 0)] if args.embedded else []
         modes += [("celery", n) for n in args.workers]
@@ -1006,8 +1154,8 @@ def bench_dispatch(args):
                 server_process = subprocess.Popen(
                     odoo_command(
                         "-d",
-                        DISPATCH_DB,
-                        f"--db-filter=^{DISPATCH_DB}$",
+                        db,
+                        f"--db-filter=^{db}$",
                         f"--http-port={port}",
                         "--max-cron-threads=0",
                         "--log-level=warn",
@@ -1016,14 +1164,14 @@ def bench_dispatch(args):
                     stderr=subprocess.STDOUT,
                 )
             _wait_http(f"{server_url}/web/login", server_process, "Odoo")
-        pids = {"fake provider": fake_process.pid}
+        pids = {"fake provider": sink.process.pid}
         if server_process:
             pids["odoo server"] = server_process.pid
         for mode, workers in modes:
-            result = _run_dispatch_mode(args, registry, odoo, mode, workers, fake_url, server_url, pids)
+            result = _run_dispatch_mode(args, registry, odoo, mode, workers, sink, server_url, pids)
             print(json.dumps(result), flush=True)
     finally:
-        for process in (server_process, fake_process):
+        for process in (server_process, sink.process):
             if process and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
@@ -1171,6 +1319,12 @@ def main():
         "dispatch", help="send outbox SMS through the local fake provider, embedded and with Celery workers"
     )
     dispatch.add_argument("--messages", type=int, default=20000)
+    dispatch.add_argument(
+        "--channel",
+        choices=("sms", "whatsapp"),
+        default="sms",
+        help="sms: the fake SMS provider; whatsapp: templates through the Graph API emulator",
+    )
     dispatch.add_argument(
         "--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2, 4], help="e.g. 1,2,4"
     )

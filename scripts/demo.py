@@ -18,7 +18,7 @@ from odoo import fields  # noqa: E402
 
 DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
-MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora (Collections manager)"}
+MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora"}
 PORTAL = {"login": "cliente", "password": "cliente"}
 # The portal customer's mobile: scripts/whatsapp-reply plays this customer in the chat.
 PORTAL_MOBILE = "+34 600 000 001"
@@ -37,10 +37,31 @@ COMPANY = {
 COMPANY_BANK = {"acc_number": "ES91 2100 0418 4502 0005 1332", "bank": "CaixaBank"}
 
 
+def company_logo():
+    """A simple logo (PNG, base64) drawn here: a green mark with the initials and the name, so
+    that the portal, invoices and letters show the company instead of Odoo's "Your logo"."""
+    import base64  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    import reportlab  # noqa: PLC0415 (ships the Bitstream Vera fonts)
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415 (Pillow: an Odoo requirement)
+
+    bold = os.path.join(os.path.dirname(reportlab.__file__), "fonts", "VeraBd.ttf")
+    image = Image.new("RGBA", (560, 140), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((8, 10, 128, 130), radius=24, fill=(31, 111, 92, 255))
+    draw.text((68, 70), "DI", fill="white", font=ImageFont.truetype(bold, 60), anchor="mm")
+    draw.text((148, 42), "Distribuciones", fill=(31, 111, 92, 255), font=ImageFont.truetype(bold, 44), anchor="lm")
+    draw.text((148, 100), "Iberia", fill=(40, 48, 56, 255), font=ImageFont.truetype(bold, 44), anchor="lm")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue())
+
+
 def company_identity(env):
-    """What every reminder and letter shows as the sender: name, address, contact, bank account."""
+    """What every reminder and letter shows as the sender: name, logo, address, contact, bank account."""
     company = env.company
-    company.write({**COMPANY, "country_id": env.ref("base.es").id})
+    company.write({**COMPANY, "country_id": env.ref("base.es").id, "logo": company_logo()})
     bank = env["res.bank"].create({"name": COMPANY_BANK["bank"]})
     env["res.partner.bank"].create(
         {"acc_number": COMPANY_BANK["acc_number"], "bank_id": bank.id, "partner_id": company.partner_id.id}
@@ -95,6 +116,7 @@ def load(env):
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
     env.company.collections_user_id = manager
     whatsapp_demo(env, partner)
+    demo_activity(env, partner)
     # One dunning run so invoices and customers carry stages and the message log has content.
     run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
     run._execute()
@@ -103,6 +125,86 @@ def load(env):
     env.ref("collections_omni.ir_cron_collections_dispatch").nextcall = fields.Datetime.now()
     env["ir.config_parameter"].set_param("collections.demo_ready", "1")
     return summary, manager, partner
+
+
+def demo_activity(env, portal_partner):
+    """A collector's day has history: an open dispute, a broken promise, an active payment plan,
+    and bank statement lines, some reconciled by themselves and some waiting in the review queue
+    (an amount two customers owe, a transfer from an unknown payer). The portal customer is left
+    as generated, so that the portal shows what a customer can do from scratch."""
+    from collections import defaultdict  # noqa: PLC0415
+
+    from odoo import Command  # noqa: PLC0415
+
+    today = fields.Date.context_today(env.user)
+    overdue = env["account.move"].search(
+        [
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "=", "not_paid"),
+            ("invoice_date_due", "<", today),
+            ("commercial_partner_id", "!=", portal_partner.id),
+            ("company_id", "=", env.company.id),
+        ],
+        order="invoice_date_due, id",
+    )
+    by_customer = defaultdict(lambda: env["account.move"])
+    for invoice in overdue:
+        by_customer[invoice.commercial_partner_id] |= invoice
+    customers = [c for c, invoices in by_customer.items() if len(invoices) >= 2]
+    disputed, promised, planned, *others = customers
+    env["collections.dispute"].create(
+        {
+            "partner_id": disputed.id,
+            "move_ids": [Command.set(by_customer[disputed][:1].ids)],
+            "reason": "quality",
+            "description": "Tres cajas llegaron dañadas; enviamos fotos al transportista.",
+        }
+    )
+    promise_invoices = by_customer[promised][:2]
+    promise = env["collections.promise"].create(
+        {
+            "partner_id": promised.id,
+            "move_ids": [Command.set(promise_invoices.ids)],
+            "currency_id": promise_invoices.currency_id.id,
+            "amount": sum(promise_invoices.mapped("amount_residual")),
+            "date": fields.Date.add(today, days=-10),
+            "promised_date": fields.Date.add(today, days=-3),
+            "source": "call",
+            "note": "Dijo que pagaría tras cobrar de su cliente principal.",
+        }
+    )
+    promise._cron_check()  # three days past its date and unpaid: broken
+    plan = env["collections.payment.plan"].create(
+        {
+            "partner_id": planned.id,
+            "move_ids": [Command.set(by_customer[planned][:3].ids)],
+            "currency_id": by_customer[planned].currency_id[:1].id,
+            "installment_count": 3,
+            "start_date": today,
+        }
+    )
+    plan.action_generate_schedule()
+    plan.action_activate()
+    # The bank's statement of the day: two transfers that quote their invoice (reconciled by
+    # themselves) and three a person must look at: half of an invoice, an invoice already paid
+    # (a likely duplicate payment) and a payer nobody can identify.
+    journal = env["account.journal"].search([("type", "=", "bank"), ("company_id", "=", env.company.id)], limit=1)
+    quoted = [by_customer[c][0] for c in others[:2]]
+    lines = [{"amount": invoice.amount_residual, "payment_ref": f"TRANSFERENCIA {invoice.name}"} for invoice in quoted]
+    halved = by_customer[others[2]][0]
+    lines.append({"amount": round(halved.amount_residual / 2, 2), "payment_ref": f"PAGO A CUENTA {halved.name}"})
+    paid = env["account.move"].search(
+        [("move_type", "=", "out_invoice"), ("payment_state", "=", "paid"), ("company_id", "=", env.company.id)],
+        limit=1,
+    )
+    if paid:
+        lines.append({"amount": paid.amount_total, "payment_ref": f"TRANSF. {paid.name} {paid.partner_id.name}"})
+    lines.append({"amount": 150.0, "payment_ref": "BIZUM RECIBIDO PAGO FRA"})
+    statement_lines = env["account.bank.statement.line"].create(
+        [{"journal_id": journal.id, "date": today, **line} for line in lines]
+    )
+    env["collections.reconcile.match"]._match(env.company, statement_lines=statement_lines)
 
 
 def whatsapp_demo(env, customer):

@@ -86,6 +86,25 @@ class OdooServer:
             self.process.wait()
 
 
+def engine_create(rpc, values_list):
+    """Collections messages created as the engine creates them, for tests that
+    stand in for a dunning run: no user may create one over RPC (the audit
+    trail), so the administrator runs the engine's own path in a server action,
+    as only a Settings user can."""
+    action_id = rpc.env["ir.actions.server"].create(
+        {
+            "name": "Test fixture: messages through the engine",
+            "model_id": rpc.env["ir.model"].search([("model", "=", "collections.message")])[0],
+            "state": "code",
+            "code": "action = {'ids': model._engine().create(env.context['collections_test_values']).ids}",
+        }
+    )
+    result = rpc.execute_kw(
+        "ir.actions.server", "run", [[action_id]], {"context": {"collections_test_values": values_list}}
+    )
+    return result["ids"]
+
+
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
     db = f"collections_e2e_{uuid.uuid4().hex[:8]}"

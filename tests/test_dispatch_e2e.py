@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 import redis
 import requests
-from conftest import ROOT, free_port
+from conftest import ROOT, engine_create, free_port
 from worker_pool import WorkerPool
 
 from collections_worker.celery_app import app
@@ -158,7 +158,7 @@ def plan_messages(rpc, shop, count, tag):
                 "idempotency_key": f"e2e-{tag}-{n}",
             }
         )
-    return rpc.env["collections.message"].create(values)
+    return engine_create(rpc, values)
 
 
 def dispatch(rpc, message_ids):

@@ -12,7 +12,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from conftest import ADDONS, PG_ENV, ROOT, OdooServer, free_port
+from conftest import ADDONS, PG_ENV, ROOT, OdooServer, engine_create, free_port
 from odoo_env import odoo_command
 from worker_pool import WorkerPool
 
@@ -99,7 +99,8 @@ def send(server, customers, outbox, mode, tag):
             "delivery_reports": False,
         }
     )
-    message_ids = env["collections.message"].create(
+    message_ids = engine_create(
+        server.rpc(),
         [
             {
                 "partner_id": partner_id,
@@ -110,7 +111,7 @@ def send(server, customers, outbox, mode, tag):
                 "idempotency_key": f"provider-e2e-{tag}-{n}",
             }
             for n, (partner_id, invoice_id) in enumerate(customers["list"])
-        ]
+        ],
     )
     server.rpc().execute_kw("collections.message", "action_send_now", [message_ids])
     return message_ids

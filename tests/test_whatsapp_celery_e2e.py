@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import pytest
 import redis
-from conftest import ROOT
+from conftest import ROOT, engine_create
 from worker_pool import WorkerPool
 
 from tests.whatsapp_tools import tool
@@ -166,7 +166,7 @@ def plan(chat, count, tag):
                 "idempotency_key": f"wa-{tag}-{n}",
             }
         )
-    return chat["rpc"].env["collections.message"].create(values)
+    return engine_create(chat["rpc"], values)
 
 
 def accepted_by_key(emulator, prefix):

@@ -278,12 +278,21 @@ def test_intent_of_button_payload_wins_over_title():
         ("in 3 days", dt.date(2026, 12, 8)),
         ("el 15/01", dt.date(2027, 1, 15)),
         ("31/02", None),
+        ("I will pay on 12/20", dt.date(2026, 12, 20)),  # only valid as month/day
+        ("I will pay on December 20th", dt.date(2026, 12, 20)),
+        ("pagaré el 5 de enero", dt.date(2027, 1, 5)),
         ("2025-01-01", None),  # in the past
         ("pronto", None),
     ],
 )
 def test_promised_date(text, expected):
     assert intents.promised_date(text, dt.date(2026, 12, 5)) == expected
+
+
+def test_promised_date_month_first_for_american_english():
+    today = dt.date(2026, 12, 5)
+    assert intents.promised_date("I'll pay 01/02", today, month_first=True) == dt.date(2027, 1, 2)
+    assert intents.promised_date("pagaré el 01/02", today) == dt.date(2027, 2, 1)
 
 
 # --- payloads and the client against the emulator -------------------------------------

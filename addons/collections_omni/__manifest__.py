@@ -45,6 +45,8 @@
         "views/collections_menus.xml",
         "views/collections_analytics_views.xml",
         "data/collections_analytics_data.xml",
+        "views/collections_management_report_views.xml",
+        "data/collections_management_report_data.xml",
         "views/collections_vulnerable_views.xml",
         "views/collections_risk_views.xml",
         "data/collections_risk_data.xml",

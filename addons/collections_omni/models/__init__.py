@@ -14,6 +14,7 @@ from . import collections_provider_sms_http
 from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message_audit
+from . import collections_message_reason
 from . import collections_message
 from . import collections_message_content
 from . import collections_run
@@ -29,6 +30,12 @@ from . import collections_dispute
 from . import collections_worklist
 from . import account_partial_reconcile
 from . import res_company
+from . import collections_reconcile_match_loading
+from . import collections_reconcile_match_decisions
+from . import collections_reconcile_match_writing
+from . import collections_reconcile_match_effects
+from . import collections_reconcile_match_log
+from . import collections_reconcile_match_review
 from . import collections_reconcile_match
 from . import collections_reconcile_candidate
 from . import sms_tracker
@@ -40,6 +47,7 @@ from . import collections_analytics_contact
 from . import collections_analytics_promise
 from . import collections_analytics_plan
 from . import collections_analytics_dispute
+from . import collections_management_report
 from . import collections_analytics_vulnerable
 from . import collections_risk_score
 from . import collections_risk_decision

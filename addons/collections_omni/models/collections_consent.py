@@ -96,7 +96,7 @@ class CollectionsConsent(models.Model):
         for entry in self:
             messages = stopped.get((entry.company_id, entry.partner_id, entry.channel), pending.browse())
             messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
-            messages.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
+            messages.write({"state": "blocked", **messages._blocked_vals("opt_out")})
             # The ledger is append-only for collectors: the engine stamps its own columns.
             entry.sudo().write({"honoured_at": fields.Datetime.now(), "stopped_message_count": len(messages)})
 

@@ -42,7 +42,7 @@ class CollectionsMessage(models.Model):
     """
 
     _name = "collections.message"
-    _inherit = ["collections.message.audit"]
+    _inherit = ["collections.message.audit", "collections.message.reason"]
     _description = "Collections Message"
     _order = "id desc"
     _check_company_auto = True
@@ -70,7 +70,6 @@ class CollectionsMessage(models.Model):
     subject = fields.Char()
     body = fields.Html(string="Content", sanitize_style=True)
     state = fields.Selection(MESSAGE_STATES, required=True, default="planned", index=True)
-    blocked_reason = fields.Char(string="Reason")
     provider_ref = fields.Char(string="Provider ID", index="btree_not_null", copy=False)
     provider_id = fields.Many2one("collections.provider", readonly=True, index="btree_not_null")
     recipient_phone = fields.Char(string="Recipient Number", readonly=True, help="In E.164, as sent.")
@@ -111,37 +110,37 @@ class CollectionsMessage(models.Model):
     def _unlink_never(self):
         raise UserError(_("Collections messages are an audit trail: cancel them instead of deleting them."))
 
-    @engine_transition
     def action_send_now(self):
         """Send the selected planned messages now, through the same checks as
         the scheduled dispatch (still due, contact rules, fees)."""
+        self._check_collector()
+        return self._send_now()
+
+    @engine_transition
+    def _send_now(self):
         planned = self.filtered(lambda m: m.state == "planned" and m.direction == "outbound")
         due = planned._still_due()._apply_contact_rules()
         due._post_stage_fees()
         providers = self.env["collections.provider"]._for_messages(due)
-        channels = dict(self._fields["channel"]._description_selection(self.env))
         for (company, channel), messages in due.grouped(lambda m: (m.company_id, m.channel)).items():
             provider = providers.get((company.id, channel))
             if provider:
                 provider._send(messages)
             else:
                 messages.write(
-                    {
-                        "state": "blocked",
-                        "blocked_reason": _(
-                            "No active %(channel)s provider for %(company)s",
-                            channel=channels[channel],
-                            company=company.name,
-                        ),
-                    }
+                    {"state": "blocked", **self._blocked_vals("no_provider", channel=channel, company_id=company.id)}
                 )
         return True
 
-    @engine_transition
     def action_cancel(self):
+        self._check_collector()
+        return self._cancel()
+
+    @engine_transition
+    def _cancel(self):
         # A message handed to a provider (a lease) is in flight: only its result ends it.
         pending = self.filtered(lambda m: m.state == "planned" or (m.state == "queued" and not m.lease_until))
-        pending.write({"state": "cancelled", "blocked_reason": _("Cancelled by %s", self.env.user.name)})
+        pending.write({"state": "cancelled", **self._blocked_vals("cancelled_by", user_id=self.env.uid)})
         return True
 
     # === DISPATCH === #
@@ -201,30 +200,27 @@ class CollectionsMessage(models.Model):
             )
         )
         skipped = dict(self.env.cr.fetchall())
-        reason_labels = dict(
-            self.env["collections.run.preview.skip"]._fields["reason"]._description_selection(self.env)
-        )
-        ended = defaultdict(lambda: self.browse())  # reason text -> messages
+        ended = defaultdict(lambda: self.browse())  # reason code -> messages
         for message in self:
             docs = documents[message.id]
             chased = [doc for doc in docs if doc.is_invoice and doc.is_open]
             if message.id in skipped:
-                ended[reason_labels[skipped[message.id]]] |= message
+                ended[skipped[message.id]] |= message
             elif not chased:
-                ended[_("Paid since planning")] |= message
+                ended["paid"] |= message
             elif all(doc.hold for doc in chased):
-                ended[reason_labels[chased[0].hold]] |= message
+                ended[chased[0].hold] |= message
             elif message.state == "planned" and any(doc.hold for doc in docs):
                 kept = [doc for doc in docs if not doc.hold]
                 amount = message.currency_id.round(sum(doc.residual for doc in kept if doc.is_open))
                 if message.currency_id.compare_amounts(amount, 0) <= 0:
-                    ended[reason_labels["netted"]] |= message
+                    ended["netted"] |= message
                 else:
                     message.write({"move_ids": [Command.set([doc.move_id for doc in kept])], "amount_due": amount})
         stopped = self.browse()
         for reason, messages in ended.items():
             messages.mail_id.filtered(lambda mail: mail.state == "outgoing").cancel()
-            messages.write({"state": "cancelled", "blocked_reason": reason})
+            messages.write({"state": "cancelled", **self._blocked_vals(reason)})
             stopped |= messages
         return self - stopped
 
@@ -261,7 +257,7 @@ class CollectionsMessage(models.Model):
             if not batch:
                 return handled
             handled += len(batch)
-            batch.action_send_now()
+            batch._send_now()
             if self.env.context.get("collections_dispatch_commit"):
                 # The scheduled action keeps each batch: a crash loses nothing sent.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -318,42 +314,33 @@ class CollectionsMessage(models.Model):
             rule_set = rule_sets[message]
             status = consent[message.company_id.id].get((partner.id, message.channel))
             if status == "opt_out":
-                message.write({"state": "blocked", "blocked_reason": _("The customer opted out of this channel")})
+                message.write({"state": "blocked", **self._blocked_vals("opt_out")})
                 refuse(message, "opt_out", rule_set)
                 continue
             if rule_set and rule_set._needs_consent(message.channel) and status != "opt_in":
-                message.write(
-                    {
-                        "state": "blocked",
-                        "blocked_reason": _("%(rules)s: no consent for this channel", rules=rule_set.name),
-                    }
-                )
+                message.write({"state": "blocked", **self._blocked_vals("no_consent", rule_set_id=rule_set.id)})
                 refuse(message, "no_consent", rule_set)
                 continue
             preferred_hours = preferences[message.company_id.id].get(partner.id, (None, None))[1]
             if rule_set or preferred_hours:
-                decision, later, reason = self._decide_contact(
+                decision, later, _reason = self._decide_contact(
                     rule_set, partner, history[partner.id], aware_now, message.channel, preferred_hours
                 )
                 if not decision.allowed:
+                    reason = self._blocked_vals("contact_rules", rule_set_id=rule_set.id, refusal=decision.reason)
                     if later:
-                        message.write({"scheduled_at": later, "blocked_reason": reason})
+                        message.write({"scheduled_at": later, **reason})
                     else:
-                        message.write({"state": "blocked", "blocked_reason": reason})
+                        message.write({"state": "blocked", **reason})
                     refuse(message, decision.reason, rule_set, later)
                     continue
             history[partner.id].append(
                 contact_rules.Contact(aware_now, message.channel, effective=message.channel != "call")
             )
             allowed |= message
-        allowed.write({"attempted_at": now, "blocked_reason": False})
+        allowed.write({"attempted_at": now, **self._blocked_vals(False)})
         self.env["collections.contact.refusal"].sudo().create(refusals)
         return allowed
-
-    @api.model
-    def _refusal_label(self, reason):
-        field = self.env["collections.contact.refusal"]._fields["reason"]
-        return dict(field._description_selection(self.env))[reason]
 
     @api.model
     def _contact_history(self, partners, now):
@@ -403,11 +390,7 @@ class CollectionsMessage(models.Model):
             later = preferred
         else:
             later = preferred or contact_rules.next_allowed(rules, history, now, channel, tz, holidays)
-        reason = _(
-            "%(rules)s: %(reason)s",
-            rules=rule_set.name or _("Customer preference"),
-            reason=self._refusal_label(decision.reason),
-        )
+        reason = self._render_blocked_reason("contact_rules", {"rule_set_id": rule_set.id, "refusal": decision.reason})
         return decision, (later.astimezone(dt.timezone.utc).replace(tzinfo=None) if later else False), reason
 
     @api.model

@@ -4,6 +4,8 @@ import uuid
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools.rules import GROUP_COLLECTOR
+
 # The mark of the engine's own transitions, as OCA queue_job marks its edits: a
 # Python object, so no context sent over RPC or JSON can carry it.
 ENGINE_TRANSITION = object()
@@ -64,6 +66,14 @@ class CollectionsMessageAudit(models.AbstractModel):
         """These records as the engine's transitions see them: allowed to write the trail."""
         return self.with_context(**{ENGINE_CONTEXT_KEY: ENGINE_TRANSITION})
 
+    def _check_collector(self):
+        """The outbox's buttons are the collectors': a viewer reads the trail, never acts on it."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group(GROUP_COLLECTOR):
+            raise AccessError(_("Only collectors send, cancel or correct collections messages."))
+        self.check_access("read")
+
     def _is_engine_transition(self):
         return self.env.su or self.env.context.get(ENGINE_CONTEXT_KEY) is ENGINE_TRANSITION
 
@@ -84,11 +94,23 @@ class CollectionsMessageAudit(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """Entries are made by the engine (a run's plan, a logged call, a reply,
+        a provider's report); a user, of any group and over any interface,
+        creates only a correction, whose facts are the corrected entry's."""
+        engine = self._is_engine_transition()
         for vals in vals_list:
             # The correction form passes the corrected entry as a default.
             correction_of = vals.get("correction_of_id") or self.env.context.get("default_correction_of_id")
             if correction_of:
+                self._check_collector()
                 vals.update(self._correction_values({**vals, "correction_of_id": correction_of}))
+            elif not engine:
+                raise AccessError(
+                    _(
+                        "The contact history is an audit trail: collections messages are created only by "
+                        "the engine (a run, a logged call, a reply). To correct an entry, record a correction."
+                    )
+                )
         return super().create(vals_list)
 
     @api.model
@@ -122,6 +144,7 @@ class CollectionsMessageAudit(models.AbstractModel):
     def action_record_correction(self):
         """A new entry that corrects this one (the original stays as it was)."""
         self.ensure_one()
+        self._check_collector()
         if self.state in UNSENT_STATES:
             raise UserError(_("A message that was not sent yet is cancelled, not corrected."))
         return {

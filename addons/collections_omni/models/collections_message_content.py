@@ -4,6 +4,7 @@ the customer's language. Kept apart from collections_message.py (sending) so
 the two change independently; the mail template and the SMS/letter senders
 call these methods."""
 
+import base64
 import datetime as dt
 from email.utils import formataddr
 
@@ -14,6 +15,7 @@ from odoo.tools import format_amount, format_date, html2plaintext
 
 # Final notices give the customer this many days to pay or answer.
 FINAL_NOTICE_DAYS = 10
+REMITTANCE_MAX_CHARS = 140  # SEPA credit transfer: unstructured remittance information
 BUTTON_STYLE = (
     "display: inline-block; padding: 10px 22px; background-color: #1f6f5c; color: #ffffff; "
     "text-decoration: none; border-radius: 4px; font-weight: bold; font-size: 15px;"
@@ -57,7 +59,13 @@ class CollectionsMessage(models.Model):
         account = ""
         if bank:
             account = bank.acc_number + (f" ({bank.bank_id.name})" if bank.bank_id else "")
-        references = [m.payment_reference or m.name for m in invoices[:3]]
+        # As many invoice references as a SEPA transfer's remittance field holds (140 characters):
+        # the customer can paste it whole; the reconciliation reads each number.
+        references = []
+        for reference in (m.payment_reference or m.name for m in invoices):
+            if len(", ".join([*references, reference])) > REMITTANCE_MAX_CHARS:
+                break
+            references.append(reference)
         deadline = self.planned_date + dt.timedelta(days=FINAL_NOTICE_DAYS)
         return {
             "lang": lang,
@@ -69,7 +77,7 @@ class CollectionsMessage(models.Model):
             "invoices": invoices_text,
             "url": self.partner_id.commercial_partner_id._collections_portal_url(self.channel),
             "account": account,
-            "reference": ", ".join(references) + ("…" if len(invoices) > 3 else ""),
+            "reference": ", ".join(references),
             "collector": self._reminder_collector().name or "",
             "phone": company.phone or "",
             "email": company.email or "",
@@ -321,6 +329,8 @@ class CollectionsMessage(models.Model):
             {
                 "company_address": company_partner._display_address(without_company=True),
                 "company_contact": " · ".join(contact),
+                # Odoo's default logo is a "Your logo" placeholder: a letter prints none instead.
+                "logo": None if self.company_id.uses_default_logo else base64.b64decode(self.company_id.logo),
                 "address": partner._display_address(without_company=True),
                 "subject": self._reminder_subject(),
                 "body": " ".join(p for p in (intro, next_step) if p),

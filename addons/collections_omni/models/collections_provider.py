@@ -269,15 +269,15 @@ class CollectionsProvider(models.Model):
             contact = message.recipient_id or message.partner_id
             number = contact.mobile or contact.phone
             if not number:
-                message.write({"state": "blocked", "blocked_reason": _("No mobile or phone number")})
+                message.write({"state": "blocked", **message._blocked_vals("no_phone")})
                 continue
             country = contact.country_id or message.company_id.country_id
             try:
                 e164 = phone_validation.phone_format(
                     number, country.code or None, country.phone_code or None, force_format="E164"
                 )
-            except UserError as error:
-                message.write({"state": "blocked", "blocked_reason": str(error)})
+            except UserError:
+                message.write({"state": "blocked", **message._blocked_vals("invalid_phone", number=number)})
                 continue
             message.recipient_phone = e164
             ready |= message

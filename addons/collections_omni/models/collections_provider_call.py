@@ -22,16 +22,21 @@ class CollectionsProvider(models.Model):
         Collector = messages.env["collections.hold.mixin"]
         for message in messages:
             user = Collector._find_collector(message.partner_id, message.company_id) or messages.env.user
-            activity = messages.env["mail.activity"].create(
-                {
-                    "activity_type_id": activity_type.id,
-                    "res_model_id": model_id,
-                    "res_id": message.partner_id.id,
-                    "user_id": user.id,
-                    "date_deadline": message.planned_date,
-                    "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
-                    "note": message.action_id.note or False,
-                }
+            # The engine's task on the customer, for whoever sends (a collector may not write customers).
+            activity = (
+                messages.env["mail.activity"]
+                .sudo()
+                .create(
+                    {
+                        "activity_type_id": activity_type.id,
+                        "res_model_id": model_id,
+                        "res_id": message.partner_id.id,
+                        "user_id": user.id,
+                        "date_deadline": message.planned_date,
+                        "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
+                        "note": message.action_id.note or False,
+                    }
+                )
             )
             message.activity_id = activity
             message._mark_sent()

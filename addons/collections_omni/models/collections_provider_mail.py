@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 from .collections_message_audit import engine_messages
 
@@ -26,7 +26,7 @@ class CollectionsProvider(models.Model):
             template = message._template()
             recipient = message.recipient_id or message.partner_id
             if not recipient.email:
-                message.write({"state": "blocked", "blocked_reason": _("No email address")})
+                message.write({"state": "blocked", **message._blocked_vals("no_email")})
                 continue
             attachment_ids = []
             if message.action_id.attach_invoices:

@@ -31,6 +31,7 @@ class CollectionsReconcileCandidate(models.Model):
     def action_confirm(self):
         """One click in the review queue: reconcile the match with this candidate."""
         self.ensure_one()
+        self.match_id._check_reviewer()
         self._confirm()
         return True
 

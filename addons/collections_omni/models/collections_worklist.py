@@ -28,7 +28,12 @@ class CollectionsWorklist(models.Model):
     days_overdue = fields.Integer(readonly=True, help="Age of the oldest overdue invoice.")
     invoice_count = fields.Integer(string="Open Invoices", readonly=True)
     last_date = fields.Date(string="Last Contact", readonly=True)
-    next_date = fields.Date(string="Next Action", readonly=True)
+    next_date = fields.Date(
+        string="Next Action",
+        readonly=True,
+        help="The follow-up date the collector set on the customer, otherwise the day the customer's "
+        "next dunning stage is reached.",
+    )
     disputed = fields.Boolean(readonly=True, help="On dispute hold, or with an open dispute.")
     on_payment_plan = fields.Boolean(
         readonly=True,
@@ -59,7 +64,8 @@ class CollectionsWorklist(models.Model):
                    COALESCE(max(%(days_overdue)s) FILTER (
                        WHERE %(overdue)s), 0) AS days_overdue,
                    count(*) FILTER (WHERE m.move_type = 'out_invoice') AS invoice_count,
-                   p.collections_last_date AS last_date, p.collections_next_date AS next_date,
+                   p.collections_last_date AS last_date,
+                   COALESCE(p.collections_next_date, min(state.next_date)) AS next_date,
                    COALESCE(p.collections_dispute_hold, FALSE) OR EXISTS (
                        SELECT 1 FROM collections_dispute d
                         WHERE d.partner_id = p.id AND d.company_id = m.company_id AND d.state = 'open') AS disputed,
@@ -78,6 +84,7 @@ class CollectionsWorklist(models.Model):
               JOIN res_partner p ON p.id = m.commercial_partner_id
               JOIN res_company company ON company.id = m.company_id
               JOIN res_partner company_partner ON company_partner.id = company.partner_id
+              LEFT JOIN collections_move_state state ON state.move_id = m.id
               %(zone_joins)s
              WHERE %(open)s
           GROUP BY p.id, m.company_id

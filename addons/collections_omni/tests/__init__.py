@@ -22,5 +22,7 @@ from . import test_collections_roles
 from . import test_reconcile_properties
 from . import test_collections_audit_trail
 from . import test_collections_multicompany
+from . import test_role_matrix
+from . import test_collections_collector_tour
 from . import test_vulnerable_customers
 from . import test_risk_score

@@ -10,8 +10,7 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 AS_OF = date(2025, 3, 31)
 
 
-@tagged("post_install", "-at_install")
-class TestCollectionsAnalytics(AccountTestInvoicingCommon):
+class AnalyticsLedgerCommon(AccountTestInvoicingCommon):
     """A small ledger worked out by hand, in company currency, without taxes:
 
     ===  ======  ==========  ==========  ======================================
@@ -85,6 +84,29 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
             [("company_id", "=", self.company.id)] + [(key, "=", value) for key, value in domain.items()]
         )
 
+    def _contact(self, sent_at, channel="email", state="sent", **values):
+        return (
+            self.env["collections.message"]
+            .sudo()
+            .create(
+                {
+                    "company_id": self.company.id,
+                    "partner_id": self.customer.id,
+                    "channel": channel,
+                    "currency_id": self.company.currency_id.id,
+                    "state": state,
+                    "sent_at": sent_at,
+                    "idempotency_key": f"analytics-{channel}-{sent_at}",
+                    **values,
+                }
+            )
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionsAnalytics(AnalyticsLedgerCommon):
+    """The figures on the hand-worked ledger of AnalyticsLedgerCommon."""
+
     def test_aging_buckets_at_each_month_end(self):
         Aging = self.env["collections.analytics.aging"]
         march = Aging._figure(
@@ -142,24 +164,6 @@ class TestCollectionsAnalytics(AccountTestInvoicingCommon):
         february = self._rows("collections.analytics.cei", month_end=date(2025, 2, 28))
         # (1500 + 2000 - 3100) / (1500 + 2000 - 2000): A's 400 out of 1500.
         self.assertAlmostEqual(february.cei, 26.67, places=2)
-
-    def _contact(self, sent_at, channel="email", state="sent", **values):
-        return (
-            self.env["collections.message"]
-            .sudo()
-            .create(
-                {
-                    "company_id": self.company.id,
-                    "partner_id": self.customer.id,
-                    "channel": channel,
-                    "currency_id": self.company.currency_id.id,
-                    "state": state,
-                    "sent_at": sent_at,
-                    "idempotency_key": f"analytics-{channel}-{sent_at}",
-                    **values,
-                }
-            )
-        )
 
     def test_a_payment_is_attributed_once_to_the_last_contact(self):
         before_a = self._contact("2025-02-18 09:00:00", "sms", state="delivered")

@@ -109,3 +109,27 @@ class TestCollectionsAuditTrail(CollectionsCommon):
             self.env["collections.message"].with_user(self.users["audit_viewer"]).create(
                 {"correction_of_id": self.call.id, "body": "<p>x</p>"}
             )
+
+    def test_no_group_creates_a_message_directly(self):
+        """History is made by the engine: a crafted 'sent' call is refused to every role, even the administrator."""
+        values = {
+            "partner_id": self.customer.id,
+            "channel": "call",
+            "currency_id": self.company.currency_id.id,
+            "state": "sent",
+            "body": "<p>Pagó todo</p>",
+            "idempotency_key": "crafted-call",
+        }
+        for login, user in self.users.items():
+            Message = self.env["collections.message"].with_user(user)
+            with self.subTest(user=login), self.assertRaises(AccessError):
+                Message.create(dict(values))
+            with self.subTest(user=login, copy=True), self.assertRaises(AccessError):
+                self.call.with_user(user).copy({"idempotency_key": f"copy-{login}"})
+            with self.subTest(user=login, context=True), self.assertRaises(AccessError):
+                Message.with_context(collections_engine_transition=True).create(dict(values))
+        self.assertFalse(self.env["collections.message"].search([("idempotency_key", "like", "crafted-call")]))
+
+    def test_the_engine_creates_for_a_collector(self):
+        """The logged call of setUpClass went in through the engine, as its collector."""
+        self.assertEqual((self.call.create_uid, self.call.state), (self.users["audit_collector"], "sent"))

@@ -24,16 +24,20 @@ class TestProviderStatusCallback(HttpCase):
             }
         )
         partner = cls.env["res.partner"].create({"name": "Status Customer", "mobile": "+34612345678"})
-        cls.message = cls.env["collections.message"].create(
-            {
-                "partner_id": partner.id,
-                "channel": "sms",
-                "currency_id": cls.env.company.currency_id.id,
-                "idempotency_key": "status-test-1",
-                "state": "sent",
-                "provider_id": cls.provider.id,
-                "provider_ref": "SMstatus1",
-            }
+        cls.message = (
+            cls.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "channel": "sms",
+                    "currency_id": cls.env.company.currency_id.id,
+                    "idempotency_key": "status-test-1",
+                    "state": "sent",
+                    "provider_id": cls.provider.id,
+                    "provider_ref": "SMstatus1",
+                }
+            )
         )
 
     def _post(self, params, token=TOKEN, provider=None):
@@ -56,15 +60,19 @@ class TestProviderStatusCallback(HttpCase):
         self.assertEqual((self.message.state, self.message.delivered_at), ("delivered", delivered_at))
 
     def test_a_report_that_overtakes_the_send_result_waits_for_it(self):
-        queued = self.env["collections.message"].create(
-            {
-                "partner_id": self.message.partner_id.id,
-                "channel": "sms",
-                "currency_id": self.env.company.currency_id.id,
-                "idempotency_key": "status-test-early",
-                "state": "queued",
-                "provider_id": self.provider.id,
-            }
+        queued = (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": self.message.partner_id.id,
+                    "channel": "sms",
+                    "currency_id": self.env.company.currency_id.id,
+                    "idempotency_key": "status-test-early",
+                    "state": "queued",
+                    "provider_id": self.provider.id,
+                }
+            )
         )
         callback = sms_http_client.callback_url_for(
             f"{self.base_url()}/collections/status/{self.provider.id}", queued.idempotency_key
@@ -119,20 +127,33 @@ class TestProviderInboundReplies(HttpCase):
         cls.customer = cls.env["res.partner"].create({"name": "Respuesta S.L.", "is_company": True})
         contact = cls.env["res.partner"].create({"name": "Ana", "parent_id": cls.customer.id})
         currency = cls.env.company.currency_id.id
-        cls.sent = cls.env["collections.message"].create(
-            {
-                "partner_id": cls.customer.id,
-                "recipient_id": contact.id,
-                "channel": "sms",
-                "currency_id": currency,
-                "idempotency_key": "inbound-test-sent",
-                "state": "sent",
-                "provider_id": cls.provider.id,
-                "recipient_phone": "+34611222333",
-            }
+        cls.sent = (
+            cls.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": cls.customer.id,
+                    "recipient_id": contact.id,
+                    "channel": "sms",
+                    "currency_id": currency,
+                    "idempotency_key": "inbound-test-sent",
+                    "state": "sent",
+                    "provider_id": cls.provider.id,
+                    "recipient_phone": "+34611222333",
+                }
+            )
         )
-        cls.pending = cls.env["collections.message"].create(
-            {"partner_id": cls.customer.id, "channel": "sms", "currency_id": currency, "idempotency_key": "inbound-p"}
+        cls.pending = (
+            cls.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": cls.customer.id,
+                    "channel": "sms",
+                    "currency_id": currency,
+                    "idempotency_key": "inbound-p",
+                }
+            )
         )
 
     def _post(self, params, token=TOKEN):

@@ -357,15 +357,19 @@ class TestScaledDispatch(ProviderCommon):
 
     def test_reports_reach_only_the_reporters_companies(self):
         other = self.env["res.company"].create({"name": "Other Collections Co"})
-        message = self.env["collections.message"].create(
-            {
-                "company_id": other.id,
-                "partner_id": self._sms_customer("Otra empresa").id,
-                "channel": "sms",
-                "currency_id": other.currency_id.id,
-                "idempotency_key": "other-company-1",
-                "state": "queued",
-            }
+        message = (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "company_id": other.id,
+                    "partner_id": self._sms_customer("Otra empresa").id,
+                    "channel": "sms",
+                    "currency_id": other.currency_id.id,
+                    "idempotency_key": "other-company-1",
+                    "state": "queued",
+                }
+            )
         )
         reporter = new_test_user(
             self.env,

@@ -26,6 +26,20 @@ class TestCollectionsWorklist(CollectionsCommon):
         self.assertEqual(lines.mapped("partner_id"), recent_big | old_small)
         self.assertEqual(lines[0].partner_id, recent_big)
 
+    def test_next_action_is_the_collectors_follow_up_else_the_next_stage(self):
+        invoice = self._invoice(self.customer, 300, 12)
+        self._run()
+        self.env.flush_all()
+        state = self.env["collections.move.state"].search([("move_id", "=", invoice.id)])
+        self.assertTrue(state.next_date, "the run knows when the next stage is reached")
+        row = self.env["collections.worklist"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(row.next_date, state.next_date)
+        self.customer.collections_next_date = "2030-01-15"
+        self.env.flush_all()
+        self.env.invalidate_all()
+        row = self.env["collections.worklist"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(str(row.next_date), "2030-01-15", "the collector's own follow-up comes first")
+
     def test_call_outcome_is_logged_and_acts(self):
         self._invoice(self.customer, 300, 25)
         self._run()

@@ -1,8 +1,10 @@
+import base64
 import email
 import email.policy
 import io
 from unittest.mock import patch
 
+from PIL import Image
 from PyPDF2 import PdfFileReader
 
 from odoo import Command
@@ -183,10 +185,33 @@ class TestReminderContent(CollectionsCommon, MockEmail):
         self.assertIn(message.move_ids.name, values["payment"], "the reference to quote")
         self.assertEqual(values["url"], portal_link(self.customer, "letter"))
         self.assertEqual(values["signature"][:2], ["Laura Gómez", "Acme Iberia"])
+        self.assertIsNone(values["logo"], "Odoo's 'Your logo' placeholder is never printed")
         pdf = letter_pdf.render([values])
         text = PdfFileReader(io.BytesIO(pdf)).pages[0].extractText()
         self.assertIn("cobros.example.com", text)
         self.assertIn("Laura", text)
+        self.assertNotIn(b"/Subtype /Image", pdf)
+        # A real logo is printed on the letterhead.
+        logo = io.BytesIO()
+        Image.new("RGB", (300, 100), (31, 111, 92)).save(logo, format="PNG")
+        self.company.logo = base64.b64encode(logo.getvalue())
+        values = message._letter_values()
+        self.assertEqual(values["logo"], logo.getvalue())
+        self.assertIn(b"/Subtype /Image", letter_pdf.render([values]))
+
+    def test_transfer_reference_lists_the_invoices_that_fit_a_sepa_remittance(self):
+        customer = self._customer("Muchas Facturas", lang="es_ES")
+        for _n in range(11):
+            self._invoice(customer, 100, 20)
+        self._run()
+        message = self._messages(customer).filtered(lambda m: m.channel == "email")
+        reference = message._reminder_values()["reference"]
+        self.assertLessEqual(len(reference), 140)
+        self.assertNotIn("…", reference, "the template ends the sentence: no dangling ellipsis")
+        quoted = reference.split(", ")
+        self.assertGreater(len(quoted), 3)
+        self.assertLess(len(quoted), 11)
+        self.assertLessEqual(set(quoted), set(message.move_ids.mapped("name")))
 
     def test_a_huge_inbound_reply_is_capped_and_kept_as_a_file(self):
         provider = self.env["collections.provider"].create(

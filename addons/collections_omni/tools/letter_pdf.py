@@ -14,7 +14,8 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.lib.utils import ImageReader
+from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 
 def _lines(text):
@@ -50,6 +51,15 @@ def _call_to_action(letter, styles):
     return box
 
 
+def _logo(data, max_width=50 * mm, max_height=18 * mm):
+    """The company's logo, scaled to fit the letterhead, aligned left."""
+    width, height = ImageReader(io.BytesIO(data)).getSize()
+    scale = min(max_width / width, max_height / height)
+    image = Image(io.BytesIO(data), width=width * scale, height=height * scale)
+    image.hAlign = "LEFT"
+    return image
+
+
 def render(letters):
     """Render letters into one PDF and return its bytes.
 
@@ -57,8 +67,9 @@ def render(letters):
         address, date, subject, body, currency, labels (number, date, due,
         open, total), rows [(number, date, due, open amount)] and total, all
         as text already formatted in the recipient's language; optionally
-        company_contact, url (printed as a QR code with qr_caption), options,
-        payment (bank account and reference), regards and signature (lines)
+        company_contact, logo (image bytes, printed above the sender), url
+        (printed as a QR code with qr_caption), options, payment (bank account
+        and reference), regards and signature (lines)
     """
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
@@ -68,6 +79,8 @@ def render(letters):
         if index:
             story.append(PageBreak())
         labels = letter["labels"]
+        if letter.get("logo"):
+            story += [_logo(letter["logo"]), Spacer(1, 4 * mm)]
         story += [
             Paragraph(
                 f"<b>{escape(letter['company'])}</b><br/>{_lines(letter['company_address'])}"

@@ -102,6 +102,7 @@ class CollectionsCallOutcome(models.TransientModel):
 
     def action_confirm(self):
         self.ensure_one()
+        self.env["collections.message"]._check_collector()
         partner = self.partner_id.commercial_partner_id
         if self.rule_warning and not self.exception_reason:
             raise UserError(
@@ -110,23 +111,28 @@ class CollectionsCallOutcome(models.TransientModel):
         if self.outcome in ("promised", "callback") and not self.next_date:
             raise UserError(_("Give the date the customer promised, or when to call back."))
         labels = dict(self._fields["outcome"]._description_selection(self.env))
-        message = self.env["collections.message"].create(
-            {
-                "company_id": self.env.company.id,
-                "partner_id": partner.id,
-                "recipient_id": self.partner_id.id,
-                "channel": "call",
-                "direction": "outbound",
-                "currency_id": self.env.company.currency_id.id,
-                "subject": _("Call: %s", labels[self.outcome]),
-                "body": self.note or False,
-                "state": "sent",
-                "sent_at": fields.Datetime.now(),
-                "attempted_at": fields.Datetime.now(),
-                "conversation": self.outcome in CONVERSATIONS,
-                "rule_exception": self.rule_warning and self.exception_reason or False,
-                "idempotency_key": f"call-{partner.id}-{fields.Datetime.now().isoformat()}-{self.id}",
-            }
+        # The call enters the history through the engine: users never create messages themselves.
+        message = (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "company_id": self.env.company.id,
+                    "partner_id": partner.id,
+                    "recipient_id": self.partner_id.id,
+                    "channel": "call",
+                    "direction": "outbound",
+                    "currency_id": self.env.company.currency_id.id,
+                    "subject": _("Call: %s", labels[self.outcome]),
+                    "body": self.note or False,
+                    "state": "sent",
+                    "sent_at": fields.Datetime.now(),
+                    "attempted_at": fields.Datetime.now(),
+                    "conversation": self.outcome in CONVERSATIONS,
+                    "rule_exception": self.rule_warning and self.exception_reason or False,
+                    "idempotency_key": f"call-{partner.id}-{fields.Datetime.now().isoformat()}-{self.id}",
+                }
+            )
         )
         partner_values = {"collections_last_date": fields.Date.context_today(self)}
         if self.next_date:

@@ -11,12 +11,13 @@ from markupsafe import Markup
 from odoo import Command, _, fields, http
 from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.http import SessionExpiredException, request
-from odoo.tools import SQL, float_repr, format_date
+from odoo.tools import float_repr, format_date
 
 from odoo.addons.account_payment.controllers.portal import PortalAccount
 from odoo.addons.collections_omni.models.collections_stage_action import CHANNELS
 
 from ..models.account_move import PORTAL_OPEN_INVOICE_DOMAIN
+from ..models.collections_dispute import MAX_DESCRIPTION_LENGTH, MAX_EVIDENCE_FILES, MAX_EVIDENCE_SIZE
 from ..models.collections_payment_plan import MAX_DECLINE_REASON_LENGTH
 
 HOURS = range(25)
@@ -302,6 +303,7 @@ class CollectionsCustomerPortal(PortalAccount):
                 "invoice": invoice,
                 "days_overdue": max(0, (today - invoice.invoice_date_due).days) if invoice.invoice_date_due else 0,
                 "hold": hold_labels.get(held.get(invoice.id)),
+                "hold_reason": held.get(invoice.id),
                 "url": invoice.get_portal_url(),
                 # For the promise form's script, which keeps the amount in step with the ticked invoices.
                 "residual": float_repr(invoice.amount_residual, invoice.currency_id.decimal_places),
@@ -336,22 +338,8 @@ class CollectionsCustomerPortal(PortalAccount):
 
     def _collections_aging(self, rows, currency):
         """[(label, amount)] of the open invoices in ``currency`` by how late they are."""
-        buckets = [
-            (0, _("Not due yet")),
-            (30, _("1-30 days late")),
-            (60, _("31-60 days late")),
-            (90, _("61-90 days late")),
-            (None, _("More than 90 days late")),
-        ]
-        amounts = [0.0] * len(buckets)
-        for row in rows:
-            if row["invoice"].currency_id != currency:
-                continue
-            index = next(
-                i for i, (limit, _label) in enumerate(buckets) if limit is None or row["days_overdue"] <= limit
-            )
-            amounts[index] += row["invoice"].amount_residual
-        return [(label, amount) for (_limit, label), amount in zip(buckets, amounts, strict=True)]
+        invoices = request.env["account.move"].sudo().union(*(row["invoice"] for row in rows))
+        return request.env["res.partner"]._collections_aging(invoices, currency, self._collections_today())
 
     def _collections_recent(self, partner):
         """The customer's last payments and the last reminders we sent them."""
@@ -404,6 +392,7 @@ class CollectionsCustomerPortal(PortalAccount):
         Promise = request.env["collections.promise"]
         promises = Promise._portal_promises(partner)
         plans = request.env["collections.payment.plan"]._portal_plans(partner)
+        Dispute = request.env["collections.dispute"]
         return {
             **self._prepare_portal_layout_values(),
             "page_name": "collections_balance",
@@ -423,6 +412,10 @@ class CollectionsCustomerPortal(PortalAccount):
             "promise_states": dict(Promise._fields["state"]._description_selection(request.env)),
             "plans": plans,
             "plan_status": self._collections_plan_status,
+            "disputes": Dispute._portal_disputes(partner),
+            "dispute_reasons": dict(Dispute._portal_reasons()),
+            "dispute_states": dict(Dispute._fields["state"]._description_selection(request.env)),
+            "dispute_resolutions": dict(Dispute._fields["resolution"]._description_selection(request.env)),
             "next_installments": {
                 plan.id: plan.installment_ids.filtered(lambda i: i.state != "paid")[:1] for plan in plans
             },
@@ -441,9 +434,72 @@ class CollectionsCustomerPortal(PortalAccount):
                 "Thank you: your promise is recorded. We will not send you reminders for these invoices until the "
                 "date you chose."
             ),
+            "dispute": _(
+                "Thank you for telling us. We are looking into it and will not send you reminders for these invoices "
+                "meanwhile."
+            ),
         }
         values = self._collections_balance_values(partner, done=messages.get(done))
         return request.render("collections_portal.portal_collections_balance", values)
+
+    # === STATEMENT === #
+
+    def _collections_statement_period(self, form):
+        """(date from, date to) the reader chose, None for the defaults.
+
+        :raise UserError: a date that is not one
+        """
+        return self._collections_parse_date(form.get("date_from")), self._collections_parse_date(form.get("date_to"))
+
+    @http.route("/my/collections/statement", type="http", auth="public", website=True, methods=["GET"])
+    def collections_statement(self, **kwargs):
+        """The statement of account: the aging, the open items and the payments of a period (by default the
+        last 90 days), with its PDF."""
+        partner = self._collections_partner()
+        error = None
+        try:
+            date_from, date_to = self._collections_statement_period(kwargs)
+            statement = partner._collections_statement(date_from, date_to)
+        except UserError as exception:
+            error = exception.args[0]
+            statement = partner._collections_statement()
+        values = {
+            **self._prepare_portal_layout_values(),
+            "page_name": "collections_statement",
+            "partner": partner,
+            "statement": statement,
+            "error": error,
+            "pdf_url": "/my/collections/statement.pdf?"
+            + urlencode(
+                {
+                    "date_from": fields.Date.to_string(statement["date_from"]),
+                    "date_to": fields.Date.to_string(statement["date_to"]),
+                }
+            ),
+        }
+        return request.render("collections_portal.portal_collections_statement", values, status=400 if error else 200)
+
+    @http.route("/my/collections/statement.pdf", type="http", auth="public", website=True, methods=["GET"])
+    def collections_statement_pdf(self, **kwargs):
+        """The statement as a PDF with the company's letterhead, in the reader's language."""
+        partner = self._collections_partner()
+        try:
+            date_from, date_to = self._collections_statement_period(kwargs)
+            content = partner._collections_statement_pdf(date_from, date_to, lang=request.env.lang)
+        except UserError as error:
+            return request.make_response(
+                error.args[0], headers=[("Content-Type", "text/plain; charset=utf-8")], status=400
+            )
+        filename = _("Statement %(customer)s %(date)s.pdf", customer=partner.name, date=self._collections_today())
+        return request.make_response(
+            content,
+            headers=[
+                ("Content-Type", "application/pdf"),
+                ("Content-Length", str(len(content))),
+                ("Content-Disposition", http.content_disposition(filename.replace("/", "-"))),
+                ("Cache-Control", "private, no-store"),
+            ],
+        )
 
     # === PAY ONLINE === #
 
@@ -453,12 +509,7 @@ class CollectionsCustomerPortal(PortalAccount):
 
         :raise UserError: with what is wrong
         """
-        ids = set()
-        for value in invoice_ids or ():
-            value = str(value)
-            if not value.isdigit() or len(value) > 12:
-                raise UserError(_("Choose invoices from the list."))
-            ids.add(int(value))
+        ids = request.env["account.move"]._collections_portal_ids(invoice_ids)
         if not ids:
             raise UserError(_("Choose at least one invoice to pay."))
         invoices = request.env["account.move"]._collections_portal_open_invoices(partner, ids)
@@ -525,10 +576,7 @@ class CollectionsCustomerPortal(PortalAccount):
         except UserError as error:
             raise ValidationError(error.args[0]) from error
         self._validate_transaction_kwargs(kwargs)
-        request.env.cr.execute(
-            SQL("SELECT id FROM account_move WHERE id = ANY(%s) ORDER BY id FOR UPDATE", invoices.ids)
-        )
-        invoices.invalidate_recordset(["amount_residual"])
+        invoices._collections_portal_lock()
         currency = invoices.currency_id
         total = currency.round(sum(invoices.mapped("amount_residual")))
         payer = partner if request.env.user._is_public() else request.env.user.partner_id
@@ -712,6 +760,54 @@ class CollectionsCustomerPortal(PortalAccount):
             values = self._collections_plan_values(partner, post, error=error.args[0])
             return request.render("collections_portal.portal_collections_plan_request", values, status=400)
         return request.redirect(f"/my/collections/plans/{plan.id}?requested=1")
+
+    # === DISPUTES === #
+
+    def _collections_dispute_values(self, partner, form, error=None):
+        values = self._collections_form_values(partner, "collections_dispute", error=error)
+        values.update(
+            reasons=request.env["collections.dispute"]._portal_reasons(),
+            reason=form.get("reason") or "",
+            description=form.get("description") or "",
+            max_description_length=MAX_DESCRIPTION_LENGTH,
+            files_hint=_(
+                "PDF, PNG or JPEG; up to %(count)s files of at most %(size)s MB each.",
+                count=MAX_EVIDENCE_FILES,
+                size=MAX_EVIDENCE_SIZE // (1024 * 1024),
+            ),
+            # Invoices in a plan or promised may be disputed too; only those already disputed may not.
+            selectable_holds=("payment_plan", "promise"),
+        )
+        return values
+
+    @http.route("/my/collections/dispute", type="http", auth="public", website=True, methods=["GET"])
+    def collections_dispute_form(self, **kwargs):
+        if check := self._collections_check_first():
+            return check
+        values = self._collections_dispute_values(self._collections_partner(), kwargs)
+        return request.render("collections_portal.portal_collections_dispute", values)
+
+    @http.route("/my/collections/dispute", type="http", auth="public", website=True, methods=["POST"])
+    def collections_dispute_submit(self, reason=None, description=None, **post):
+        """The customer disputes the ticked invoices with a reason, their words and files."""
+        if check := self._collections_check_first():
+            return check
+        partner = self._collections_partner()
+        files = [
+            (upload.filename, upload.read(MAX_EVIDENCE_SIZE + 1))
+            for upload in request.httprequest.files.getlist("attachments")
+            if upload.filename
+        ]
+        try:
+            with request.env.cr.savepoint():
+                request.env["collections.dispute"]._portal_dispute(
+                    partner, request.httprequest.form.getlist("invoice_ids"), reason, description, files
+                )
+        except UserError as error:
+            values = self._collections_dispute_values(partner, post | {"reason": reason, "description": description})
+            values["error"] = error.args[0]
+            return request.render("collections_portal.portal_collections_dispute", values, status=400)
+        return request.redirect("/my/collections?done=dispute")
 
     # === PLANS === #
 

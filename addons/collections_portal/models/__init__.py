@@ -1,5 +1,6 @@
 from . import (
     account_move,
+    collections_dispute,
     collections_payment_plan,
     collections_policy,
     collections_portal_access,

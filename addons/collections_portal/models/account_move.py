@@ -6,6 +6,8 @@ from odoo.addons.collections_omni.tools import sql_rules
 
 # An open customer invoice as the portal shows it: the engine's open receivable, invoices only.
 PORTAL_OPEN_INVOICE_DOMAIN = sql_rules.OPEN_INVOICE_DOMAIN
+# The largest id a PostgreSQL integer column holds: anything beyond is no record of ours.
+MAX_RECORD_ID = 2**31 - 1
 
 
 class AccountMove(models.Model):
@@ -21,6 +23,36 @@ class AccountMove(models.Model):
         if invoice_ids is not None:
             domain.append(("id", "in", list(invoice_ids)))
         return self.sudo().search(domain).sorted(sql_rules.oldest_first_key)
+
+    @api.model
+    def _collections_portal_ids(self, values):
+        """Record ids as received from a form or a link, checked: positive
+        integers that fit a PostgreSQL integer, nothing else (no sign, NaN,
+        exponent or other digits than ASCII ones).
+
+        :raise UserError: a value is not such an id
+        """
+        ids = set()
+        for value in values or ():
+            value = str(value).strip()
+            if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_RECORD_ID):
+                raise UserError(_("Choose invoices from the list."))
+            ids.add(int(value))
+        return ids
+
+    def _collections_portal_lock(self):
+        """Lock these invoices for the rest of the transaction, before what the
+        customer asks is checked against them and written (a double tap, two
+        tabs). Odoo runs in REPEATABLE READ: a lock alone would let a request
+        whose snapshot predates the other's commit decide on stale data, so the
+        rows are also touched: such a request then fails with a serialization
+        error and Odoo retries it on fresh data. Locking in id order keeps
+        requests from deadlocking."""
+        if not self:
+            return
+        self.env.cr.execute(SQL("SELECT id FROM account_move WHERE id = ANY(%s) ORDER BY id FOR UPDATE", self.ids))
+        self.env.cr.execute(SQL("UPDATE account_move SET write_date = write_date WHERE id = ANY(%s)", self.ids))
+        self.invalidate_recordset(["amount_residual"])
 
     def _collections_hold_reasons(self, on_date):
         """{invoice id: reason} of these invoices held out of dunning on the
@@ -53,19 +85,18 @@ class AccountMove(models.Model):
         }
 
     @api.model
-    def _collections_portal_selection(self, partner, invoice_ids):
-        """The invoices a customer chose in the portal for a promise or a plan,
-        checked: the customer's own open invoices, in one currency and one
-        company, none already in a plan, a running promise or a dispute.
+    def _collections_portal_selection(self, partner, invoice_ids, refused_holds=None, one_currency=True):
+        """The invoices a customer chose in the portal for a promise, a plan or
+        a dispute, checked: the customer's own open invoices, in one currency
+        (unless ``one_currency`` is false) and one company, none held for one
+        of ``refused_holds`` (by default any: a plan, a running promise or a
+        dispute).
 
         :param invoice_ids: ids as received from the form (strings or ints)
         :return: the invoices, as superuser
         :raise UserError: with what is wrong; nothing is written
         """
-        try:
-            ids = {int(invoice_id) for invoice_id in invoice_ids or ()}
-        except (TypeError, ValueError) as error:
-            raise UserError(_("Choose invoices from the list.")) from error
+        ids = self._collections_portal_ids(invoice_ids)
         if not ids:
             raise UserError(_("Choose at least one invoice."))
         invoices = self._collections_portal_open_invoices(partner, ids)
@@ -74,7 +105,7 @@ class AccountMove(models.Model):
             raise UserError(
                 _("Some of the chosen invoices are not open invoices of your account. Reload the page and try again.")
             )
-        if len(invoices.currency_id) > 1:
+        if one_currency and len(invoices.currency_id) > 1:
             raise UserError(
                 _(
                     "The chosen invoices are in different currencies (%(currencies)s): choose invoices in one "
@@ -91,6 +122,8 @@ class AccountMove(models.Model):
                 )
             )
         held = invoices._collections_hold_reasons(fields.Date.context_today(self))
+        if refused_holds is not None:
+            held = {move_id: reason for move_id, reason in held.items() if reason in refused_holds}
         if held:
             names = {
                 reason: ", ".join(invoices.filtered(lambda m, reason=reason: held.get(m.id) == reason).mapped("name"))

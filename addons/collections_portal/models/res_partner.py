@@ -1,13 +1,17 @@
+import base64
 import hmac as hmac_lib
 import time
+from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import _, fields, models
-from odoo.exceptions import AccessError
-from odoo.tools.misc import hmac
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools.misc import format_amount, format_date, hmac
 
 from odoo.addons.collections_omni.tools.rules import GROUP_COLLECTOR
+
+from ..tools import statement_pdf
 
 # How long a reminder's link opens the portal, unless the setting says otherwise.
 DEFAULT_LINK_DAYS = 30
@@ -15,6 +19,11 @@ LINK_DAYS_PARAM = "collections_portal.link_days"
 LINK_SCOPE = "collections_portal.link"
 # The signature is the HMAC-SHA256's first 128 bits: short enough for a text message.
 SIGNATURE_LENGTH = 32
+# Aging buckets by days late: not due, 1-30, 31-60, 61-90, more than 90.
+AGING_LIMITS = (0, 30, 60, 90, None)
+# A statement shows the payments of the last 90 days unless the reader chooses a period of at most two years.
+STATEMENT_DEFAULT_DAYS = 90
+STATEMENT_MAX_DAYS = 731
 
 
 class ResPartner(models.Model):
@@ -101,3 +110,227 @@ class ResPartner(models.Model):
             }
         )
         return True
+
+    # === AGING AND STATEMENT === #
+
+    @api.model
+    def _collections_aging_labels(self):
+        """The aging buckets' names, in the order of AGING_LIMITS."""
+        return [
+            _("Not due yet"),
+            _("1-30 days late"),
+            _("31-60 days late"),
+            _("61-90 days late"),
+            _("More than 90 days late"),
+        ]
+
+    @api.model
+    def _collections_aging(self, invoices, currency, today):
+        """[(label, amount)] of what these invoices in ``currency`` owe, by how late they are on ``today``."""
+        amounts = [0.0] * len(AGING_LIMITS)
+        for invoice in invoices.filtered(lambda m: m.currency_id == currency):
+            late = max(0, (today - invoice.invoice_date_due).days) if invoice.invoice_date_due else 0
+            index = next(i for i, limit in enumerate(AGING_LIMITS) if limit is None or late <= limit)
+            amounts[index] += invoice.amount_residual
+        return list(zip(self._collections_aging_labels(), amounts, strict=True))
+
+    @api.model
+    def _collections_statement_period(self, date_from, date_to, today):
+        """The statement's period: by default the last STATEMENT_DEFAULT_DAYS days to today.
+
+        :raise UserError: a period in the future, backwards or longer than STATEMENT_MAX_DAYS
+        """
+        date_to = date_to or today
+        date_from = date_from or date_to - timedelta(days=STATEMENT_DEFAULT_DAYS)
+        if date_to > today:
+            raise UserError(_("The period cannot end after today."))
+        if date_from > date_to:
+            raise UserError(_("The period must start before it ends."))
+        if (date_to - date_from).days > STATEMENT_MAX_DAYS:
+            raise UserError(_("Choose a period of at most two years."))
+        return date_from, date_to
+
+    def _collections_statement(self, date_from=None, date_to=None):
+        """The commercial partner's statement of account, as superuser but
+        only theirs: the company that sends it, the aging, the open items and
+        the payments of the period, per currency.
+
+        :raise UserError: see :meth:`_collections_statement_period`
+        """
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo()
+        today = fields.Date.context_today(partner)
+        date_from, date_to = self._collections_statement_period(date_from, date_to, today)
+        invoices = self.env["account.move"]._collections_portal_open_invoices(partner)
+        payments = (
+            self.env["account.payment"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "child_of", partner.id),
+                    ("partner_type", "=", "customer"),
+                    ("payment_type", "=", "inbound"),
+                    ("state", "in", ("in_process", "paid")),
+                    ("date", ">=", date_from),
+                    ("date", "<=", date_to),
+                ],
+                order="date, id",
+            )
+        )
+        sections = []
+        for currency in (invoices.currency_id | payments.currency_id).sorted("name"):
+            owed = invoices.filtered(lambda m, currency=currency: m.currency_id == currency)
+            paid = payments.filtered(lambda p, currency=currency: p.currency_id == currency)
+            sections.append(
+                {
+                    "currency": currency,
+                    "aging": self._collections_aging(owed, currency, today),
+                    "invoices": owed,
+                    "total": currency.round(sum(owed.mapped("amount_residual"))),
+                    "payments": paid,
+                    "payments_total": currency.round(sum(paid.mapped("amount"))),
+                }
+            )
+        # The company that duns the customer; among several, the one with most open invoices.
+        company = (
+            max(invoices.company_id, key=lambda c: len(invoices.filtered(lambda m: m.company_id == c)))
+            if invoices
+            else self.env.company
+        )
+        return {
+            "partner": partner,
+            "company": company,
+            "today": today,
+            "date_from": date_from,
+            "date_to": date_to,
+            "sections": sections,
+        }
+
+    def _collections_statement_pdf(self, date_from=None, date_to=None, lang=None):
+        """The statement of account as PDF bytes, in ``lang`` (else the customer's language)."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo()
+        lang = lang or partner.lang or "en_US"
+        # Every label and figure in the reader's language.
+        env = self.with_context(lang=lang).env
+        statement = self.with_env(env)._collections_statement(date_from, date_to)
+        company = statement["company"].sudo()
+
+        def money(amount, currency):
+            return format_amount(env, amount, currency, lang_code=lang)
+
+        def day(date):
+            return format_date(env, date, lang_code=lang) if date else ""
+
+        today = statement["today"]
+        contact = " · ".join(filter(None, [company.phone, company.email, company.website]))
+        if company.vat:
+            contact += "\n" + env._("Tax ID: %(vat)s", vat=company.vat)
+        data = {
+            "title": env._("Statement of Account"),
+            "company": {
+                "name": company.name,
+                "address": company.partner_id._display_address(without_company=True),
+                "contact": contact,
+                # Odoo's "Your logo" placeholder is no letterhead.
+                "logo": base64.b64decode(company.logo)
+                if company.logo and company.logo != company._get_logo()
+                else None,
+            },
+            "customer": {
+                "name": partner.name,
+                "address": partner._display_address(without_company=True),
+                "reference": env._("Customer reference: %(ref)s", ref=partner.ref) if partner.ref else "",
+            },
+            "date_line": env._("Date: %(date)s", date=day(today)),
+            "period_line": env._(
+                "Payments from %(from)s to %(to)s",
+                **{"from": day(statement["date_from"]), "to": day(statement["date_to"])},
+            ),
+            "labels": {
+                "aging": env._("What you owe, by how late"),
+                "open_items": env._("Open invoices"),
+                "payments": env._("Payments received"),
+                "number": env._("Invoice"),
+                "date": env._("Date"),
+                "due": env._("Due date"),
+                "days_late": env._("Days late"),
+                "amount_due": env._("Amount due"),
+                "amount": env._("Amount"),
+                "reference": env._("Reference"),
+                "total": env._("Total"),
+                "nothing_open": env._("You have no open invoices. Thank you!"),
+                "no_payments": env._("No payments in this period."),
+                "page": env._("Page %(page)s"),
+            },
+            "sections": [
+                {
+                    "currency": section["currency"].name,
+                    "aging": [(label, money(amount, section["currency"])) for label, amount in section["aging"]],
+                    "items": [
+                        (
+                            invoice.name,
+                            day(invoice.invoice_date),
+                            day(invoice.invoice_date_due),
+                            str(max(0, (today - invoice.invoice_date_due).days)) if invoice.invoice_date_due else "",
+                            money(invoice.amount_residual, invoice.currency_id),
+                        )
+                        for invoice in section["invoices"]
+                    ],
+                    "total": money(section["total"], section["currency"]),
+                    "payments": [
+                        (
+                            day(payment.date),
+                            payment.memo or payment.name or "",
+                            money(payment.amount, payment.currency_id),
+                        )
+                        for payment in section["payments"]
+                    ],
+                    "payments_total": money(section["payments_total"], section["currency"]),
+                }
+                for section in statement["sections"]
+            ],
+            "closing": env._(
+                "Questions about this statement? Contact us at %(contact)s, or pay, promise a date or report a problem "
+                "online from the link in our last reminder.",
+                contact=company.email or company.phone or company.name,
+            ),
+        }
+        return statement_pdf.render(data)
+
+    def _collections_statement_attachment(self, date_from=None, date_to=None):
+        """The statement of account as an attachment on the customer, in their
+        language, ready to go with a reminder or an email."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo()
+        today = fields.Date.context_today(partner)
+        content = partner._collections_statement_pdf(date_from, date_to)
+        name = partner.with_context(lang=partner.lang or "en_US").env._(
+            "Statement %(customer)s %(date)s.pdf", customer=partner.name, date=fields.Date.to_string(today)
+        )
+        return (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": name.replace("/", "-"),
+                    "raw": content,
+                    "mimetype": "application/pdf",
+                    "res_model": "res.partner",
+                    "res_id": partner.id,
+                }
+            )
+        )
+
+    def action_collections_statement(self):
+        """The Statement button: the customer's statement of account as a PDF, kept on the customer."""
+        # A public method: any logged-in user (a portal customer too) could call it over RPC.
+        if not self.env.user.has_group(GROUP_COLLECTOR):
+            raise AccessError(_("Only collectors can print a customer's statement."))
+        self.ensure_one()
+        attachment = self._collections_statement_attachment()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }

@@ -1,9 +1,11 @@
 from . import (
     test_contact_preferences,
+    test_portal_dispute,
     test_portal_balance,
     test_portal_links,
     test_portal_rules,
     test_portal_pay,
     test_portal_requests,
+    test_portal_statement,
     test_portal_ui,
 )

@@ -327,7 +327,7 @@ class TestPortalBalance(PortalCollectionsCommon, HttpCase):
         self._invoice(self.customer, 70, 20 - shift)
         self._invoice(self.customer, 30, 45 - shift)
         self._pay(self.second, 80)
-        Message = self.env["collections.message"]
+        Message = self.env["collections.message"]._engine()
         common = {"channel": "whatsapp", "currency_id": self.company.currency_id.id, "state": "sent"}
         Message.create(
             [

@@ -1,6 +1,20 @@
 from odoo import api, fields, models
+from odoo.tools import LazyTranslate
 
 from ..tools import graph_client
+
+_lt = LazyTranslate(__name__)
+
+# WhatsApp's own reasons for not sending (the engine's table: collections_message_reason.py).
+WHATSAPP_BLOCKED_REASON_LABELS = {
+    "whatsapp_unreachable": _lt("WhatsApp cannot reach %(number)s: %(reason)s"),
+    "whatsapp_no_template": _lt(
+        "No approved Utility WhatsApp template in %(lang)s for this stage, and the customer "
+        "has not written in the last 24 hours: WhatsApp allows only templates then."
+    ),
+    "whatsapp_unparsable": _lt("The number cannot be read: add the country code or the customer's country"),
+    "whatsapp_not_mobile": _lt("The number is a fixed line: WhatsApp needs a mobile"),
+}
 
 
 class CollectionsMessage(models.Model):
@@ -12,6 +26,10 @@ class CollectionsMessage(models.Model):
         copy=False,
         help="The template and its parameters (or the text) as prepared: a retry sends exactly this (JSON).",
     )
+
+    @api.model
+    def _blocked_reason_labels(self):
+        return {**super()._blocked_reason_labels(), **WHATSAPP_BLOCKED_REASON_LABELS}
 
     @api.model
     def _apply_dispatch_results(self, results, company_ids=None):

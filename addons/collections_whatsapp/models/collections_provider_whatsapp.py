@@ -81,17 +81,15 @@ class CollectionsProvider(models.Model):
             country = contact.country_id or message.company_id.country_id
             e164, reason = phone.to_e164(contact.mobile or contact.phone, country.code)
             if not e164:
-                message.write({"state": "blocked", "blocked_reason": self._phone_reason(reason)})
+                message.write({"state": "blocked", **self._phone_reason(message, reason)})
                 continue
             conversation = conversations.get(phone.wa_id(e164))
             if conversation and conversation.undeliverable:
                 message.write(
                     {
                         "state": "blocked",
-                        "blocked_reason": _(
-                            "WhatsApp cannot reach %(number)s: %(reason)s",
-                            number=e164,
-                            reason=conversation.undeliverable_reason or "131026",
+                        **message._blocked_vals(
+                            "whatsapp_unreachable", number=e164, reason=conversation.undeliverable_reason or "131026"
                         ),
                     }
                 )
@@ -104,16 +102,7 @@ class CollectionsProvider(models.Model):
                 payload = graph_client.text_payload(None, message.body_text)
                 body_text = message.body_text
             else:
-                message.write(
-                    {
-                        "state": "blocked",
-                        "blocked_reason": _(
-                            "No approved Utility WhatsApp template in %(lang)s for this stage, and the customer "
-                            "has not written in the last 24 hours: WhatsApp allows only templates then.",
-                            lang=lang,
-                        ),
-                    }
-                )
+                message.write({"state": "blocked", **message._blocked_vals("whatsapp_no_template", lang=lang)})
                 continue
             payload.pop("to", None)
             message.write(
@@ -190,13 +179,18 @@ class CollectionsProvider(models.Model):
             switched |= message
         return switched
 
-    def _phone_reason(self, reason):
-        return {
-            phone.EMPTY: _("No mobile or phone number"),
-            phone.UNPARSABLE: _("The number cannot be read: add the country code or the customer's country"),
-            phone.INVALID: _("The number is not a valid phone number"),
-            phone.NOT_MOBILE: _("The number is a fixed line: WhatsApp needs a mobile"),
-        }[reason]
+    def _phone_reason(self, message, reason):
+        """The blocked reason's values for a number ``tools.phone`` refused."""
+        contact = message.recipient_id or message.partner_id
+        if reason == phone.INVALID:
+            return message._blocked_vals("invalid_phone", number=contact.mobile or contact.phone or "")
+        return message._blocked_vals(
+            {
+                phone.EMPTY: "no_phone",
+                phone.UNPARSABLE: "whatsapp_unparsable",
+                phone.NOT_MOBILE: "whatsapp_not_mobile",
+            }[reason]
+        )
 
     def _get_message_payloads(self, messages):
         if self.provider_type != WHATSAPP:

@@ -412,7 +412,7 @@ class CollectionsWhatsappConversation(models.Model):
         invoices, amount, currency = self._balance()
         if currency.is_zero(amount):
             return _("You have nothing to pay right now. Thank you!")
-        date = chat_intents.promised_date(event.text, today)
+        date = chat_intents.promised_date(event.text, today, month_first=self.env.lang == "en_US")
         if not date:
             self.awaiting = "promise_date"
             return _(

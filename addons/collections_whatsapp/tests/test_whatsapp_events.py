@@ -91,17 +91,21 @@ class TestWhatsappEvents(WhatsappCommon):
         self.assertEqual(status.get((self.customer.id, "whatsapp")), "opt_out")
 
     def _sent_message(self, wamid):
-        return self.env["collections.message"].create(
-            {
-                "partner_id": self.customer.id,
-                "channel": "whatsapp",
-                "currency_id": self.company.currency_id.id,
-                "state": "sent",
-                "provider_id": self.provider.id,
-                "provider_ref": wamid,
-                "recipient_phone": NUMBER,
-                "idempotency_key": f"test-{wamid}",
-            }
+        return (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "channel": "whatsapp",
+                    "currency_id": self.company.currency_id.id,
+                    "state": "sent",
+                    "provider_id": self.provider.id,
+                    "provider_ref": wamid,
+                    "recipient_phone": NUMBER,
+                    "idempotency_key": f"test-{wamid}",
+                }
+            )
         )
 
     def test_statuses_out_of_order_never_go_backwards_and_replays_add_nothing(self):

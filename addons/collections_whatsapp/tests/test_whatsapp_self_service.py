@@ -148,6 +148,15 @@ class TestWhatsappSelfService(WhatsappCommon):
         self.assertEqual(promise.amount, 120)
         self.assertFalse(self._conversation(EN_NUMBER).awaiting)
 
+    def test_promise_in_plain_english_words(self):
+        """"I will pay on 12/20" from an American English customer is December 20, as is "December 20th"."""
+        Promise = self.env["collections.promise"]
+        answer = self._writes(EN_NUMBER, "I will pay on 12/20")
+        promise = Promise.search([("partner_id", "=", self.english.id)])
+        self.assertEqual((promise.source, promise.amount), ("whatsapp", 120))
+        self.assertEqual(promise.promised_date.strftime("%m-%d"), "12-20")
+        self.assertIn("promise", answer)
+
     def test_already_paid_opens_a_claim_and_pauses_reminders(self):
         answer = self._writes(ES_NUMBER, "Ya pagué la semana pasada")
         dispute = self.env["collections.dispute"].search([("partner_id", "=", self.customer.id)])

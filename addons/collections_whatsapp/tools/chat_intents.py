@@ -147,10 +147,20 @@ _MONTHS = {
 }
 
 
-def promised_date(text, today):
+def _valid(year, month, day):
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def promised_date(text, today, month_first=False):
     """The date written in a promise ("el 15/12", "2026-12-20", "20 de
-    diciembre", "mañana", "tomorrow", "en 5 dias", "in 3 days"), not before
-    ``today``; None when there is none."""
+    diciembre", "December 20th", "mañana", "tomorrow", "en 5 dias", "in 3
+    days"), not before ``today``; None when there is none. ``month_first``:
+    the writer's numeric dates are month/day (American English); either way
+    a number pair valid only the other way round ("12/20") is read that way."""
     plain = normalise(text)
     if re.search(r"\bPASADO MANANA\b", plain):
         return today + dt.timedelta(days=2)
@@ -168,10 +178,16 @@ def promised_date(text, today):
     match = re.search(r"\b(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2,4}))?\b", plain)
     if match and not candidates:
         year = int(match.group(3)) if match.group(3) else today.year
-        candidates.append((year + 2000 if year < 100 else year, int(match.group(2)), int(match.group(1))))
+        year = year + 2000 if year < 100 else year
+        day, month = int(match.group(1)), int(match.group(2))
+        readings = [(year, day, month), (year, month, day)] if month_first else [(year, month, day), (year, day, month)]
+        candidates.append(next((r for r in readings if _valid(*r)), readings[0]))
     match = re.search(r"\b(\d{1,2}) (?:DE )?([A-Z]+)\b", plain)
     if match and match.group(2) in _MONTHS and not candidates:
         candidates.append((today.year, _MONTHS[match.group(2)], int(match.group(1))))
+    match = re.search(r"\b([A-Z]+) (\d{1,2})(?:ST|ND|RD|TH)?\b", plain)
+    if match and match.group(1) in _MONTHS and not candidates:
+        candidates.append((today.year, _MONTHS[match.group(1)], int(match.group(2))))
     for year, month, day in candidates:
         try:
             date = dt.date(year, month, day)

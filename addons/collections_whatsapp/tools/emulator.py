@@ -12,7 +12,9 @@ Control side (for tests and the demo's "play the customer" page):
 ``POST /_emulator/reply`` ``{"from": "+34...", "text": "pagar"}`` or
 ``{"from": ..., "button": "PAY"}`` posts the customer's message as a signed
 webhook; ``POST /_emulator/config`` changes the switches (see
-:class:`Switches`); ``GET /_emulator/messages`` lists what was sent.
+:class:`Switches`); ``GET /_emulator/messages`` lists what was sent (with the
+time it was accepted), ``GET /_emulator/stats`` counts it and
+``POST /_emulator/reset`` forgets it (benchmarks).
 
 Run it alone: ``python addons/collections_whatsapp/tools/emulator.py --port 8199
 --webhook-url http://localhost:8069/collections/whatsapp/webhook/1`` (scripts/run
@@ -218,7 +220,7 @@ class GraphApiEmulator:
             elif switches.enforce_window and time.time() - self.last_inbound.get(to, 0) > WINDOW_SECONDS:
                 return _error_code(131047)
             wamid = self.new_wamid()
-            self.sent.append({**payload, "id": wamid, "to": to})
+            self.sent.append({**payload, "id": wamid, "to": to, "at": time.time()})
             statuses = list(switches.auto_statuses)
             failed_code = switches.fail_status_by_recipient.get(to)
         if failed_code:
@@ -338,6 +340,9 @@ def _error_code(code):
 class _Handler(BaseHTTPRequestHandler):
     emulator = None  # set on the subclass
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes on a kept-alive connection: without TCP_NODELAY each
+    # answer waits for the client's delayed ACK (40 ms), which is the emulator, not Meta.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 (quiet: the tests read results, not logs)
         pass
@@ -363,6 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/_emulator/messages":
             with emulator._lock:
                 return self._send_json(200, {"messages": list(emulator.sent), "switches": asdict(emulator.switches)})
+        if parts.path == "/_emulator/stats":
+            with emulator._lock:
+                return self._send_json(200, {"sent": len(emulator.sent), "webhooks_queued": emulator._outbox.qsize()})
         if len(path) == 3 and path[1] == emulator.waba_id and path[2] == "message_templates":
             if not self._authorized():
                 return self._send_json(*_error_code(190))
@@ -418,6 +426,11 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/_emulator/config":
                 self.emulator.configure(**body)
                 return self._send_json(200, asdict(self.emulator.switches))
+            if path == "/_emulator/reset":
+                with self.emulator._lock:
+                    self.emulator.sent.clear()
+                    self.emulator.webhooks.clear()
+                return self._send_json(200, {"sent": 0})
         except (KeyError, TypeError, ValueError) as exc:
             return self._send_json(400, {"error": str(exc)})
         return self._send_json(404, {"error": "unknown control path"})
