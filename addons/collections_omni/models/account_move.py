@@ -1,4 +1,7 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools import risk_sql, sql_rules
 
 
 class AccountMove(models.Model):
@@ -48,6 +51,36 @@ class AccountMove(models.Model):
         readonly=True,
         copy=False,
     )
+
+    collections_predicted_date = fields.Date(
+        string="Predicted Payment",
+        compute="_compute_collections_predicted_date",
+        help="When the customer is expected to pay this open invoice: its due date plus the customer's "
+        "recent-weighted delay (from the newest risk score), never before tomorrow.",
+    )
+    collections_naive_date = fields.Date(
+        string="Due + Average Delay",
+        compute="_compute_collections_predicted_date",
+        help="The naive estimate the prediction is measured against: due date plus the customer's average delay.",
+    )
+
+    def _compute_collections_predicted_date(self):
+        """One query per company for every open invoice of the batch (risk_sql.predicted_payment_dates)."""
+        self.collections_predicted_date = False
+        self.collections_naive_date = False
+        moves = self.filtered(lambda m: m.id and m.move_type == "out_invoice" and m.state == "posted")
+        for company, batch in moves.grouped("company_id").items():
+            self.env.cr.execute(
+                risk_sql.predicted_payment_dates(
+                    company.id,
+                    fields.Date.context_today(self),
+                    SQL("m.id = ANY(%s) AND %s", batch.ids, sql_rules.open_invoice("m")),
+                )
+            )
+            for move_id, _partner, _due, predicted, naive in self.env.cr.fetchall():
+                move = self.browse(move_id)
+                move.collections_predicted_date = predicted
+                move.collections_naive_date = naive
 
     @api.depends("collections_state_id.stage_id", "collections_state_id.reminder_count")
     def _compute_collections_state(self):

@@ -27,6 +27,10 @@ class CollectionsRiskScore(models.Model):
     band = fields.Selection(risk_score.BAND_LABELS, required=True, index=True)
     factors = fields.Json(help="[(factor, value, points, reason code)], as tools/risk_score.py computed them.")
     explanation = fields.Html(compute="_compute_explanation", sanitize=False)
+    delay_predicted = fields.Float(
+        string="Predicted Delay (days)", help="Days after the due date the customer is expected to pay (recent first)."
+    )
+    delay_average = fields.Float(string="Average Delay (days)", help="The plain average of the customer's delays.")
     # Technical: the labels of the stored codes, translated like any selection.
     factor_code = fields.Selection(risk_score.FACTORS, compute="_compute_codes")
     reason_code = fields.Selection(risk_score.REASONS, compute="_compute_codes")
@@ -102,19 +106,23 @@ class CollectionsRiskScore(models.Model):
             partner_id: risk_score.score(facts)
             for partner_id, facts in self._facts_by_partner(company, on_date).items()
         }
+        self.env.cr.execute(risk_sql.partner_delays(company.id, on_date))
+        delays = {partner_id: (predicted, average) for partner_id, predicted, average in self.env.cr.fetchall()}
         if results:
             partner_ids = list(results)
             self.env.cr.execute(
                 SQL(
                     """
                 INSERT INTO collections_risk_score AS s
-                       (partner_id, company_id, date, score, band, factors,
+                       (partner_id, company_id, date, score, band, factors, delay_predicted, delay_average,
                         create_uid, write_uid, create_date, write_date)
                 SELECT unnest(%(partners)s::int[]), %(company)s, %(date)s, unnest(%(scores)s::int[]),
                        unnest(%(bands)s::varchar[]), unnest(%(factors)s::jsonb[]),
+                       unnest(%(predicted)s::float[]), unnest(%(average)s::float[]),
                        %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
                 ON CONFLICT (partner_id, company_id, date) DO UPDATE
                    SET score = EXCLUDED.score, band = EXCLUDED.band, factors = EXCLUDED.factors,
+                       delay_predicted = EXCLUDED.delay_predicted, delay_average = EXCLUDED.delay_average,
                        write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
                     """,
                     partners=partner_ids,
@@ -123,6 +131,8 @@ class CollectionsRiskScore(models.Model):
                     scores=[results[p][0] for p in partner_ids],
                     bands=[results[p][1] for p in partner_ids],
                     factors=[json.dumps(results[p][2]) for p in partner_ids],
+                    predicted=[delays.get(p, (None, None))[0] for p in partner_ids],
+                    average=[delays.get(p, (None, None))[1] for p in partner_ids],
                     uid=self.env.uid,
                 )
             )

@@ -8,11 +8,12 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import BaseCase, new_test_user, tagged
+from odoo.tools import SQL
 
-from ..tools import risk_score
+from ..tools import risk_score, risk_sql
 from ..tools.risk_score import Facts, Invoice
 from .common import TODAY, CollectionsCommon
 
@@ -222,3 +223,35 @@ class TestRiskScore(CollectionsCommon):
         # The next day: nothing more to move, nothing more logged.
         self.env["collections.risk.decision"]._apply_approved_rules(self.company)
         self.assertEqual(self.env["collections.risk.decision"].search_count([("partner_id", "=", partner.id)]), 1)
+
+    # --- predicted payment dates -------------------------------------------------------
+    def test_predicted_payment_date_weighs_recent_delays(self):
+        partner = self._customer("Habit")
+        self._paid_invoice(partner, 200, 30)  # paid 170 days before TODAY
+        self._paid_invoice(partner, 100, 10)  # paid 90 days before TODAY
+        soon = self._paid_invoice(partner, 5, None)
+        long_overdue = self._paid_invoice(partner, 60, None)
+        self.Score._compute_scores(self.company, TODAY)
+        # Everyone's average delay (this company has only this payer) counts as one more invoice.
+        weights = (0.5 ** (170 / 120), 0.5 ** (90 / 120), 1.0)
+        delay = round((weights[0] * 30 + weights[1] * 10 + weights[2] * 20) / sum(weights))
+        self.assertEqual(delay, 19)
+        moves = SQL("m.id = ANY(%s)", [soon.id, long_overdue.id])
+        self.env.cr.execute(risk_sql.predicted_payment_dates(self.company.id, TODAY, moves))
+        rows = {row[0]: row[3:] for row in self.env.cr.fetchall()}
+        due_soon, due_long = soon.invoice_date_due, long_overdue.invoice_date_due
+        self.assertEqual(rows[soon.id], (due_soon + timedelta(days=19), due_soon + timedelta(days=20)))
+        # Still open 60 days after its due date: not paid in the past, whatever the habit says.
+        self.assertEqual(rows[long_overdue.id], (TODAY + timedelta(days=1), due_long + timedelta(days=20)))
+
+    def test_predicted_payment_date_on_the_invoice(self):
+        partner = self._customer("Habit")
+        self._paid_invoice(partner, 100, 10)
+        invoice = self._paid_invoice(partner, 5, None)
+        self.Score._compute_scores(self.company, TODAY)
+        as_collector = invoice.with_user(self.collector)
+        self.assertGreater(as_collector.collections_predicted_date, fields.Date.context_today(invoice))
+        self.assertEqual(as_collector.collections_naive_date, invoice.invoice_date_due + timedelta(days=10))
+        self._pay(invoice)
+        invoice.invalidate_recordset()
+        self.assertFalse(invoice.collections_predicted_date)  # paid: nothing to predict

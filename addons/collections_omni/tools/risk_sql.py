@@ -17,6 +17,8 @@ DELAY_HALF_LIFE_DAYS = 120
 DELAY_PRIOR_WEIGHT = 1.0
 # A predicted day never earlier than the day after on_date (what is still open is not paid in the past).
 MIN_DAYS_AHEAD = 1
+# The payment habits read: invoices due in the last two years.
+DELAY_HISTORY_DAYS = 730
 
 
 def _date(value):
@@ -113,26 +115,23 @@ def credit_limits(company_id):
     )
 
 
-def predicted_payment_dates(company_id, on_date, move_filter=None):
-    """The predicted payment day of each invoice open on ``on_date`` (or of
-    those ``move_filter`` keeps, an SQL condition on ``m``), two ways:
+def partner_delays(company_id, on_date):
+    """Per customer with invoices in the last DELAY_HISTORY_DAYS, two ways of
+    saying how many days after the due date it pays, one query:
 
-    - predicted: the due date plus the customer's weighted delay (each paid
-      invoice weighs half as much every DELAY_HALF_LIFE_DAYS since it was paid,
-      and everyone's average delay counts as DELAY_PRIOR_WEIGHT invoices, for
-      customers with little history), and never before the day after on_date;
-    - naive: the due date plus the customer's plain average delay (everyone's
-      for a customer without a paid invoice).
-
-    Rows: move_id, partner_id, due, predicted, naive.
+    - predicted_delay: its paid invoices' delays, each weighing half as much
+      every DELAY_HALF_LIFE_DAYS since it was paid, with everyone's average
+      delay counted as DELAY_PRIOR_WEIGHT more invoices (customers with little
+      history lean on everyone);
+    - average_delay: the plain average of its delays (the naive baseline;
+      everyone's for a customer without a paid invoice).
     """
     on_date = _date(on_date)
     return SQL(
         """
         WITH history AS (%(history)s),
         paid AS (
-            SELECT partner_id, delay,
-                   power(0.5, (%(on)s - paid_date)::float / %(half_life)s) AS weight
+            SELECT partner_id, delay, power(0.5, (%(on)s - paid_date)::float / %(half_life)s) AS weight
               FROM history WHERE paid_date IS NOT NULL
         ),
         everyone AS (SELECT COALESCE(avg(delay), 0)::float AS delay FROM paid),
@@ -141,23 +140,48 @@ def predicted_payment_dates(company_id, on_date, move_filter=None):
                    sum(weight * delay) AS weighted_sum, sum(weight) AS weight_sum
               FROM paid GROUP BY partner_id
         )
-        SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.invoice_date_due AS due,
-               GREATEST(
-                   m.invoice_date_due + round(
-                       (COALESCE(habit.weighted_sum, 0) + %(prior)s * everyone.delay)
-                       / (COALESCE(habit.weight_sum, 0) + %(prior)s))::int,
-                   %(on)s + %(ahead)s) AS predicted,
-               m.invoice_date_due + round(COALESCE(habit.average, everyone.delay))::int AS naive
-          FROM history h
-          JOIN account_move m ON m.id = h.move_id
+        SELECT customers.partner_id,
+               (COALESCE(habit.weighted_sum, 0) + %(prior)s * everyone.delay)
+                   / (COALESCE(habit.weight_sum, 0) + %(prior)s) AS predicted_delay,
+               COALESCE(habit.average, everyone.delay) AS average_delay
+          FROM (SELECT DISTINCT partner_id FROM history) customers
           CROSS JOIN everyone
-          LEFT JOIN habit ON habit.partner_id = h.partner_id
-         WHERE h.paid_date IS NULL AND %(filter)s
+          LEFT JOIN habit ON habit.partner_id = customers.partner_id
         """,
-        history=invoice_history(company_id, on_date, since_days=100000),
+        history=invoice_history(company_id, on_date, since_days=DELAY_HISTORY_DAYS),
         on=on_date,
         half_life=DELAY_HALF_LIFE_DAYS,
         prior=DELAY_PRIOR_WEIGHT,
+    )
+
+
+def predicted_payment_dates(company_id, on_date, move_filter=None):
+    """The predicted payment day of each open invoice of the company (or of
+    those ``move_filter`` keeps, an SQL condition on ``m``), from the newest
+    risk score of its customer on or before ``on_date`` (its stored delays):
+
+    - predicted: the due date plus the customer's weighted delay, and never
+      before the day after on_date (what is still open is not paid in the past);
+    - naive: the due date plus the customer's average delay.
+
+    Rows: move_id, partner_id, due, predicted, naive (NULL without a score).
+    """
+    on_date = _date(on_date)
+    return SQL(
+        """
+        SELECT m.id AS move_id, m.commercial_partner_id AS partner_id, m.invoice_date_due AS due,
+               GREATEST(m.invoice_date_due + round(s.delay_predicted)::int, %(on)s + %(ahead)s) AS predicted,
+               m.invoice_date_due + round(s.delay_average)::int AS naive
+          FROM account_move m
+          LEFT JOIN LATERAL (
+                SELECT delay_predicted, delay_average FROM collections_risk_score s
+                 WHERE s.partner_id = m.commercial_partner_id AND s.company_id = m.company_id AND s.date <= %(on)s
+              ORDER BY s.date DESC, s.id DESC LIMIT 1) s ON TRUE
+         WHERE m.company_id = %(company)s AND m.move_type = 'out_invoice' AND m.state = 'posted'
+           AND %(filter)s
+        """,
+        company=company_id,
+        on=on_date,
         ahead=MIN_DAYS_AHEAD,
         filter=move_filter or SQL("TRUE"),
     )
