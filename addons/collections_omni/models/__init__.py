@@ -16,6 +16,7 @@ from . import collections_hold_mixin
 from . import collections_message_audit
 from . import collections_message
 from . import collections_message_content
+from . import collections_run_planning
 from . import collections_run
 from . import res_partner
 from . import collections_move_state
