@@ -14,6 +14,8 @@ from . import collections_provider_sms_http
 from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message_audit
+from . import collections_message_inbound
+from . import collections_message_fee
 from . import collections_message
 from . import collections_message_content
 from . import collections_run_planning
