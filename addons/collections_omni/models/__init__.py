@@ -15,8 +15,11 @@ from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message_audit
 from . import collections_message_reason
+from . import collections_message_inbound
+from . import collections_message_fee
 from . import collections_message
 from . import collections_message_content
+from . import collections_run_planning
 from . import collections_run
 from . import res_partner
 from . import collections_move_state

@@ -11,7 +11,7 @@ from odoo.tools import SQL, format_amount, format_date, formatLang
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
-from ..tools import contact_rules, letter_pdf, reply_keywords, sms_http_client, sql_rules
+from ..tools import contact_rules, letter_pdf, sql_rules
 from ..tools.rules import (
     CHANNELS,
     CLOSED_STATES,
@@ -27,8 +27,6 @@ _logger = logging.getLogger(__name__)
 CONTACT_HISTORY_DAYS = 60
 # A document of a message as _still_due sees it (hold: the reason it is held out of dunning, or None).
 HeldDocument = namedtuple("HeldDocument", "move_id is_invoice is_open hold residual")
-# A customer's reply is stored and shown up to this length (ten SMS segments); a longer one is kept whole as a file.
-MAX_INBOUND_CHARS = 1600
 # Who may hand messages out to providers and report their results.
 DISPATCHERS_GROUP = GROUP_MANAGER
 
@@ -42,7 +40,12 @@ class CollectionsMessage(models.Model):
     """
 
     _name = "collections.message"
-    _inherit = ["collections.message.audit", "collections.message.reason"]
+    _inherit = [
+        "collections.message.audit",
+        "collections.message.reason",
+        "collections.message.inbound",
+        "collections.message.fee",
+    ]
     _description = "Collections Message"
     _order = "id desc"
     _check_company_auto = True
@@ -456,65 +459,6 @@ class CollectionsMessage(models.Model):
                 company=self.company_id,
             )
 
-    @engine_transition
-    def _post_stage_fees(self):
-        """Post the dunning fee (and late interest) of a stage as a real
-        customer invoice with the fee product's taxes, once per customer,
-        currency and stage: on the message of the stage's first action."""
-        for message in self.filtered(lambda m: m.stage_id.fee_product_id and not m.fee_move_id):
-            stage = message.stage_id
-            if message.action_id != stage.action_ids.sorted(lambda a: (a.sequence, a.id))[:1]:
-                continue
-            lines = []
-            if stage.fee_amount:
-                fee = stage.currency_id._convert(
-                    stage.fee_amount, message.currency_id, message.company_id, message.planned_date
-                )
-                lines.append({"name": stage.fee_product_id.display_name, "price_unit": fee})
-            interest = message._late_interest()
-            if interest:
-                lines.append(
-                    {
-                        "name": _("Late interest (%(rate)s%% a year)", rate=stage.interest_rate),
-                        "price_unit": interest,
-                    }
-                )
-            if not lines:
-                continue
-            fee_move = (
-                self.env["account.move"]
-                .with_company(message.company_id)
-                .create(
-                    {
-                        "move_type": "out_invoice",
-                        "partner_id": message.partner_id.id,
-                        "currency_id": message.currency_id.id,
-                        "invoice_date": message.planned_date,
-                        "invoice_origin": stage.display_name,
-                        "invoice_line_ids": [
-                            fields.Command.create({"product_id": stage.fee_product_id.id, "quantity": 1, **line})
-                            for line in lines
-                        ],
-                    }
-                )
-            )
-            fee_move.action_post()
-            message.fee_move_id = fee_move
-
-    @engine_transition
-    def _late_interest(self):
-        """Simple yearly interest on each overdue invoice's open amount, for the days it is late."""
-        self.ensure_one()
-        rate = self.stage_id.interest_rate
-        if not rate:
-            return 0.0
-        total = 0.0
-        for move in self.move_ids.filtered(lambda m: m.move_type == "out_invoice" and m.invoice_date_due):
-            days = (self.planned_date - move.invoice_date_due).days
-            if days > 0:
-                total += move.amount_residual * rate / 100 * days / 365
-        return self.currency_id.round(total)
-
     @api.model
     def _cron_dispatch(self):
         self.with_context(collections_dispatch_commit=True)._dispatch_planned()
@@ -648,77 +592,6 @@ class CollectionsMessage(models.Model):
             if status == "read":
                 values["read_at"] = now
             message.write(values)
-        return message
-
-    @api.model
-    @engine_transition
-    def _record_inbound_reply(self, provider, number, text, provider_ref):
-        """A customer's reply on ``provider``'s channel: logged once (replays of
-        the webhook change nothing) on the customer we last wrote to at that
-        number, else the customer with that number; STOP/BAJA opts the customer
-        out of the channel, START opts back in."""
-        key = f"in-{provider.channel}-{provider_ref}"
-        existing = self.search([("idempotency_key", "=", key)], limit=1)
-        if existing:
-            return existing
-        original = text or ""
-        text = original[:MAX_INBOUND_CHARS]
-        e164 = number if sms_http_client.E164.match(number or "") else False
-        last = e164 and self.search(
-            [("recipient_phone", "=", e164), ("direction", "=", "outbound"), ("channel", "=", provider.channel)],
-            order="id desc",
-            limit=1,
-        )
-        partner = last.partner_id if last else self.env["res.partner"]
-        if not partner and e164:
-            partner = self.env["res.partner"].search([("phone_sanitized", "=", e164)], limit=1).commercial_partner_id
-        if not partner:
-            _logger.info("Collections: a reply from an unknown number on %s was ignored", provider.name)
-            return self.browse()
-        company = last.company_id if last else (partner.company_id or provider.company_id or self.env.company)
-        message = self.create(
-            {
-                "company_id": company.id,
-                "partner_id": partner.id,
-                "direction": "inbound",
-                "channel": provider.channel,
-                "currency_id": company.currency_id.id,
-                "provider_id": provider.id,
-                "provider_ref": provider_ref,
-                "recipient_phone": e164,
-                "body_text": text,
-                # The number, not a sentence: the name reads "Reply from ..." in the reader's language.
-                "subject": number,
-                "state": "delivered",
-                "idempotency_key": key,
-            }
-        )
-        if len(original) > MAX_INBOUND_CHARS:
-            text += "…"
-            message.attachment_id = self.env["ir.attachment"].create(
-                {
-                    "name": f"{key}.txt",
-                    "raw": original.encode(),
-                    "mimetype": "text/plain",
-                    "res_model": self._name,
-                    "res_id": message.id,
-                }
-            )
-        intent = reply_keywords.reply_intent(text)
-        if intent:
-            self.env["collections.consent"]._record(
-                partner, provider.channel, intent, "reply", address=e164, note=text[:200], company=company
-            )
-        channels = dict(self._fields["channel"]._description_selection(self.env))
-        partner.message_post(
-            body=_(
-                "Collections reply by %(channel)s from %(number)s: %(text)s",
-                channel=channels[provider.channel],
-                number=number,
-                text=text,
-            ),
-            subtype_xmlid="mail.mt_note",
-        )
         return message
 
     def _template(self):
