@@ -1,6 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.collections_omni.models.collections_message import MAX_INBOUND_CHARS
+from odoo.addons.collections_omni.models.collections_message_inbound import MAX_INBOUND_CHARS
 from odoo.addons.collections_omni.tools import sms_http_client
 
 TOKEN = "status-test-token"
