@@ -534,22 +534,40 @@ class CollectionsCustomerPortal(PortalAccount):
             return request.env["account.move"]._collections_portal_open_invoices(self._collections_partner()).ids
         return request.httprequest.values.getlist("invoice_ids")
 
+    def _collections_pay_what(self, partner, kwargs):
+        """(invoices, amount, access token, landing route) of the pay link:
+        the next installment of a running plan (``plan_id``), every open
+        invoice (``all``) or the ticked ones.
+
+        :raise UserError: with what is wrong
+        """
+        if kwargs.get("plan_id"):
+            Plan = request.env["collections.payment.plan"]
+            installment, invoices, amount = Plan._portal_next_installment(partner, kwargs["plan_id"])
+            token = f"plan-{installment.plan_id.id}-{installment.id}"
+            return invoices, amount, token, f"/my/collections/plans/{installment.plan_id.id}?paid=1"
+        invoices = self._collections_pay_selection(partner, self._collections_pay_ids(kwargs))
+        amount = invoices.currency_id.round(sum(invoices.mapped("amount_residual")))
+        return invoices, amount, ".".join(str(invoice_id) for invoice_id in invoices.ids), "/my/collections?done=paid"
+
     @http.route("/my/collections/pay", type="http", auth="public", website=True, methods=["GET"], sitemap=False)
     def collections_pay(self, **kwargs):
-        """One payment for the chosen invoices (or all of them) through Odoo's payment providers."""
+        """One payment for the chosen invoices (or all of them, or the next
+        installment of a plan) through Odoo's payment providers."""
         partner = self._collections_partner()
         try:
-            invoices = self._collections_pay_selection(partner, self._collections_pay_ids(kwargs))
+            invoices, total, token, landing_route = self._collections_pay_what(partner, kwargs)
         except UserError as error:
             values = self._collections_balance_values(partner, error=error.args[0])
             return request.render("collections_portal.portal_collections_balance", values, status=400)
         currency = invoices.currency_id
-        total = currency.round(sum(invoices.mapped("amount_residual")))
         values = {
             **self._prepare_portal_layout_values(),
             "page_name": "collections_pay",
             "partner": partner,
             "pay_invoices": invoices,
+            "installment": token.startswith("plan-")
+            and request.env["collections.payment.plan.installment"].sudo().browse(int(token.split("-")[2])),
             "amount": total,
             "currency": currency,
             **self._get_common_page_view_values(
@@ -560,24 +578,47 @@ class CollectionsCustomerPortal(PortalAccount):
                     "currency": currency,
                     "amount_residual": total,
                     "payment_reference": False,
-                    "landing_route": "/my/collections?done=paid",
+                    "landing_route": landing_route,
                     "transaction_route": "/my/collections/pay/transaction",
                 },
-                # The payment form hands this to the transaction route: the selection, checked again there.
-                access_token=".".join(str(invoice_id) for invoice_id in invoices.ids),
+                # The payment form hands this to the transaction route: what is paid, checked again there.
+                access_token=token,
             ),
         }
         return request.render("collections_portal.portal_collections_pay", values)
 
+    def _collections_pay_locked(self, partner, token):
+        """(invoices, amount) of a pay token (see :meth:`_collections_pay_what`),
+        computed with the invoices locked: what they owe now, not when the page
+        was shown.
+
+        :raise UserError: with what is wrong
+        """
+        if token.startswith("plan-"):
+            parts = token.split("-")
+            if len(parts) != 3:
+                raise UserError(_("This payment plan is not running: there is no installment to pay online."))
+            Plan = request.env["collections.payment.plan"]
+            installment, invoices, _amount = Plan._portal_next_installment(partner, parts[1])
+            invoices._collections_portal_lock()
+            installment, invoices, amount = Plan._portal_next_installment(partner, parts[1])
+            if str(installment.id) != parts[2]:
+                raise UserError(_("This installment is already paid. Reload the page to pay the next one."))
+            return invoices, amount
+        invoices = self._collections_pay_selection(partner, token.split("."))
+        invoices._collections_portal_lock()
+        return invoices, invoices.currency_id.round(sum(invoices.mapped("amount_residual")))
+
     @http.route("/my/collections/pay/transaction", type="json", auth="public", methods=["POST"], sitemap=False)
     def collections_pay_transaction(self, access_token=None, **kwargs):
-        """The transaction that pays exactly the chosen invoices, for what they
-        still owe (whatever amount the browser sends). The invoices are locked
-        first: a second submission of the same selection (a double tap, another
-        tab) gets the transaction of the first, never a second one."""
+        """The transaction that pays exactly the chosen invoices (or the next
+        installment of a plan, into the plan's invoices), for what they still
+        owe (whatever amount the browser sends). The invoices are locked
+        first: a second submission of the same selection (a double tap,
+        another tab) gets the transaction of the first, never a second one."""
         partner = self._collections_partner()
         try:
-            invoices = self._collections_pay_selection(partner, (access_token or "").split("."))
+            invoices, total = self._collections_pay_locked(partner, access_token or "")
         except UserError as error:
             raise ValidationError(error.args[0]) from error
         self._validate_transaction_kwargs(kwargs)
@@ -590,9 +631,7 @@ class CollectionsCustomerPortal(PortalAccount):
                 raise ValidationError(_("Choose a payment method from the list."))
         if flow not in PAYMENT_FLOWS:  # Odoo takes any other value for a redirection
             raise ValidationError(_("Choose a payment method from the list."))
-        invoices._collections_portal_lock()
         currency = invoices.currency_id
-        total = currency.round(sum(invoices.mapped("amount_residual")))
         payer = partner if request.env.user._is_public() else request.env.user.partner_id
         provider_id = int(kwargs.get("provider_id") or 0)
         running = (
@@ -829,9 +868,9 @@ class CollectionsCustomerPortal(PortalAccount):
     # === PLANS === #
 
     @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="public", website=True, methods=["GET"])
-    def collections_plan(self, plan_id, requested=None, accepted=None, declined=None, **kwargs):
+    def collections_plan(self, plan_id, requested=None, accepted=None, declined=None, paid=None, **kwargs):
         return self._collections_plan_page(
-            plan_id, requested=bool(requested), accepted=bool(accepted), declined=bool(declined)
+            plan_id, requested=bool(requested), accepted=bool(accepted), declined=bool(declined), paid=bool(paid)
         )
 
     def _collections_plan_page(self, plan_id, error=None, decline_reason=None, status=200, **flags):
@@ -854,6 +893,8 @@ class CollectionsCustomerPortal(PortalAccount):
             "requested": False,
             "accepted": False,
             "declined": False,
+            "paid": False,
+            "next_installment": plan.installment_ids.filtered(lambda i: i.state != "paid")[:1],
             **flags,
             "error": error,
             "decline_reason": decline_reason or "",

@@ -162,3 +162,31 @@ class CollectionsPaymentPlan(models.Model):
             note=reason_html or None,
         )
         return plan
+
+    @api.model
+    def _portal_next_installment(self, partner, plan_id):
+        """What the customer pays online for the next installment of their
+        running plan: the installment, the plan's invoices still owing (oldest
+        due first, the order in which Odoo's reconciliation settles them) and
+        the amount, what the installment still owes (never more than the
+        invoices do).
+
+        :param plan_id: the id as received from the link
+        :return: (installment, invoices as superuser, amount)
+        :raise UserError: not a running plan of this customer, or nothing left to pay
+        """
+        try:
+            ids = self.env["account.move"]._collections_portal_ids([plan_id])
+        except UserError:
+            ids = set()
+        plan = self._portal_plans(partner, next(iter(ids))) if ids else self.browse()
+        if not plan or plan.state != "active":
+            # Another customer's plan, a plan not running or no plan at all: the same answer.
+            raise UserError(_("This payment plan is not running: there is no installment to pay online."))
+        installment = plan.installment_ids.filtered(lambda i: i.state != "paid")[:1]
+        invoices = plan._open_invoices_oldest_first()
+        currency = plan.currency_id
+        amount = currency.round(min(installment.amount_residual, sum(invoices.mapped("amount_residual"))))
+        if not installment or not invoices or currency.compare_amounts(amount, 0) <= 0:
+            raise UserError(_("Every installment of %(plan)s is paid.", plan=plan.name))
+        return installment, invoices, amount

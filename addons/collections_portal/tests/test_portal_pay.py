@@ -1,6 +1,6 @@
 import re
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
@@ -125,3 +125,74 @@ class TestPortalPay(PortalCollectionsCommon, HttpCase):
         self._transaction(re.search(r'data-access-token="([^"]+)"', page.text).group(1))
         tx = self._transactions()
         self.assertEqual((tx.invoice_ids, tx.partner_id), (self.second, self.customer))
+
+    def _active_plan(self, invoices, count=3):
+        plan = self.env["collections.payment.plan"].create(
+            {
+                "partner_id": self.customer.id,
+                "currency_id": self.company.currency_id.id,
+                "move_ids": [Command.set(invoices.ids)],
+                "installment_count": count,
+                "start_date": fields.Date.today(),
+                "frequency": "monthly",
+            }
+        )
+        plan.action_generate_schedule()
+        plan.action_activate()
+        return plan
+
+    def test_the_next_installment_of_a_plan_in_one_payment(self):
+        plan = self._active_plan(self.first | self.second)  # 500 in 3: 166.67, 166.67, 166.66
+        first_installment = plan.installment_ids[0]
+        self.assertEqual(first_installment.amount, 166.67)
+        page = self.url_open(f"/my/collections/plans/{plan.id}")
+        self.assertIn(f'href="/my/collections/pay?plan_id={plan.id}"', page.text)
+        self.assertIn("Pay the next installment", page.text)
+        self.assertNotIn("Pay an installment online from any of these invoices", page.text)
+        pay = self._pay_page(f"plan_id={plan.id}")
+        total = re.search(r"o_collections_pay_total.*?</span>\s*</li>", pay.text, re.S).group(0)
+        self.assertIn("166.67", total, "the installment, not the invoices")
+        self.assertIn(f'data-landing-route="/my/collections/plans/{plan.id}?paid=1"', pay.text)
+        token = re.search(r'data-access-token="([^"]+)"', pay.text).group(1)
+        self.assertEqual(token, f"plan-{plan.id}-{first_installment.id}")
+        self._transaction(token, amount=500)  # the browser's amount is not trusted
+        self._transaction(token)
+        tx = self._transactions()
+        self.assertEqual((tx.invoice_ids, tx.amount), (self.first | self.second, 166.67), "once, for the installment")
+
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual(len(tx.payment_id), 1)
+        self.assertEqual(
+            (self.first | self.second).mapped("amount_residual"),
+            [133.33, 200.0],
+            "exactly the installment's amount, into the oldest invoice first",
+        )
+        self.assertEqual(self.third.payment_state, "not_paid", "nothing on invoices outside the plan")
+        self.assertEqual(first_installment.state, "paid")
+        self.assertEqual(plan.installment_ids[1].state, "pending")
+        self.assertEqual(plan.state, "active")
+        after = self.url_open(f"/my/collections/plans/{plan.id}?paid=1")
+        self.assertIn("It counts for your installment", after.text)
+        second_token = re.search(r'data-access-token="([^"]+)"', self._pay_page(f"plan_id={plan.id}").text).group(1)
+        self.assertEqual(second_token, f"plan-{plan.id}-{plan.installment_ids[1].id}", "then the next one")
+        with self.assertRaises(JsonRpcException, msg="a page shown before the payment pays nothing twice"):
+            self._transaction(token)
+
+    def test_no_installment_of_a_plan_not_running_or_not_theirs(self):
+        proposed = self._active_plan(self.first)
+        proposed.action_cancel()
+        foreign_plan = self.env["collections.payment.plan"].create(
+            {"partner_id": self.other_customer.id, "move_ids": [Command.set(self.foreign.ids)]}
+        )
+        foreign_plan.action_generate_schedule()
+        foreign_plan.action_activate()
+        for plan_id in (proposed.id, foreign_plan.id, "99999999999", "NaN", "-1"):
+            page = self._pay_page(f"plan_id={plan_id}", status=400)
+            self.assertIn("This payment plan is not running", page.text)
+            self.assertNotIn("777.77", page.text)
+        for token in (f"plan-{foreign_plan.id}-{foreign_plan.installment_ids[0].id}", "plan-x", "plan-1-2-3"):
+            with self.assertRaises(JsonRpcException, msg=token):
+                self._transaction(token)
+        self.assertFalse(self._transactions())
+        self.assertFalse(self.env["payment.transaction"].search([("invoice_ids", "in", self.foreign.ids)]))
