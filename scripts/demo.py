@@ -19,6 +19,8 @@ from odoo import fields  # noqa: E402
 DEMO_CUSTOMERS = 60
 DEMO_INVOICES = 400
 MANAGER = {"login": "manager", "password": "manager", "name": "Marta Gestora"}
+# A collector with the Collector group and nothing else: what the role can do, the demo shows.
+COLLECTOR = {"login": "collector", "password": "collector", "name": "Carlos Cobrador"}
 PORTAL = {"login": "cliente", "password": "cliente"}
 # The portal customer's mobile: scripts/whatsapp-reply plays this customer in the chat.
 PORTAL_MOBILE = "+34 600 000 001"
@@ -89,6 +91,18 @@ def load(env):
             }
         )
     )
+    collector = (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create(
+            {
+                **COLLECTOR,
+                "email": "collector@example.com",
+                "lang": "es_ES",
+                "groups_id": [(6, 0, [env.ref("collections_omni.group_collections_collector").id])],
+            }
+        )
+    )
     # The portal customer: a generated Spanish-speaking company with open invoices.
     partner = (
         env["account.move"]
@@ -110,10 +124,12 @@ def load(env):
     provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
     if provider:
         provider.write({"state": "test", "is_published": True})
-    # The manager collects from every other customer; the rest have no collector of their own and go to
-    # the company's Default Collector (broken promises and plans, portal requests): the manager too.
+    # The manager collects from every other customer, the collector from a quarter; the rest have no
+    # collector of their own and go to the company's Default Collector (broken promises and plans,
+    # portal requests): the manager too.
     customers = env["res.partner"].search([("customer_rank", ">", 0), ("is_company", "=", True)], order="id")
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
+    customers.filtered(lambda p: p.id % 4 == 0).write({"collections_user_id": collector.id})
     env.company.collections_user_id = manager
     whatsapp_demo(env, partner)
     demo_activity(env, partner)
@@ -272,6 +288,7 @@ def print_logins(env):
         f"""
   URL:                  http://localhost:{port}/odoo
   Collections manager:  login {MANAGER["login"]!r}, password {MANAGER["password"]!r}
+  Collector:            login {COLLECTOR["login"]!r}, password {COLLECTOR["password"]!r}  (the Collector group only)
   Portal customer:      login {PORTAL["login"]!r}, password {PORTAL["password"]!r}  ({portal_user.partner_id.name})
   Administrator:        login 'admin', password 'admin'
   WhatsApp customer:    scripts/whatsapp-reply "{PORTAL_MOBILE}" "quiero pagar"  (as the portal customer)

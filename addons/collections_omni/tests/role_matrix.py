@@ -8,14 +8,8 @@ with exactly that role's groups, through the entry points people use.
 # Each role: (column title, the groups its users have and nothing more).
 ROLES = {
     "viewer": ("Viewer", "base.group_user,collections_omni.group_collections_viewer"),
-    "collector": (
-        "Collector",
-        "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector",
-    ),
-    "manager": (
-        "Manager",
-        "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager",
-    ),
+    "collector": ("Collector", "base.group_user,collections_omni.group_collections_collector"),
+    "manager": ("Manager", "base.group_user,collections_omni.group_collections_manager"),
     "accountant": (
         "Accountant",
         "base.group_user,account.group_account_invoice,account.group_account_user",
