@@ -63,7 +63,10 @@ def company_logo():
 def company_identity(env):
     """What every reminder and letter shows as the sender: name, logo, address, contact, bank account."""
     company = env.company
-    company.write({**COMPANY, "country_id": env.ref("base.es").id, "logo": company_logo()})
+    # A Spanish company keeps its books in euros (before any entry exists: Odoo refuses it afterwards).
+    euro = env.ref("base.EUR")
+    euro.active = True
+    company.write({**COMPANY, "country_id": env.ref("base.es").id, "currency_id": euro.id, "logo": company_logo()})
     bank = env["res.bank"].create({"name": COMPANY_BANK["bank"]})
     env["res.partner.bank"].create(
         {"acc_number": COMPANY_BANK["acc_number"], "bank_id": bank.id, "partner_id": company.partner_id.id}
