@@ -261,7 +261,9 @@ class CollectionsRunPlanning(models.AbstractModel):
                     scheduled_at, ab_variant_id, create_uid, write_uid, create_date, write_date)
                 SELECT %(company)s, g.partner_id, COALESCE(p.collections_contact_id, p.id), 'outbound',
                        %(channel)s,
-                       g.currency_id, g.amount_due, g.policy_id, g.stage_id, a.id, %(run)s, s.name ->> 'en_US',
+                       g.currency_id, g.amount_due, g.policy_id, g.stage_id, a.id, %(run)s,
+                       -- Until it is rendered, the subject is the stage as the customer will read it.
+                       COALESCE(s.name ->> p.lang, s.name ->> 'en_US'),
                        'planned',
                        concat_ws('-', 'dun', %(company)s, g.partner_id, g.currency_id, a.id, %(date)s::date),
                        %(date)s::date,

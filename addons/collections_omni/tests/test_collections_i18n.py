@@ -23,3 +23,31 @@ class TestCollectionsI18n(TransactionCase):
             self.assertFalse(
                 missing, f"{addon}/i18n/es.po lacks {len(missing)} terms (run scripts/i18n): {missing[:10]}"
             )
+
+    def test_the_pot_holds_every_term_where_odoo_finds_it(self):
+        """Odoo loads es.po merged with the addon's .pot and keeps only the .pot's entries and places
+        (``PoFileReader``): a term missing from a stale .pot shows in English however well es.po
+        translates it. The .pot must be what Odoo exports today (scripts/i18n)."""
+        installed = self.env["ir.module.module"].search([("name", "in", ADDONS), ("state", "=", "installed")])
+        for addon in installed.mapped("name"):
+            pot = polib.pofile(os.path.join(get_module_path(addon), "i18n", f"{addon}.pot"))
+            in_pot = {(entry.msgid, place) for entry in pot for place, _line in entry.occurrences}
+            exported = {
+                (src, f"{kind}:{name}:{res_id}")
+                for _module, kind, name, res_id, src, _value, _comments in TranslationModuleReader(
+                    self.env.cr, modules=[addon]
+                )
+                # A place with a space in it (the "\t" delimiter choice) cannot be written in a .po at all.
+                if src and kind in ("model", "model_terms") and not any(c.isspace() for c in str(res_id))
+            }
+            missing = sorted(exported - in_pot)
+            self.assertFalse(
+                missing, f"{addon}/i18n/{addon}.pot lacks {len(missing)} places (run scripts/i18n): {missing[:5]}"
+            )
+            pot_terms = {entry.msgid for entry in pot}
+            code_terms = {
+                src for _m, kind, _n, _r, src, _v, _c in TranslationModuleReader(self.env.cr, modules=[addon]) if src
+            }
+            self.assertFalse(
+                sorted(code_terms - pot_terms)[:5], f"{addon}/i18n/{addon}.pot lacks terms (run scripts/i18n)"
+            )

@@ -25,6 +25,16 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertEqual(invoice.collections_last_date, TODAY)
         self.assertEqual(invoice.collections_next_date, invoice.invoice_date_due + timedelta(days=21))
 
+    def test_a_planned_message_reads_its_stage_in_the_customers_language(self):
+        first = self.policy.stage_ids.filtered(lambda stage: stage.name == "First")
+        first.with_context(lang="es_ES").name = "Primer recordatorio"
+        self._invoice(self.customer, 100, days_overdue=10)
+        english = self._customer("Customer Two", lang="en_US")
+        self._invoice(english, 100, days_overdue=10)
+        self._run()
+        self.assertEqual(self._messages(self.customer).subject, "Primer recordatorio")
+        self.assertEqual(self._messages(english).subject, "First")
+
     def test_friendly_reminder_before_due(self):
         invoice = self._invoice(self.customer, 100, days_overdue=-2)  # due in two days
         self._run()
