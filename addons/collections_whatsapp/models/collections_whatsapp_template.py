@@ -4,7 +4,7 @@ from collections import namedtuple
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.tools import SQL, format_amount, format_date
+from odoo.tools import SQL, format_amount, format_date, get_lang
 
 from odoo.addons.collections_omni.tools import sql_rules
 
@@ -25,6 +25,8 @@ MessageRow = namedtuple(
     "MessageRow",
     "message_id customer_id customer_name collector_name invoice_names oldest_due mobile phone country lang",
 )
+# What filling a template in needs, read once per batch (collections.whatsapp.template._spec).
+TemplateSpec = namedtuple("TemplateSpec", "numbers sources fixed name language body buttons company_name")
 TEMPLATE_CATEGORIES = [("UTILITY", "Utility"), ("MARKETING", "Marketing"), ("AUTHENTICATION", "Authentication")]
 
 
@@ -178,19 +180,35 @@ class CollectionsWhatsappTemplate(models.Model):
         self.ensure_one()
         return self._values_from_texts(self._source_texts(partner, moves, amount, currency, lang), lang)
 
-    def _values_from_texts(self, texts, lang):
-        """{n: text} of every ``{{n}}`` from the collections values ``texts`` (``_source_texts``)."""
+    def _spec(self, lang):
+        """What filling this template in needs, read once (a batch keeps it):
+        its ``{{n}}``, each one's source and fixed text in ``lang``, its name,
+        language, body, quick replies and company name."""
         self.ensure_one()
-        by_number = {v.number: v for v in self.variable_ids}
+        variables = {v.number: v for v in self.variable_ids}
+        return TemplateSpec(
+            numbers=self._numbers(),
+            sources={n: v.source for n, v in variables.items()},
+            fixed={n: v.with_context(lang=lang).fixed_text or "" for n, v in variables.items() if v.source == "fixed"},
+            name=self.name,
+            language=self.language,
+            body=self.body_text,
+            buttons=self._button_params(),
+            company_name=self.company_id.name,
+        )
+
+    def _values_from_texts(self, texts, lang, spec=None):
+        """{n: text} of every ``{{n}}`` from the collections values ``texts`` (``_source_texts``)."""
+        spec = spec or self._spec(lang)
         result = {}
-        for number in self._numbers():
-            variable = by_number.get(number)
-            if not variable:
+        for number in spec.numbers:
+            source = spec.sources.get(number)
+            if not source:
                 result[number] = ""
-            elif variable.source == "fixed":
-                result[number] = variable.with_context(lang=lang).fixed_text or ""
+            elif source == "fixed":
+                result[number] = spec.fixed[number]
             else:
-                result[number] = texts[variable.source]
+                result[number] = texts[source]
         return result
 
     def _source_texts(self, partner, moves, amount, currency, lang):
@@ -207,11 +225,14 @@ class CollectionsWhatsappTemplate(models.Model):
             collector and collector.name,
         )
 
-    def _texts_of(self, lang, name, amount, currency, oldest_due, invoice_names, portal_url, collector_name, memo=None):
+    def _texts_of(
+        self, lang, name, amount, currency, oldest_due, invoice_names, portal_url, collector_name, memo=None, spec=None
+    ):
         """The collections values a ``{{n}}`` can show, written for ``lang``: the one
         place they are written, for one customer or for a batch of messages
-        (``memo``: the batch's formatted dates, which repeat)."""
+        (``memo``: the batch's formatted dates, which repeat; ``spec``: ``_spec``)."""
         env = self.with_context(lang=lang).env
+        company_name = spec.company_name if spec else self.company_id.name
         if oldest_due and memo is not None:
             due_text = memo.get(("date", oldest_due, lang))
             if due_text is None:
@@ -220,13 +241,36 @@ class CollectionsWhatsappTemplate(models.Model):
             due_text = format_date(env, oldest_due, lang_code=lang) if oldest_due else ""
         return {
             "customer_name": name or "",
-            "amount_due": format_amount(env, amount, currency, lang),
+            "amount_due": self._amount_text(env, amount, currency, lang, memo),
             "oldest_due_date": due_text,
             "invoice_numbers": ", ".join(invoice_names),
             "portal_url": portal_url,
-            "collector_name": collector_name or self.company_id.name,
-            "company_name": self.company_id.name,
+            "collector_name": collector_name or company_name,
+            "company_name": company_name,
         }
+
+    @api.model
+    def _amount_text(self, env, amount, currency, lang, memo=None):
+        """``format_amount(env, amount, currency, lang)``; in a batch (``memo``) the
+        language is looked up once per currency and language, not per message
+        (the same text: test_whatsapp_templates)."""
+        if memo is None:
+            return format_amount(env, amount, currency, lang)
+        key = ("amount", currency.id, lang)
+        if key not in memo:
+            memo[key] = (
+                env["res.lang"].browse(get_lang(env, lang).id),
+                f"%.{currency.decimal_places}f",
+                currency.position == "before",
+                currency.symbol or "",
+            )
+        language, pattern, before, symbol = memo[key]
+        text = (
+            language.format(pattern, currency.round(amount), grouping=True)
+            .replace(" ", "\N{NO-BREAK SPACE}")
+            .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+        )
+        return f"{symbol}\N{NO-BREAK SPACE}{text}" if before else f"{text}\N{NO-BREAK SPACE}{symbol}"
 
     def _payload_for(self, to, partner, moves, amount, currency, lang, callback_data=None):
         """The template message for a customer: ``{{n}}`` filled in (the amount
@@ -236,19 +280,20 @@ class CollectionsWhatsappTemplate(models.Model):
         values = self._values(partner, moves, amount, currency, lang)
         return self._payload_from_values(to, values, amount, currency, callback_data=callback_data)
 
-    def _payload_from_values(self, to, values, amount, currency, callback_data=None, buttons=None):
-        """The template message with ``values`` ({n: text}); ``buttons``: the
-        template's ``_button_params()``, when the caller already has them."""
-        sources = {v.number: v.source for v in self.variable_ids}
+    def _payload_from_values(self, to, values, amount, currency, callback_data=None, spec=None):
+        """The template message with ``values`` ({n: text}); ``spec``: ``_spec``,
+        when the caller already has it."""
+        spec = spec or self._spec(None)
+        currency_code = currency.name if currency else None
         params = []
-        for number in self._numbers():
-            if sources.get(number) == "amount_due" and currency:
-                params.append(graph_client.currency_parameter(amount, currency.name, values[number]))
+        for number in spec.numbers:
+            if spec.sources.get(number) == "amount_due" and currency_code:
+                params.append(graph_client.currency_parameter(amount, currency_code, values[number]))
             else:
                 params.append(values[number])
-        if buttons is None:
-            buttons = self._button_params()
-        return graph_client.template_payload(to, self.name, self.language, params, buttons, callback_data=callback_data)
+        return graph_client.template_payload(
+            to, spec.name, spec.language, params, spec.buttons, callback_data=callback_data
+        )
 
     def _button_params(self):
         """The quick replies, each carrying the intent it stands for."""
@@ -268,7 +313,15 @@ class CollectionsWhatsappTemplate(models.Model):
         country) for the number and the language."""
         if not messages:
             return {}
-        self.env.flush_all()
+        # Only what the query reads: the batch's other pending writes (when its contact was
+        # allowed) go with its content, in one UPDATE.
+        for model, names in (
+            ("collections.message", ["partner_id", "recipient_id", "company_id", "move_ids"]),
+            ("res.partner", ["commercial_partner_id", "name", "mobile", "phone", "country_id", "lang"]),
+            ("res.partner", ["collections_user_id"]),
+            ("account.move", ["name", "move_type", "invoice_date_due", "date"]),
+        ):
+            self.env[model].flush_model(names)
         self.env.cr.execute(
             SQL(
                 """
@@ -302,24 +355,32 @@ class CollectionsWhatsappTemplate(models.Model):
     def _content_for_row(self, row, amount, currency, lang, memo):
         """(payload without ``to``, the text the customer reads) of this
         template for a message read by ``_message_rows``. ``memo``: a dict the
-        batch shares (portal links per customer, buttons per template, dates)."""
-        self.ensure_one()
+        batch shares (portal links per customer, the templates' specs, dates)."""
         link = memo.get(("link", row.customer_id))
         if link is None:
             partners = memo["partners"]
             link = memo[("link", row.customer_id)] = partners.browse(row.customer_id)._collections_portal_url(
                 "whatsapp"
             )
+        spec = memo.get(("spec", self.id, lang))
+        if spec is None:
+            spec = memo[("spec", self.id, lang)] = self._spec(lang)
         texts = self._texts_of(
-            lang, row.customer_name, amount, currency, row.oldest_due, row.invoice_names, link, row.collector_name, memo
+            lang,
+            row.customer_name,
+            amount,
+            currency,
+            row.oldest_due,
+            row.invoice_names,
+            link,
+            row.collector_name,
+            memo=memo,
+            spec=spec,
         )
-        values = self._values_from_texts(texts, lang)
-        buttons = memo.get(("buttons", self.id))
-        if buttons is None:
-            buttons = memo[("buttons", self.id)] = self._button_params()
-        payload = self._payload_from_values(None, values, amount, currency, buttons=buttons)
+        values = self._values_from_texts(texts, lang, spec=spec)
+        payload = self._payload_from_values(None, values, amount, currency, spec=spec)
         payload.pop("to", None)
-        return payload, graph_client.render(self.body_text, [values[n] for n in self._numbers()])
+        return payload, graph_client.render(spec.body, [values[n] for n in spec.numbers])
 
     @api.model
     def _best_for_language(self, templates, lang):
