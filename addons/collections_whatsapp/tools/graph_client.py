@@ -207,6 +207,21 @@ PAIR_PREFIX = "collections:whatsapp:pair:"  # phone number id:wa_id -> 131056 an
 PAIR_WAIT_PREFIX = "collections:whatsapp:pairwait:"  # phone number id:wa_id -> set while that pair backs off
 PAIR_MEMORY = 3600  # seconds a pair's count of 131056 is remembered
 
+# SendLedger.claim: the message accepted before? its pair backing off? an earlier request in doubt?
+# Else the in-flight mark, set. KEYS: accepted, pair wait, in flight; ARGV: now, in-doubt seconds, TTL.
+_CLAIM = """
+local wamid = redis.call('GET', KEYS[1])
+if wamid then return {'accepted', wamid} end
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then return {'pair', tostring(pttl)} end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'EX', ARGV[3]) then return {'go', ''} end
+local started = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+local elapsed = tonumber(ARGV[1]) - started
+if elapsed < tonumber(ARGV[2]) then return {'doubt', tostring(tonumber(ARGV[2]) - elapsed)} end
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[3])
+return {'go', ''}
+"""
+
 
 class SendLedger:
     """Meta has no idempotency key: a message whose request left but whose
@@ -228,6 +243,7 @@ class SendLedger:
 
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.in_doubt_seconds = float(in_doubt_seconds)
+        self._claim = self.redis.register_script(_CLAIM)
 
     def accepted(self, key):
         value = self.redis.get(ACCEPTED_PREFIX + key)
@@ -244,15 +260,26 @@ class SendLedger:
         self.redis.set(IN_FLIGHT_PREFIX + key, repr(now), ex=LEDGER_TTL)  # no proof came: it never arrived
         return None
 
-    def look(self, key, pair):
-        """(the wamid Meta gave the message, or None; the seconds the business
-        number / customer pair must still wait after a 131056, shared by every
-        worker), in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(ACCEPTED_PREFIX + key)
-        pipe.pttl(PAIR_WAIT_PREFIX + pair)
-        wamid, pttl = pipe.execute()
-        return (wamid.decode() if wamid else None), max(0, pttl) / 1000
+    def claim(self, key, pair, now=None):
+        """Before a request, in one round trip (a Lua script, atomic): (the wamid
+        Meta gave the message before, or None; the seconds the business number /
+        customer pair must still wait after a 131056, shared by every worker;
+        the seconds to wait while an earlier request is in doubt, or None when
+        this request may go: then its in-flight mark is set). The same
+        decisions as ``accepted``, the pair's wait and ``begin`` in that order."""
+        now = time.time() if now is None else now
+        kind, value = self._claim(
+            keys=[ACCEPTED_PREFIX + key, PAIR_WAIT_PREFIX + pair, IN_FLIGHT_PREFIX + key],
+            args=[repr(now), repr(self.in_doubt_seconds), LEDGER_TTL],
+        )
+        kind, value = (part.decode() if isinstance(part, bytes) else part for part in (kind, value))
+        if kind == "accepted":
+            return value, 0.0, None
+        if kind == "pair":
+            return None, int(value) / 1000, None
+        if kind == "doubt":
+            return None, 0.0, float(value) + 0.5
+        return None, 0.0, None
 
     def pair_limited(self, pair):
         """Meta answered 131056 for the pair: back off 4^X seconds, X counting
@@ -265,18 +292,20 @@ class SendLedger:
         self.redis.set(PAIR_WAIT_PREFIX + pair, "1", px=int(wait * 1000))
         return wait
 
-    def pair_ok(self, pair):
-        self.redis.delete(PAIR_PREFIX + pair)
-
-    def settle(self, key, result):
-        """After the request: accepted, recorded; refused by Meta (nothing sent),
+    def settle(self, key, result, pair=None):
+        """After the request, in one round trip: accepted, recorded (and the
+        ``pair``'s count of 131056 forgotten); refused by Meta (nothing sent),
         the mark goes; no answer (a timeout, a connection lost midway), the
         mark stays and the message is in doubt."""
+        pipe = self.redis.pipeline(transaction=False)
         if result.status == SENT and result.provider_ref:
-            note_accepted(self.redis, {key: result.provider_ref})
-            self.redis.delete(IN_FLIGHT_PREFIX + key)
+            pipe.set(ACCEPTED_PREFIX + key, result.provider_ref, ex=LEDGER_TTL)
+            pipe.delete(IN_FLIGHT_PREFIX + key)
         elif result.code not in ("timeout", "connection"):
-            self.redis.delete(IN_FLIGHT_PREFIX + key)
+            pipe.delete(IN_FLIGHT_PREFIX + key)
+        if pair and result.status == SENT:
+            pipe.delete(PAIR_PREFIX + pair)
+        pipe.execute()
 
 
 _ledgers = {}
@@ -382,21 +411,18 @@ class CloudApiClient:
         if not (self.ledger and idempotency_key):
             return self.send_payload(payload, attempt)
         pair = f"{self.phone_number_id}:{payload.get('to')}"
-        wamid, wait = self.ledger.look(idempotency_key, pair)
+        wamid, pair_wait, doubt_wait = self.ledger.claim(idempotency_key, pair)
         if wamid:
             return SendResult(SENT, wamid, None, None, None)  # accepted before: a replay sends nothing
-        if wait > 0:  # this customer's pair is backing off: not even a request to Meta
-            return SendResult(TEMPORARY, None, "131056", "Pair rate limit: backing off", wait)
-        wait = self.ledger.begin(idempotency_key)
-        if wait is not None:
+        if pair_wait > 0:  # this customer's pair is backing off: not even a request to Meta
+            return SendResult(TEMPORARY, None, "131056", "Pair rate limit: backing off", pair_wait)
+        if doubt_wait is not None:
             message = "An earlier request may have reached Meta: waiting for its status before sending again"
-            return SendResult(TEMPORARY, None, IN_DOUBT, message, wait)
+            return SendResult(TEMPORARY, None, IN_DOUBT, message, doubt_wait)
         result = self.send_payload(payload, attempt)
-        self.ledger.settle(idempotency_key, result)
+        self.ledger.settle(idempotency_key, result, pair)
         if result.kind == PAIR_RATE:
             result = result._replace(retry_after=self.ledger.pair_limited(pair))
-        elif result.status == SENT:
-            self.ledger.pair_ok(pair)
         return result
 
     @staticmethod
