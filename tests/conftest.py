@@ -203,6 +203,27 @@ def engine_create(rpc, values_list):
     return result["ids"]
 
 
+def plan_over(rpc, customers, currency_id, count, key, channel, **values):
+    """``count`` planned messages of ``channel`` over ``customers`` ([(partner
+    id, invoice id)], in turn), each with its own amount (no two texts are the
+    same) and the idempotency key ``{key}-{n}``; ``values`` go on every one."""
+    rows = []
+    for n in range(count):
+        partner_id, invoice_id = customers[n % len(customers)]
+        rows.append(
+            {
+                "partner_id": partner_id,
+                "channel": channel,
+                "currency_id": currency_id,
+                "amount_due": 100 + n,
+                "move_ids": [(6, 0, [invoice_id])],
+                "idempotency_key": f"{key}-{n}",
+                **values,
+            }
+        )
+    return engine_create(rpc, rows)
+
+
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
     db = f"collections_e2e_{uuid.uuid4().hex[:8]}"

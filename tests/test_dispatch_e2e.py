@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 import requests
-from conftest import REDIS_URL, ROOT, delivery_only, engine_create, free_port, overdue_customers
+from conftest import REDIS_URL, ROOT, delivery_only, free_port, overdue_customers, plan_over
 from worker_pool import WorkerPool
 
 from collections_worker.celery_app import app
@@ -114,20 +114,7 @@ def workers(odoo_server, clean, tmp_path):
 def plan_messages(rpc, shop, count, tag):
     """``count`` planned SMS messages over the shop's customers (several per
     customer, each with its own amount, so no two texts are the same)."""
-    values = []
-    for n in range(count):
-        partner_id, invoice_id = shop["customers"][n % len(shop["customers"])]
-        values.append(
-            {
-                "partner_id": partner_id,
-                "channel": "sms",
-                "currency_id": shop["currency_id"],
-                "amount_due": 100 + n,
-                "move_ids": [(6, 0, [invoice_id])],
-                "idempotency_key": f"e2e-{tag}-{n}",
-            }
-        )
-    return engine_create(rpc, values)
+    return plan_over(rpc, shop["customers"], shop["currency_id"], count, f"e2e-{tag}", "sms")
 
 
 def dispatch(rpc, message_ids):

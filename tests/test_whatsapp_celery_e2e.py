@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 import redis
-from conftest import REDIS_URL, ROOT, delivery_only, engine_create, overdue_customers, whatsapp_reminders
+from conftest import REDIS_URL, ROOT, delivery_only, overdue_customers, plan_over, whatsapp_reminders
 from worker_pool import WorkerPool
 
 from tests.whatsapp_tools import tool
@@ -89,21 +89,9 @@ def workers(odoo_server, chat, tmp_path, monkeypatch):
 
 
 def plan(chat, count, tag):
-    values = []
-    for n in range(count):
-        partner_id, invoice_id = chat["customers"][n % len(chat["customers"])]
-        values.append(
-            {
-                "partner_id": partner_id,
-                "channel": "whatsapp",
-                "action_id": chat["action_id"],
-                "currency_id": chat["currency_id"],
-                "amount_due": 100 + n,
-                "move_ids": [(6, 0, [invoice_id])],
-                "idempotency_key": f"wa-{tag}-{n}",
-            }
-        )
-    return engine_create(chat["rpc"], values)
+    return plan_over(
+        chat["rpc"], chat["customers"], chat["currency_id"], count, f"wa-{tag}", "whatsapp", action_id=chat["action_id"]
+    )
 
 
 def accepted_by_key(emulator, prefix):
