@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date, timedelta
 
 import odoorpc
 import pytest
@@ -86,6 +87,103 @@ class OdooServer:
             self.process.wait()
 
 
+# The Redis of the end-to-end tests' workers (scripts/worker reads the same variables).
+REDIS_URL = os.environ.get(
+    "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
+)
+
+
+def delivery_only(env, base_url=None):
+    """The database set for tests about delivery: scaled dispatch through the
+    tests' Redis, Odoo reachable at ``base_url`` (for webhooks), and no
+    contact rule set active (not the hour of the day nor the contact limits)."""
+    env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
+    if base_url:
+        env["ir.config_parameter"].set_param("web.base.url", base_url)
+    rule_sets = env["collections.contact.rule.set"]
+    rule_sets.browse(rule_sets.search([])).write({"active": False})
+
+
+def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None):
+    """``count`` Spanish customers (``name`` and ``mobile`` formatted with their
+    number), each with one posted invoice of 100 due 10 days ago; ``langs``
+    alternate. Returns [(partner id, invoice id)]."""
+    env = rpc.env
+    spain = env.ref("base.es").id
+    due = (date.today() - timedelta(days=10)).isoformat()
+    customers = []
+    for n in range(count):
+        values = {"name": name.format(n=n), "is_company": True, "mobile": mobile.format(n=n), "country_id": spain}
+        if policy_id:
+            values["collections_policy_id"] = policy_id
+        if langs:
+            values["lang"] = langs[n % len(langs)]
+        partner_id = env["res.partner"].create(values)
+        invoice_id = env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner_id,
+                "invoice_date": due,
+                "invoice_date_due": due,
+                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
+            }
+        )
+        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+        customers.append((partner_id, invoice_id))
+    return customers
+
+
+def whatsapp_reminders(rpc, emulator, odoo_url, name, account_values=None, provider_values=None):
+    """A WhatsApp account on the Graph API ``emulator`` (templates synced, its
+    signed webhooks sent to Odoo at ``odoo_url``), a WhatsApp provider of it and
+    a policy whose one stage sends the ``collections_reminder`` template:
+    (account id, provider id, policy id)."""
+    env = rpc.env
+    account_id = env["collections.whatsapp.account"].create(
+        {
+            "name": name,
+            "phone_number_id": emulator.phone_number_id,
+            "waba_id": emulator.waba_id,
+            "graph_url": emulator.url,
+            "access_token": emulator.access_token,
+            "app_secret": emulator.app_secret,
+            **(account_values or {}),
+        }
+    )
+    emulator.webhook_url = f"{odoo_url}/collections/whatsapp/webhook/{account_id}"
+    rpc.execute_kw("collections.whatsapp.account", "action_sync_templates", [[account_id]])
+    templates = env["collections.whatsapp.template"].search(
+        [("account_id", "=", account_id), ("name", "=", "collections_reminder")]
+    )
+    provider_id = env["collections.provider"].create(
+        {
+            "name": name,
+            "channel": "whatsapp",
+            "provider_type": "whatsapp_cloud",
+            "whatsapp_account_id": account_id,
+            "company_id": env.user.company_id.id,
+            **(provider_values or {}),
+        }
+    )
+    policy_id = env["collections.policy"].create(
+        {
+            "name": name,
+            "stage_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "name": "Chat",
+                        "offset_days": 1,
+                        "action_ids": [(0, 0, {"channel": "whatsapp", "whatsapp_template_ids": [(6, 0, templates)]})],
+                    },
+                )
+            ],
+        }
+    )
+    return account_id, provider_id, policy_id
+
+
 def engine_create(rpc, values_list):
     """Collections messages created as the engine creates them, for tests that
     stand in for a dunning run: no user may create one over RPC (the audit
@@ -103,6 +201,27 @@ def engine_create(rpc, values_list):
         "ir.actions.server", "run", [[action_id]], {"context": {"collections_test_values": values_list}}
     )
     return result["ids"]
+
+
+def plan_over(rpc, customers, currency_id, count, key, channel, **values):
+    """``count`` planned messages of ``channel`` over ``customers`` ([(partner
+    id, invoice id)], in turn), each with its own amount (no two texts are the
+    same) and the idempotency key ``{key}-{n}``; ``values`` go on every one."""
+    rows = []
+    for n in range(count):
+        partner_id, invoice_id = customers[n % len(customers)]
+        rows.append(
+            {
+                "partner_id": partner_id,
+                "channel": channel,
+                "currency_id": currency_id,
+                "amount_due": 100 + n,
+                "move_ids": [(6, 0, [invoice_id])],
+                "idempotency_key": f"{key}-{n}",
+                **values,
+            }
+        )
+    return engine_create(rpc, rows)
 
 
 @pytest.fixture(scope="session")

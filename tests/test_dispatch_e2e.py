@@ -3,23 +3,18 @@ workers (scripts/worker) and the local fake SMS provider as a subprocess.
 Each test proves exactly-once by counting what the provider received: every
 message delivered once, no duplicate, every message ending sent."""
 
-import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
 
 import pytest
 import redis
 import requests
-from conftest import ROOT, engine_create, free_port
+from conftest import REDIS_URL, ROOT, delivery_only, free_port, overdue_customers, plan_over
 from worker_pool import WorkerPool
 
 from collections_worker.celery_app import app
 
-REDIS_URL = os.environ.get(
-    "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
-)
 FINAL = {"sent", "failed", "blocked"}
 
 
@@ -69,10 +64,7 @@ def shop(odoo_server, fake):
     """Provider, policy and customers, once per module: the tests add messages."""
     rpc = odoo_server.rpc()
     env = rpc.env
-    env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
-    env["ir.config_parameter"].set_param("web.base.url", odoo_server.url)
-    rule_sets = env["collections.contact.rule.set"]
-    rule_sets.browse(rule_sets.search([])).write({"active": False})  # this is about delivery, not contact rules
+    delivery_only(env, odoo_server.url)
     provider_id = env["collections.provider"].create(
         {
             "name": "Fake SMS (e2e)",
@@ -97,30 +89,7 @@ def shop(odoo_server, fake):
             "stage_ids": [(0, 0, {"name": "Text", "offset_days": 1, "action_ids": [(0, 0, {"channel": "sms"})]})],
         }
     )
-    spain = env.ref("base.es").id
-    due = (date.today() - timedelta(days=10)).isoformat()
-    customers = []
-    for n in range(10):
-        partner_id = env["res.partner"].create(
-            {
-                "name": f"Texted {n} SL",
-                "is_company": True,
-                "mobile": f"6123450{n:02d}",
-                "country_id": spain,
-                "collections_policy_id": policy_id,
-            }
-        )
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-        customers.append((partner_id, invoice_id))
+    customers = overdue_customers(rpc, 10, "Texted {n} SL", "6123450{n:02d}", policy_id)
     return {"provider_id": provider_id, "customers": customers, "currency_id": env.user.company_id.currency_id.id}
 
 
@@ -145,20 +114,7 @@ def workers(odoo_server, clean, tmp_path):
 def plan_messages(rpc, shop, count, tag):
     """``count`` planned SMS messages over the shop's customers (several per
     customer, each with its own amount, so no two texts are the same)."""
-    values = []
-    for n in range(count):
-        partner_id, invoice_id = shop["customers"][n % len(shop["customers"])]
-        values.append(
-            {
-                "partner_id": partner_id,
-                "channel": "sms",
-                "currency_id": shop["currency_id"],
-                "amount_due": 100 + n,
-                "move_ids": [(6, 0, [invoice_id])],
-                "idempotency_key": f"e2e-{tag}-{n}",
-            }
-        )
-    return engine_create(rpc, values)
+    return plan_over(rpc, shop["customers"], shop["currency_id"], count, f"e2e-{tag}", "sms")
 
 
 def dispatch(rpc, message_ids):

@@ -9,18 +9,24 @@ import os
 import subprocess
 import time
 import uuid
-from datetime import date, timedelta
 
 import pytest
-from conftest import ADDONS, PG_ENV, ROOT, OdooServer, engine_create, free_port
+from conftest import (
+    ADDONS,
+    PG_ENV,
+    REDIS_URL,
+    ROOT,
+    OdooServer,
+    delivery_only,
+    engine_create,
+    free_port,
+    overdue_customers,
+)
 from odoo_env import odoo_command
 from worker_pool import WorkerPool
 
 TEST_ADDONS = os.path.join(ROOT, "tests", "addons")
 CLIENT_DIR = os.path.join(TEST_ADDONS, "test_collections_provider", "tools")
-REDIS_URL = os.environ.get(
-    "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
-)
 
 
 @pytest.fixture(scope="module")
@@ -54,33 +60,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def customers(server):
-    env = server.rpc().env
-    env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
-    rule_sets = env["collections.contact.rule.set"]
-    rule_sets.browse(rule_sets.search([])).write({"active": False})  # about sending, not contact rules
-    due = (date.today() - timedelta(days=10)).isoformat()
-    found = []
-    for n in range(4):
-        partner_id = env["res.partner"].create(
-            {
-                "name": f"Plantilla {n} SL",
-                "is_company": True,
-                "mobile": f"6123460{n:02d}",
-                "country_id": env.ref("base.es").id,
-            }
-        )
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
-            }
-        )
-        server.rpc().execute_kw("account.move", "action_post", [[invoice_id]])
-        found.append((partner_id, invoice_id))
-    return {"list": found, "currency_id": env.user.company_id.currency_id.id}
+    rpc = server.rpc()
+    delivery_only(rpc.env)  # about sending, not contact rules
+    found = overdue_customers(rpc, 4, "Plantilla {n} SL", "6123460{n:02d}")
+    return {"list": found, "currency_id": rpc.env.user.company_id.currency_id.id}
 
 
 def send(server, customers, outbox, mode, tag):

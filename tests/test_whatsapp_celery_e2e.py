@@ -9,24 +9,19 @@ biz_opaque_callback_data). Meta has no idempotency of its own, so a request
 whose answer died with a killed worker is the hard case: the send ledger
 (graph_client.SendLedger) must keep the next worker from sending it again."""
 
-import os
 import subprocess
 import time
 from collections import Counter
-from datetime import date, timedelta
 
 import pytest
 import redis
-from conftest import ROOT, engine_create
+from conftest import REDIS_URL, ROOT, delivery_only, overdue_customers, plan_over, whatsapp_reminders
 from worker_pool import WorkerPool
 
 from tests.whatsapp_tools import tool
 
 emulator_module = tool("emulator")
 
-REDIS_URL = os.environ.get(
-    "COLLECTIONS_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('COLLECTIONS_REDIS_PORT', '56379')}/0"
-)
 # The repository is not pip-installed on every machine: name the client as the entry point does.
 CLIENTS = "whatsapp_cloud=collections_whatsapp_tools.graph_client:CloudApiClient"
 SENT_OR_LATER = {"sent", "delivered", "read"}
@@ -47,86 +42,28 @@ def wait_for(check, timeout, what):
 def chat(odoo_server):
     rpc = odoo_server.rpc()
     env = rpc.env
-    env["ir.config_parameter"].set_param("collections_omni.redis_url", REDIS_URL)
-    env["ir.config_parameter"].set_param("web.base.url", odoo_server.url)
-    rule_sets = env["collections.contact.rule.set"]
-    rule_sets.browse(rule_sets.search([])).write({"active": False})  # about delivery, not the hour of the day
+    delivery_only(env, odoo_server.url)
     emulator = emulator_module.GraphApiEmulator(phone_number_id="1099000101", waba_id="2099000102").start()
-    account_id = env["collections.whatsapp.account"].create(
-        {
-            "name": "WhatsApp Celery e2e",
-            "phone_number_id": emulator.phone_number_id,
-            "waba_id": emulator.waba_id,
-            "graph_url": emulator.url,
-            "access_token": emulator.access_token,
-            "app_secret": emulator.app_secret,
-        }
-    )
-    emulator.webhook_url = f"{odoo_server.url}/collections/whatsapp/webhook/{account_id}"
-    rpc.execute_kw("collections.whatsapp.account", "action_sync_templates", [[account_id]])
-    templates = env["collections.whatsapp.template"].search(
-        [("account_id", "=", account_id), ("name", "=", "collections_reminder")]
-    )
-    provider_id = env["collections.provider"].create(
-        {
+    _account_id, provider_id, policy_id = whatsapp_reminders(
+        rpc,
+        emulator,
+        odoo_server.url,
+        "WhatsApp Celery e2e",
+        provider_values={
             "name": "WhatsApp on the workers (e2e)",
             "sequence": 1,  # before any other WhatsApp provider of this database
-            "channel": "whatsapp",
-            "provider_type": "whatsapp_cloud",
             "dispatch_mode": "celery",
-            "whatsapp_account_id": account_id,
-            "company_id": env.user.company_id.id,
             "rate_per_second": 1000,
             "recipient_interval": 0,
             "batch_size": 10,
             "max_attempts": 20,
-        }
-    )
-    policy_id = env["collections.policy"].create(
-        {
-            "name": "WhatsApp Celery e2e",
-            "stage_ids": [
-                (
-                    0,
-                    0,
-                    {
-                        "name": "Chat",
-                        "offset_days": 1,
-                        "action_ids": [(0, 0, {"channel": "whatsapp", "whatsapp_template_ids": [(6, 0, templates)]})],
-                    },
-                )
-            ],
-        }
+        },
     )
     action_id = env["collections.policy"].read([policy_id], ["stage_ids"])[0]["stage_ids"]
     action_id = env["collections.stage"].read(action_id, ["action_ids"])[0]["action_ids"][0]
     languages = env["res.lang"].with_context(active_test=False)
     languages.browse(languages.search([("code", "=", "es_ES")])).write({"active": True})
-    spain = env.ref("base.es").id
-    due = (date.today() - timedelta(days=10)).isoformat()
-    customers = []
-    for n in range(10):
-        partner_id = env["res.partner"].create(
-            {
-                "name": f"Chateado {n} SL",
-                "is_company": True,
-                "lang": "es_ES" if n % 2 else "en_US",
-                "mobile": f"6223450{n:02d}",
-                "country_id": spain,
-                "collections_policy_id": policy_id,
-            }
-        )
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-        customers.append((partner_id, invoice_id))
+    customers = overdue_customers(rpc, 10, "Chateado {n} SL", "6223450{n:02d}", policy_id, langs=("en_US", "es_ES"))
     yield {
         "rpc": rpc,
         "emulator": emulator,
@@ -152,21 +89,9 @@ def workers(odoo_server, chat, tmp_path, monkeypatch):
 
 
 def plan(chat, count, tag):
-    values = []
-    for n in range(count):
-        partner_id, invoice_id = chat["customers"][n % len(chat["customers"])]
-        values.append(
-            {
-                "partner_id": partner_id,
-                "channel": "whatsapp",
-                "action_id": chat["action_id"],
-                "currency_id": chat["currency_id"],
-                "amount_due": 100 + n,
-                "move_ids": [(6, 0, [invoice_id])],
-                "idempotency_key": f"wa-{tag}-{n}",
-            }
-        )
-    return engine_create(chat["rpc"], values)
+    return plan_over(
+        chat["rpc"], chat["customers"], chat["currency_id"], count, f"wa-{tag}", "whatsapp", action_id=chat["action_id"]
+    )
 
 
 def accepted_by_key(emulator, prefix):

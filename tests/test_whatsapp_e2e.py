@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 import requests
+from conftest import whatsapp_reminders
 
 from tests.whatsapp_tools import tool
 
@@ -35,46 +36,8 @@ def whatsapp(odoo_server):
     rule_sets = env["collections.contact.rule.set"]
     rule_sets.browse(rule_sets.search([])).write({"active": False})  # about delivery, not the hour of the day
     emulator = emulator_module.GraphApiEmulator(phone_number_id="1099000001", waba_id="2099000002").start()
-    account_id = env["collections.whatsapp.account"].create(
-        {
-            "name": "WhatsApp e2e",
-            "phone_number_id": emulator.phone_number_id,
-            "waba_id": emulator.waba_id,
-            "graph_url": emulator.url,
-            "access_token": emulator.access_token,
-            "app_secret": emulator.app_secret,
-            "verify_token": "e2e-verify-token",
-        }
-    )
-    emulator.webhook_url = f"{odoo_server.url}/collections/whatsapp/webhook/{account_id}"
-    rpc.execute_kw("collections.whatsapp.account", "action_sync_templates", [[account_id]])
-    templates = env["collections.whatsapp.template"].search(
-        [("account_id", "=", account_id), ("name", "=", "collections_reminder")]
-    )
-    provider_id = env["collections.provider"].create(
-        {
-            "name": "WhatsApp e2e",
-            "channel": "whatsapp",
-            "provider_type": "whatsapp_cloud",
-            "whatsapp_account_id": account_id,
-            "company_id": env.user.company_id.id,
-        }
-    )
-    policy_id = env["collections.policy"].create(
-        {
-            "name": "WhatsApp e2e",
-            "stage_ids": [
-                (
-                    0,
-                    0,
-                    {
-                        "name": "Chat",
-                        "offset_days": 1,
-                        "action_ids": [(0, 0, {"channel": "whatsapp", "whatsapp_template_ids": [(6, 0, templates)]})],
-                    },
-                )
-            ],
-        }
+    account_id, provider_id, policy_id = whatsapp_reminders(
+        rpc, emulator, odoo_server.url, "WhatsApp e2e", account_values={"verify_token": "e2e-verify-token"}
     )
     partner_id = env["res.partner"].create(
         {

@@ -15,6 +15,10 @@ from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message_audit
 from . import collections_message_reason
+from . import collections_message_contact
+from . import collections_message_optout
+from . import collections_message_rendering
+from . import collections_message_results
 from . import collections_message_inbound
 from . import collections_message_fee
 from . import collections_message

@@ -43,3 +43,19 @@ class MockProviderClient:
     @staticmethod
     def permanent_error(code="21211"):
         return SendResult(PERMANENT, None, code, "Invalid number", None)
+
+
+def unreachable_sms_provider(env, name, auth_token, account_sid="AC" + "0" * 32):
+    """A Twilio-compatible SMS provider whose gateway nobody listens on (port
+    9): for tests of its webhooks and of replies, which never send."""
+    return env["collections.provider"].create(
+        {
+            "name": name,
+            "channel": "sms",
+            "provider_type": "sms_http",
+            "sms_http_base_url": "http://127.0.0.1:9",
+            "sms_http_account_sid": account_sid,
+            "sms_http_auth_token": auth_token,
+            "sms_http_from_number": "+15005550006",
+        }
+    )

@@ -2,6 +2,7 @@ from odoo import Command
 from odoo.tests import new_test_user, tagged
 
 from .common import CollectionsCommon
+from .mock_provider import unreachable_sms_provider
 
 VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
 
@@ -91,17 +92,7 @@ class TestBlockedReasons(CollectionsCommon):
 
     def test_a_reply_is_named_in_the_readers_language(self):
         """An inbound reply stores the number, not a sentence in the language of whoever ran the webhook."""
-        provider = self.env["collections.provider"].create(
-            {
-                "name": "Reasons SMS",
-                "channel": "sms",
-                "provider_type": "sms_http",
-                "sms_http_base_url": "http://127.0.0.1:9",
-                "sms_http_account_sid": "AC" + "2" * 32,
-                "sms_http_auth_token": "reasons-token",
-                "sms_http_from_number": "+15005550006",
-            }
-        )
+        provider = unreachable_sms_provider(self.env, "Reasons SMS", "reasons-token", "AC" + "2" * 32)
         self.customer.mobile = "+34611222333"
         Message = self.env(context=dict(self.env.context, lang="en_US"))["collections.message"]
         reply = Message._record_inbound_reply(provider, "+34611222333", "Pago el viernes", "SMreasons1")

@@ -3,6 +3,8 @@ from odoo.tests import HttpCase, tagged
 from odoo.addons.collections_omni.models.collections_message_inbound import MAX_INBOUND_CHARS
 from odoo.addons.collections_omni.tools import sms_http_client
 
+from .mock_provider import unreachable_sms_provider
+
 TOKEN = "status-test-token"
 
 
@@ -13,17 +15,7 @@ class TestProviderStatusCallback(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "Status SMS",
-                "channel": "sms",
-                "provider_type": "sms_http",
-                "sms_http_base_url": "http://127.0.0.1:9",
-                "sms_http_account_sid": "AC" + "1" * 32,
-                "sms_http_auth_token": TOKEN,
-                "sms_http_from_number": "+15005550006",
-            }
-        )
+        cls.provider = unreachable_sms_provider(cls.env, "Status SMS", TOKEN, "AC" + "1" * 32)
         partner = cls.env["res.partner"].create({"name": "Status Customer", "mobile": "+34612345678"})
         cls.message = (
             cls.env["collections.message"]
@@ -114,17 +106,7 @@ class TestProviderInboundReplies(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "Inbound SMS",
-                "channel": "sms",
-                "provider_type": "sms_http",
-                "sms_http_base_url": "http://127.0.0.1:9",
-                "sms_http_account_sid": "AC" + "2" * 32,
-                "sms_http_auth_token": TOKEN,
-                "sms_http_from_number": "+15005550006",
-            }
-        )
+        cls.provider = unreachable_sms_provider(cls.env, "Inbound SMS", TOKEN, "AC" + "2" * 32)
         cls.customer = cls.env["res.partner"].create({"name": "Respuesta S.L.", "is_company": True})
         contact = cls.env["res.partner"].create({"name": "Ana", "parent_id": cls.customer.id})
         currency = cls.env.company.currency_id.id

@@ -5,6 +5,7 @@ from odoo.addons.collections_omni.tools import sms_http_client
 from ..controllers.provider_status import CollectionsProviderStatus
 from ..controllers.unsubscribe import CollectionsUnsubscribe
 from .hostile import HOSTILE_VALUES, HostileInputMixin, controller_routes, label, path_value
+from .mock_provider import unreachable_sms_provider
 
 TOKEN = "hostile-test-token"
 
@@ -17,17 +18,7 @@ class TestHostileInputEngine(HostileInputMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "Hostile SMS",
-                "channel": "sms",
-                "provider_type": "sms_http",
-                "sms_http_base_url": "http://127.0.0.1:9",
-                "sms_http_account_sid": "AC" + "1" * 32,
-                "sms_http_auth_token": TOKEN,
-                "sms_http_from_number": "+15005550006",
-            }
-        )
+        cls.provider = unreachable_sms_provider(cls.env, "Hostile SMS", TOKEN, "AC" + "1" * 32)
         cls.customer = cls.env["res.partner"].create(
             {"name": "Hostile Customer", "email": "ap@hostile.test", "mobile": "+34612345678"}
         )

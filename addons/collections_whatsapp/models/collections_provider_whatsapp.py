@@ -62,24 +62,43 @@ class CollectionsProvider(models.Model):
         content: the stage action's approved Utility template in the
         customer's language; without one, the engine's text, but only while
         the customer's 24-hour window is open. What cannot go ends blocked,
-        with the reason."""
+        with the reason. Set-based: what the templates show is read for the
+        whole batch in one query (``_message_rows``), numbers, templates,
+        links and dates are worked out once per batch."""
         if self.provider_type != WHATSAPP:
             return super()._prepare_messages(messages)
         account = self.whatsapp_account_id
-        messages._render_text()
+        Template = self.env["collections.whatsapp.template"]
+        rows = Template._message_rows(messages)
+        numbers, templates = {}, {}
+        plan = []  # (message, e164, reason, template, lang)
+        for message in messages:
+            row = rows[message.id]
+            if (row.mobile or row.phone, row.country) not in numbers:
+                numbers[row.mobile or row.phone, row.country] = phone.to_e164(row.mobile or row.phone, row.country)
+            e164, reason = numbers[row.mobile or row.phone, row.country]
+            lang = row.lang
+            if (message.action_id.id, lang) not in templates:
+                templates[message.action_id.id, lang] = (
+                    message.action_id._whatsapp_template_for(lang) if message.action_id else Template
+                )
+            plan.append((message, e164, reason, templates[message.action_id.id, lang], lang))
+        # The engine's text: for what does not go as a template (free text in the window, or blocked).
+        messages.browse([m.id for m, e164, _r, template, _l in plan if not (e164 and template)])._render_text()
+        wa_ids = list({phone.wa_id(e164) for _m, e164, _r, _t, _l in plan if e164})
         conversations = (
             {
                 c.wa_id: c
-                for c in self.env["collections.whatsapp.conversation"].sudo().search([("account_id", "=", account.id)])
+                for c in self.env["collections.whatsapp.conversation"]
+                .sudo()
+                .search([("account_id", "=", account.id), ("wa_id", "in", wa_ids)])
             }
-            if messages
+            if wa_ids
             else {}
         )
-        ready = messages.browse()
-        for message in messages:
-            contact = message.recipient_id or message.partner_id
-            country = contact.country_id or message.company_id.country_id
-            e164, reason = phone.to_e164(contact.mobile or contact.phone, country.code)
+        memo = {"partners": self.env["res.partner"].browse({row.customer_id for row in rows.values()})}
+        ready = []
+        for message, e164, reason, template, lang in plan:
             if not e164:
                 message.write({"state": "blocked", **self._phone_reason(message, reason)})
                 continue
@@ -94,10 +113,10 @@ class CollectionsProvider(models.Model):
                     }
                 )
                 continue
-            lang = self._whatsapp_lang(message)
-            template = message.action_id._whatsapp_template_for(lang) if message.action_id else False
             if template:
-                payload, body_text = self._whatsapp_template_content(message, template, lang)
+                payload, body_text = template._content_for_row(
+                    rows[message.id], message.amount_due, message.currency_id, lang, memo
+                )
             elif conversation and conversation.window_open:
                 payload = graph_client.text_payload(None, message.body_text)
                 body_text = message.body_text
@@ -112,8 +131,8 @@ class CollectionsProvider(models.Model):
                     "body_text": body_text,
                 }
             )
-            ready |= message
-        return ready
+            ready.append(message.id)
+        return messages.browse(ready)
 
     @staticmethod
     def _whatsapp_lang(message):
@@ -125,8 +144,8 @@ class CollectionsProvider(models.Model):
         """(payload without ``to``, the text the customer reads) of ``template`` for a message."""
         partner = message.partner_id.commercial_partner_id
         moves = message.move_ids.filtered(lambda m: m.move_type == "out_invoice")
-        payload = template._payload_for(None, partner, moves, message.amount_due, message.currency_id, lang)
         values = template._values(partner, moves, message.amount_due, message.currency_id, lang)
+        payload = template._payload_from_values(None, values, message.amount_due, message.currency_id)
         payload.pop("to", None)
         return payload, graph_client.render(template.body_text, [values[n] for n in template._numbers()])
 

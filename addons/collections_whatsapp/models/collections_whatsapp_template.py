@@ -1,9 +1,10 @@
 import json
+from collections import namedtuple
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.tools import format_amount, format_date
+from odoo.tools import SQL, format_amount, format_date, get_lang
 
 from odoo.addons.collections_omni.tools import sql_rules
 
@@ -19,6 +20,13 @@ TEMPLATE_STATUSES = [
     ("IN_APPEAL", "In Appeal"),
     ("DELETED", "Deleted"),
 ]
+# A message as a batch of templates reads it (collections.whatsapp.template._message_rows).
+MessageRow = namedtuple(
+    "MessageRow",
+    "message_id customer_id customer_name collector_name invoice_names oldest_due mobile phone country lang",
+)
+# What filling a template in needs, read once per batch (collections.whatsapp.template._spec).
+TemplateSpec = namedtuple("TemplateSpec", "numbers sources fixed name language body buttons company_name")
 TEMPLATE_CATEGORIES = [("UTILITY", "Utility"), ("MARKETING", "Marketing"), ("AUTHENTICATION", "Authentication")]
 
 
@@ -170,32 +178,99 @@ class CollectionsWhatsappTemplate(models.Model):
     def _values(self, partner, moves, amount, currency, lang):
         """{n: text} of every ``{{n}}``, in ``lang``."""
         self.ensure_one()
-        texts = self._source_texts(partner, moves, amount, currency, lang)
-        by_number = {v.number: v for v in self.variable_ids}
+        return self._values_from_texts(self._source_texts(partner, moves, amount, currency, lang), lang)
+
+    def _spec(self, lang):
+        """What filling this template in needs, read once (a batch keeps it):
+        its ``{{n}}``, each one's source and fixed text in ``lang``, its name,
+        language, body, quick replies and company name."""
+        self.ensure_one()
+        variables = {v.number: v for v in self.variable_ids}
+        return TemplateSpec(
+            numbers=self._numbers(),
+            sources={n: v.source for n, v in variables.items()},
+            fixed={n: v.with_context(lang=lang).fixed_text or "" for n, v in variables.items() if v.source == "fixed"},
+            name=self.name,
+            language=self.language,
+            body=self.body_text,
+            buttons=self._button_params(),
+            company_name=self.company_id.name,
+        )
+
+    def _values_from_texts(self, texts, lang, spec=None):
+        """{n: text} of every ``{{n}}`` from the collections values ``texts`` (``_source_texts``)."""
+        spec = spec or self._spec(lang)
         result = {}
-        for number in self._numbers():
-            variable = by_number.get(number)
-            if not variable:
+        for number in spec.numbers:
+            source = spec.sources.get(number)
+            if not source:
                 result[number] = ""
-            elif variable.source == "fixed":
-                result[number] = variable.with_context(lang=lang).fixed_text or ""
+            elif source == "fixed":
+                result[number] = spec.fixed[number]
             else:
-                result[number] = texts[variable.source]
+                result[number] = texts[source]
         return result
 
     def _source_texts(self, partner, moves, amount, currency, lang):
-        env = self.with_context(lang=lang).env
         dues = [d for d in moves.mapped("invoice_date_due") if d]
         collector = partner.collections_user_id if "collections_user_id" in partner._fields else False
+        return self._texts_of(
+            lang,
+            partner.name,
+            amount,
+            currency,
+            min(dues) if dues else None,
+            moves.sorted(sql_rules.oldest_first_key).mapped("name"),
+            partner._collections_portal_url("whatsapp"),
+            collector and collector.name,
+        )
+
+    def _texts_of(
+        self, lang, name, amount, currency, oldest_due, invoice_names, portal_url, collector_name, memo=None, spec=None
+    ):
+        """The collections values a ``{{n}}`` can show, written for ``lang``: the one
+        place they are written, for one customer or for a batch of messages
+        (``memo``: the batch's formatted dates, which repeat; ``spec``: ``_spec``)."""
+        env = self.with_context(lang=lang).env
+        company_name = spec.company_name if spec else self.company_id.name
+        if oldest_due and memo is not None:
+            due_text = memo.get(("date", oldest_due, lang))
+            if due_text is None:
+                due_text = memo[("date", oldest_due, lang)] = format_date(env, oldest_due, lang_code=lang)
+        else:
+            due_text = format_date(env, oldest_due, lang_code=lang) if oldest_due else ""
         return {
-            "customer_name": partner.name or "",
-            "amount_due": format_amount(env, amount, currency, lang),
-            "oldest_due_date": format_date(env, min(dues), lang_code=lang) if dues else "",
-            "invoice_numbers": ", ".join(moves.sorted(sql_rules.oldest_first_key).mapped("name")),
-            "portal_url": partner._collections_portal_url("whatsapp"),
-            "collector_name": (collector and collector.name) or self.company_id.name,
-            "company_name": self.company_id.name,
+            "customer_name": name or "",
+            "amount_due": self._amount_text(env, amount, currency, lang, memo),
+            "oldest_due_date": due_text,
+            "invoice_numbers": ", ".join(invoice_names),
+            "portal_url": portal_url,
+            "collector_name": collector_name or company_name,
+            "company_name": company_name,
         }
+
+    @api.model
+    def _amount_text(self, env, amount, currency, lang, memo=None):
+        """``format_amount(env, amount, currency, lang)``; in a batch (``memo``) the
+        language is looked up once per currency and language, not per message
+        (the same text: test_whatsapp_templates)."""
+        if memo is None:
+            return format_amount(env, amount, currency, lang)
+        key = ("amount", currency.id, lang)
+        if key not in memo:
+            memo[key] = (
+                env["res.lang"].browse(get_lang(env, lang).id),
+                f"%.{currency.decimal_places}f",
+                currency.position == "before",
+                currency.symbol or "",
+            )
+        language, pattern, before, symbol = memo[key]
+        text = (
+            language.format(pattern, currency.round(amount), grouping=True)
+            .replace(" ", "\N{NO-BREAK SPACE}")
+            .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+        )
+        return f"{symbol}\N{NO-BREAK SPACE}{text}" if before else f"{text}\N{NO-BREAK SPACE}{symbol}"
 
     def _payload_for(self, to, partner, moves, amount, currency, lang, callback_data=None):
         """The template message for a customer: ``{{n}}`` filled in (the amount
@@ -203,19 +278,109 @@ class CollectionsWhatsappTemplate(models.Model):
         stand for, so a pressed button is understood whatever its language."""
         self.ensure_one()
         values = self._values(partner, moves, amount, currency, lang)
-        sources = {v.number: v.source for v in self.variable_ids}
+        return self._payload_from_values(to, values, amount, currency, callback_data=callback_data)
+
+    def _payload_from_values(self, to, values, amount, currency, callback_data=None, spec=None):
+        """The template message with ``values`` ({n: text}); ``spec``: ``_spec``,
+        when the caller already has it."""
+        spec = spec or self._spec(None)
+        currency_code = currency.name if currency else None
         params = []
-        for number in self._numbers():
-            if sources.get(number) == "amount_due" and currency:
-                params.append(graph_client.currency_parameter(amount, currency.name, values[number]))
+        for number in spec.numbers:
+            if spec.sources.get(number) == "amount_due" and currency_code:
+                params.append(graph_client.currency_parameter(amount, currency_code, values[number]))
             else:
                 params.append(values[number])
+        return graph_client.template_payload(
+            to, spec.name, spec.language, params, spec.buttons, callback_data=callback_data
+        )
+
+    def _button_params(self):
+        """The quick replies, each carrying the intent it stands for."""
         buttons = []
         for index, button in enumerate(self._quick_replies()):
             intent = chat_intents.intent_of(button.get("text"))
             if intent:
                 buttons.append((index, "quick_reply", f"COLLECTIONS_{intent.upper()}"))
-        return graph_client.template_payload(to, self.name, self.language, params, buttons, callback_data=callback_data)
+        return buttons
+
+    def _message_rows(self, messages):
+        """What the templates of ``messages`` show, read for the whole batch in
+        one query: {message id: row} with the customer (commercial partner) and
+        its name, the collector's name, the invoice numbers oldest first and the
+        oldest due date of the message's invoices, and the contacted person's
+        mobile, phone, country, language (and the customer's, the company's
+        country) for the number and the language."""
+        if not messages:
+            return {}
+        # Only what the query reads: the batch's other pending writes (when its contact was
+        # allowed) go with its content, in one UPDATE.
+        for model, names in (
+            ("collections.message", ["partner_id", "recipient_id", "company_id", "move_ids"]),
+            ("res.partner", ["commercial_partner_id", "name", "mobile", "phone", "country_id", "lang"]),
+            ("res.partner", ["collections_user_id"]),
+            ("account.move", ["name", "move_type", "invoice_date_due", "date"]),
+        ):
+            self.env[model].flush_model(names)
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT msg.id, cp.id, cp.name, collector.name,
+                   COALESCE(array_agg(m.name ORDER BY %(oldest_first)s)
+                            FILTER (WHERE m.move_type = 'out_invoice'), '{}'),
+                   min(m.invoice_date_due) FILTER (WHERE m.move_type = 'out_invoice'),
+                   contact.mobile, contact.phone, COALESCE(contact_country.code, company_country.code),
+                   COALESCE(contact.lang, partner.lang, 'en_US')
+              FROM collections_message msg
+              JOIN res_partner partner ON partner.id = msg.partner_id
+              JOIN res_partner cp ON cp.id = partner.commercial_partner_id
+              JOIN res_partner contact ON contact.id = COALESCE(msg.recipient_id, msg.partner_id)
+              LEFT JOIN res_country contact_country ON contact_country.id = contact.country_id
+              JOIN res_company company ON company.id = msg.company_id
+              LEFT JOIN res_partner company_partner ON company_partner.id = company.partner_id
+              LEFT JOIN res_country company_country ON company_country.id = company_partner.country_id
+              LEFT JOIN res_users collector_user ON collector_user.id = cp.collections_user_id
+              LEFT JOIN res_partner collector ON collector.id = collector_user.partner_id
+              LEFT JOIN collections_message_account_move_rel rel ON rel.message_id = msg.id
+              LEFT JOIN account_move m ON m.id = rel.move_id
+             WHERE msg.id = ANY(%(ids)s)
+          GROUP BY msg.id, cp.id, collector.name, contact.id, contact_country.code, company_country.code, partner.lang
+            """,
+                oldest_first=sql_rules.oldest_first("m"),
+                ids=messages.ids,
+            )
+        )
+        return {row[0]: MessageRow(*row) for row in self.env.cr.fetchall()}
+
+    def _content_for_row(self, row, amount, currency, lang, memo):
+        """(payload without ``to``, the text the customer reads) of this
+        template for a message read by ``_message_rows``. ``memo``: a dict the
+        batch shares (portal links per customer, the templates' specs, dates)."""
+        link = memo.get(("link", row.customer_id))
+        if link is None:
+            partners = memo["partners"]
+            link = memo[("link", row.customer_id)] = partners.browse(row.customer_id)._collections_portal_url(
+                "whatsapp"
+            )
+        spec = memo.get(("spec", self.id, lang))
+        if spec is None:
+            spec = memo[("spec", self.id, lang)] = self._spec(lang)
+        texts = self._texts_of(
+            lang,
+            row.customer_name,
+            amount,
+            currency,
+            row.oldest_due,
+            row.invoice_names,
+            link,
+            row.collector_name,
+            memo=memo,
+            spec=spec,
+        )
+        values = self._values_from_texts(texts, lang, spec=spec)
+        payload = self._payload_from_values(None, values, amount, currency, spec=spec)
+        payload.pop("to", None)
+        return payload, graph_client.render(spec.body, [values[n] for n in spec.numbers])
 
     @api.model
     def _best_for_language(self, templates, lang):

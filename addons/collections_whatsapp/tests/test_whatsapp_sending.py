@@ -1,9 +1,11 @@
 import json
 import time
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import format_amount
 
 from .common import WhatsappCommon
 
@@ -67,6 +69,46 @@ class TestWhatsappSending(WhatsappCommon):
         self.assertEqual(params[3]["text"], invoice.name)
         self.assertIn("Hola Cliente Uno", message.body_text)  # what the customer read, in the history
         self.assertEqual(json.loads(message.whatsapp_payload)["template"]["name"], "collections_reminder")
+
+    def test_a_batch_is_prepared_as_each_message_alone(self):
+        """The set-based hand-out (one query per batch, templates, links and
+        dates once) writes what the per-message path writes: payload and text."""
+        self.env["res.lang"]._activate_lang("en_US")
+        english = self._customer("Customer Two", lang="en_US", mobile="600 11 12 33")
+        english.country_id = self.env.ref("base.es")
+        self.customer.collections_user_id = self.collector
+        self._invoice(self.customer, 250.5, 11)
+        self._invoice(self.customer, 1234567.89, 10)
+        self._invoice(english, 99, 10)
+        self._run()
+        messages = self._messages().filtered(lambda m: m.channel == "whatsapp" and m.state == "planned")
+        self.assertEqual(messages.partner_id, self.customer | english)
+        Partner = type(self.env["res.partner"])
+        with patch.object(
+            Partner, "_collections_portal_url", lambda partner, channel=False: f"https://pay/{partner.id}"
+        ):
+            ready = self.provider._prepare_messages(messages)
+            self.assertEqual(ready, messages)
+            for message in messages:
+                lang = self.provider._whatsapp_lang(message)
+                template = message.action_id._whatsapp_template_for(lang)
+                payload, body_text = self.provider._whatsapp_template_content(message, template, lang)
+                self.assertEqual(json.loads(message.whatsapp_payload), payload)
+                self.assertEqual(message.body_text, body_text)
+        self.assertIn("wa_collector", messages.filtered(lambda m: m.partner_id == self.customer).body_text)
+
+    def test_batch_amounts_are_odoos_format_amount(self):
+        self.env["res.lang"]._activate_lang("en_US")
+        Template = self.env["collections.whatsapp.template"]
+        memo = {}
+        for lang in ("es_ES", "en_US"):
+            for currency in (self.env.ref("base.EUR"), self.env.ref("base.USD"), self.env.ref("base.JPY")):
+                for amount in (0, 0.005, 7.5, -12.345, 1234567.891, 1e9):
+                    self.assertEqual(
+                        Template._amount_text(self.env, amount, currency, lang, memo),
+                        format_amount(self.env, amount, currency, lang),
+                        (amount, currency.name, lang),
+                    )
 
     def test_english_customer_gets_the_english_template(self):
         self.env["res.lang"]._activate_lang("en_US")
