@@ -24,7 +24,7 @@ WEIGHTS = {
     "trend": 10,  # the last months' average days late
 }
 FACTORS = [
-    ("days_late", "Average days late"),
+    ("days_late", "Average days late (30 at most per invoice)"),  # the 30: DAYS_LATE_CAP
     ("late_share", "Invoices paid late"),
     ("broken", "Broken promises and plans"),
     ("exposure", "Exposure against the credit limit"),

@@ -2,7 +2,9 @@ import { registry } from "@web/core/registry";
 
 // Analytics (issue 17), as a user with only the Collections Manager group and Billing.
 
-function addVariant(name, share, extra = []) {
+function addVariant(row, name, share, extra = []) {
+    // The new line's own row: typing before it is selected would land in the previous line.
+    const line = `div[name='variant_ids'] .o_data_row:nth-child(${row}).o_selected_row`;
     return [
         {
             content: `Add the variant ${name}`,
@@ -10,14 +12,14 @@ function addVariant(name, share, extra = []) {
             run: "click",
         },
         {
-            trigger: "div[name='variant_ids'] .o_selected_row div[name='name'] input",
+            trigger: `${line} div[name='name'] input`,
             run: `edit ${name}`,
         },
         {
-            trigger: "div[name='variant_ids'] .o_selected_row div[name='share'] input",
+            trigger: `${line} div[name='share'] input`,
             run: `edit ${share}`,
         },
-        ...extra,
+        ...extra.map((step) => ({ ...step, trigger: `${line} ${step.trigger}` })),
     ];
 }
 
@@ -45,10 +47,10 @@ registry.category("web_tour.tours").add("collections_ab_test_create_tour", {
             trigger: ".o_form_view div[name='min_sample'] input",
             run: "edit 3",
         },
-        ...addVariant("Control", 60),
-        ...addVariant("SMS", 40, [
+        ...addVariant(1, "Control", 60),
+        ...addVariant(2, "SMS", 40, [
             {
-                trigger: "div[name='variant_ids'] .o_selected_row div[name='channel'] select",
+                trigger: "div[name='channel'] select",
                 run: "selectByLabel SMS",
             },
         ]),
