@@ -1206,7 +1206,8 @@ def _headline(name, rows):
 
 def bench_analytics(args):
     """Every dashboard figure over generated months of history (generate_data.py --history)."""
-    db = f"collections_bench_history_{args.customers}_{args.invoices}"
+    # One database per seed: the risk score's weights are tuned on seed 1 and judged on another (held out).
+    db = f"collections_bench_history_{args.customers}_{args.invoices}" + (f"_seed{args.seed}" if args.seed != 1 else "")
     ensure_database(db, args.customers, args.invoices, args.seed, ["--history", "--days", str(args.days)])
     odoo = configure(db)
     registry = odoo.modules.registry.Registry(db)

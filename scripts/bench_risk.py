@@ -10,8 +10,10 @@ happened after it:
 
 - risk_auc: among customers with an invoice falling due in the WINDOW_DAYS
   after the cutoff, how often one that paid such an invoice late (more than
-  risk_score.LATE_AFTER_DAYS after its due date, or not yet) scores above one
-  that did not (ties count half): the area under the ROC curve;
+  OUTCOME_LATE_DAYS after its due date, or not yet) scores above one that did
+  not (ties count half): the area under the ROC curve. The outcome's threshold
+  is fixed here, apart from the score's own (risk_score.LATE_AFTER_DAYS), so
+  tuning the score never moves the target;
 - payment_date_mae_days / payment_date_median_ae_days: the predicted payment
   day of every invoice open at the cutoff and paid by the bench date against
   the day it was paid, next to the naive baseline (due date plus the
@@ -26,6 +28,7 @@ import time
 
 CUTOFF_DAYS = 60
 WINDOW_DAYS = 30
+OUTCOME_LATE_DAYS = 5
 
 
 def _auc(positives, negatives):
@@ -48,7 +51,7 @@ def _auc(positives, negatives):
 def evaluate(env, customers, invoices):
     from odoo.tools import SQL  # noqa: PLC0415 -- Odoo is configured by bench.py first
 
-    from odoo.addons.collections_omni.tools import risk_score, risk_sql  # noqa: PLC0415
+    from odoo.addons.collections_omni.tools import risk_sql  # noqa: PLC0415
 
     cr = env.cr
     cr.execute("SELECT COALESCE(NULLIF(current_setting('collections.analytics_today', true), '')::date, CURRENT_DATE)")
@@ -72,7 +75,7 @@ def evaluate(env, customers, invoices):
                  FROM (%(history)s) h
                 WHERE h.due > %(cutoff)s AND h.due <= %(cutoff)s::date + %(window)s
              GROUP BY h.partner_id""",
-            grace=risk_score.LATE_AFTER_DAYS,
+            grace=OUTCOME_LATE_DAYS,
             history=risk_sql.invoice_history(company.id, today),
             cutoff=cutoff,
             window=WINDOW_DAYS,
@@ -114,6 +117,7 @@ def evaluate(env, customers, invoices):
         "risk_held_out": {
             "cutoff": cutoff.isoformat(),
             "window_days": WINDOW_DAYS,
+            "late_after_days": OUTCOME_LATE_DAYS,
             "late_customers": len(positives),
             "on_time_customers": len(negatives),
         },

@@ -56,7 +56,7 @@ class AccountMove(models.Model):
         string="Predicted Payment",
         compute="_compute_collections_predicted_date",
         help="When the customer is expected to pay this open invoice: its due date plus the customer's "
-        "recent-weighted delay (from the newest risk score), never before tomorrow.",
+        "recent-weighted delay (from the newest risk score), never less than a week ahead.",
     )
     collections_naive_date = fields.Date(
         string="Due + Average Delay",

@@ -30,7 +30,8 @@ class CollectionsAbTest(models.Model):
         required=True,
         ondelete="cascade",
         index=True,
-        check_company=True,
+        # No check_company: the test's company is this action's (related), so the check would
+        # limit a new test's picker to actions without a company, that is to none.
         help="The reminder under test: its messages are split between the variants.",
     )
     company_id = fields.Many2one(related="action_id.company_id", store=True)

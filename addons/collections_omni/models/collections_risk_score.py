@@ -3,7 +3,7 @@ import json
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, formatLang
 
 from ..tools import risk_score, risk_sql
 
@@ -55,9 +55,10 @@ class CollectionsRiskScore(models.Model):
                 )
                 % (
                     factor_labels.get(factor, factor),
-                    value,
+                    # In the reader's number format (30,0 días for a Spanish reader).
+                    formatLang(self.env, value, digits=1) if isinstance(value, float) else value,
                     units.get(factor, ""),
-                    points,
+                    formatLang(self.env, points, digits=1),
                     risk_score.WEIGHTS.get(factor, ""),
                     reason_labels.get(reason, reason),
                 )

@@ -12,6 +12,8 @@ class CollectionsStageAction(models.Model):
     _name = "collections.stage.action"
     _description = "Collections Stage Action"
     _order = "stage_id, sequence, id"
+    # Pickers (an A/B test's stage action) find an action by its stage or policy name.
+    _rec_names_search = ["stage_id.name", "policy_id.name", "channel"]
 
     sequence = fields.Integer(default=10)
     stage_id = fields.Many2one("collections.stage", required=True, ondelete="cascade", index=True)
@@ -42,12 +44,18 @@ class CollectionsStageAction(models.Model):
     )
     note = fields.Char(string="Instructions", translate=True, help="For phone-call tasks: what the collector says.")
 
-    @api.depends("channel", "time_of_day")
+    @api.depends("channel", "time_of_day", "stage_id.name", "policy_id.name")
+    @api.depends_context("collections_action_full_name")
     def _compute_display_name(self):
         labels = dict(self._fields["channel"]._description_selection(self.env))
+        # Inside its stage the channel says enough; a picker over every action (an A/B test's)
+        # needs the policy and stage too.
+        full = self.env.context.get("collections_action_full_name")
         for action in self:
             name = labels.get(action.channel, "")
             if action.time_of_day:
                 hours, minutes = divmod(round(action.time_of_day * 60), 60)
                 name = f"{name} {hours:02d}:{minutes:02d}"
+            if full and action.stage_id:
+                name = f"{action.policy_id.name} / {action.stage_id.name}: {name}"
             action.display_name = name

@@ -29,3 +29,4 @@ from . import test_collections_collector_tour
 from . import test_collections_company_rules
 from . import test_vulnerable_customers
 from . import test_risk_score
+from . import test_collections_analytics_tours

@@ -51,3 +51,32 @@ class TestCollectionsI18n(TransactionCase):
             self.assertFalse(
                 sorted(code_terms - pot_terms)[:5], f"{addon}/i18n/{addon}.pot lacks terms (run scripts/i18n)"
             )
+
+    def test_every_term_is_referenced_where_odoo_looks_for_it(self):
+        """A msgid alone is not enough: Odoo applies a field's, selection's or
+        view's translation through the entry's reference (its xmlid), and a
+        Python string's through the entry's ``odoo-python`` comment; without
+        them a Spanish reader sees the English label (as the A/B test and risk
+        score's fields did)."""
+        installed = self.env["ir.module.module"].search([("name", "in", ADDONS), ("state", "=", "installed")])
+        for addon in installed.mapped("name"):
+            po_path = os.path.join(get_module_path(addon), "i18n", "es.po")
+            entries = {entry.msgid: entry for entry in polib.pofile(po_path) if entry.msgstr}
+            missing = []
+            for _module, ttype, name, res_id, source, _value, comments in TranslationModuleReader(
+                self.env.cr, modules=[addon]
+            ):
+                entry = entries.get(source)
+                if not source or not entry:
+                    continue  # test_every_term_has_a_spanish_translation says so
+                reference = f"{ttype}:{name}:{res_id}"
+                # A reference with whitespace (the tab delimiter's selection value) cannot be written in a .po.
+                if ttype in ("model", "model_terms") and not any(char.isspace() for char in reference):
+                    if reference not in {occurrence for occurrence, _line in entry.occurrences}:
+                        missing.append(reference)
+                for kind in ("odoo-python", "odoo-javascript"):
+                    if kind in comments and kind not in entry.comment:
+                        missing.append(f"{kind}: {source}")
+            self.assertFalse(
+                missing, f"{addon}/i18n/es.po misses {len(missing)} references (run scripts/i18n): {missing[:5]}"
+            )

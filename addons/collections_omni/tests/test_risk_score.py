@@ -76,16 +76,26 @@ class TestRiskScoreProperties(BaseCase):
         reasons = dict(risk_score.REASONS)
         self.assertTrue(all(row[3] in reasons for row in rows))
 
+    def test_one_invoice_counts_at_most_the_cap_in_the_averages(self):
+        """An invoice left open for months weighs like one 30 days late in the
+        averages (it still counts as late in the share)."""
+        forgotten = risk_score.facts_from_history([Invoice(200, None), Invoice(100, 0)])
+        month_late = risk_score.facts_from_history([Invoice(200, 30), Invoice(100, 0)])
+        self.assertEqual(forgotten.days_late_sum, risk_score.DAYS_LATE_CAP)
+        self.assertEqual(risk_score.factors(forgotten)[:2], risk_score.factors(month_late)[:2])
+        self.assertEqual(risk_score.factors(forgotten)[1][1], 50.0)  # half the invoices late
+
     def test_a_known_customer(self):
         """Three invoices due 100, 60 and 20 days ago: paid 40 days late, paid
         2 days early, open (20 days so far); no broken promise, no credit limit."""
         facts = risk_score.facts_from_history([Invoice(100, 40), Invoice(60, -2), Invoice(20, None)])
-        self.assertEqual(facts, Facts(3, 60, 2, 2, 20, 0, 100.0, None))
+        # The 40 days late count as 30 (DAYS_LATE_CAP) in the sum; late (more than 3 days): 2.
+        self.assertEqual(facts, Facts(3, 50, 2, 2, 20, 0, 100.0, None))
         total, band, rows = risk_score.score(facts)
-        # days late: 35 * 20/60 = 11.67; late share: 20 * 2/3 = 13.33; trend: 15 * 10/45 = 3.33
-        self.assertEqual([row[2] for row in rows], [11.67, 13.33, 0.0, 0.0, 3.33])
-        self.assertEqual((total, band), (28, "medium"))
-        self.assertEqual(rows[4][3], "improving")  # the last 90 days: 10 days late on average, the year: 20
+        # days late: 20 * (50/3)/30 = 11.11; late share: 40 * 2/3 = 26.67; trend: 10 * 10/30 = 3.33
+        self.assertEqual([row[2] for row in rows], [11.11, 26.67, 0.0, 0.0, 3.33])
+        self.assertEqual((total, band), (41, "medium"))
+        self.assertEqual(rows[4][3], "improving")  # the last 90 days: 10 days late on average, the year: 16.7
 
 
 @tagged("at_install", "-post_install")
@@ -232,8 +242,10 @@ class TestRiskScore(CollectionsCommon):
         soon = self._paid_invoice(partner, 5, None)
         long_overdue = self._paid_invoice(partner, 60, None)
         self.Score._compute_scores(self.company, TODAY)
-        # Everyone's average delay (this company has only this payer) counts as one more invoice.
-        weights = (0.5 ** (170 / 120), 0.5 ** (90 / 120), 1.0)
+        # Each delay weighs half as much every 240 days since it was paid; everyone's average delay
+        # (this company has only this payer: 20 days) counts as a quarter of an invoice more.
+        self.assertEqual((risk_sql.DELAY_HALF_LIFE_DAYS, risk_sql.DELAY_PRIOR_WEIGHT), (240, 0.25))
+        weights = (0.5 ** (170 / 240), 0.5 ** (90 / 240), 0.25)
         delay = round((weights[0] * 30 + weights[1] * 10 + weights[2] * 20) / sum(weights))
         self.assertEqual(delay, 19)
         moves = SQL("m.id = ANY(%s)", [soon.id, long_overdue.id])
@@ -241,8 +253,8 @@ class TestRiskScore(CollectionsCommon):
         rows = {row[0]: row[3:] for row in self.env.cr.fetchall()}
         due_soon, due_long = soon.invoice_date_due, long_overdue.invoice_date_due
         self.assertEqual(rows[soon.id], (due_soon + timedelta(days=19), due_soon + timedelta(days=20)))
-        # Still open 60 days after its due date: not paid in the past, whatever the habit says.
-        self.assertEqual(rows[long_overdue.id], (TODAY + timedelta(days=1), due_long + timedelta(days=20)))
+        # Still open 60 days after its due date: not paid in the past, nor tomorrow, whatever the habit says.
+        self.assertEqual(rows[long_overdue.id], (TODAY + timedelta(days=7), due_long + timedelta(days=20)))
 
     def test_predicted_payment_date_on_the_invoice(self):
         partner = self._customer("Habit")
