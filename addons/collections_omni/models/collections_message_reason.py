@@ -21,6 +21,8 @@ BLOCKED_REASON_LABELS = {
     "no_email": _lt("No email address"),
     "no_phone": _lt("No mobile or phone number"),
     "invalid_phone": _lt("The number %(number)s is not a valid phone number"),
+    # A reason stored as a sentence before the codes that the migration could not map (18.0.1.0.1).
+    "legacy": _lt("%(text)s"),
 }
 # Who the contact rules are when a customer's own preferred hours held a message back.
 CUSTOMER_PREFERENCE = _lt("Customer preference")
