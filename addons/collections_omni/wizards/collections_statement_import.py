@@ -34,7 +34,10 @@ class CollectionsStatementImport(models.TransientModel):
     )
     csv_delimiter = fields.Selection(
         # "tab", not the character: a selection value names its record (and its translation) in es.po.
-        [(",", "Comma"), (";", "Semicolon"), ("tab", "Tab")], string="Delimiter", default=",", required=True
+        [(",", "Comma"), (";", "Semicolon"), ("tab", "Tab")],
+        string="Delimiter",
+        default=",",
+        required=True,
     )
     csv_decimal_separator = fields.Selection(
         [(".", "Point (1234.56)"), (",", "Comma (1234,56)")], string="Decimal Separator", default=".", required=True
