@@ -15,6 +15,8 @@ from . import collections_provider_sms_iap
 from . import collections_hold_mixin
 from . import collections_message_audit
 from . import collections_message_reason
+from . import collections_note
+from . import mail_message
 from . import collections_message_inbound
 from . import collections_message_fee
 from . import collections_message
