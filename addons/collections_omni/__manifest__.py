@@ -3,7 +3,7 @@
     "name": "Collections Omnichannel",
     "summary": "Dunning policies, stages and multichannel reminder sequences "
     "with contact-rate limits, payment plans and reconciliation",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Accounting/Accounting",
     "website": "https://github.com/collections-omni/collections-omni",
     "author": "Collections Omni contributors",

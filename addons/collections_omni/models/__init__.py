@@ -19,6 +19,8 @@ from . import collections_message_contact
 from . import collections_message_optout
 from . import collections_message_rendering
 from . import collections_message_results
+from . import collections_note
+from . import mail_message
 from . import collections_message_inbound
 from . import collections_message_fee
 from . import collections_message

@@ -79,8 +79,12 @@ class CollectionsMessage(models.Model):
         readonly=True, copy=False, help="A delivery report that came before the send's own result: applied with it."
     )
     early_status_code = fields.Char(readonly=True, copy=False)
-    error_code = fields.Char(readonly=True, help="The provider's error code.")
-    error = fields.Text()
+    error_code = fields.Char(
+        readonly=True, help="The provider's error code, or the engine's (not_delivered, email_failed, timeout, ...)."
+    )
+    # The provider's (or mail server's) own words, as they came; what the engine says is error_code's label.
+    error = fields.Text(string="Provider's Message", readonly=True)
+    error_reason = fields.Char(string="Error", compute="_compute_error_reason")
     idempotency_key = fields.Char(required=True, copy=False, readonly=True)
     planned_date = fields.Date(required=True, default=fields.Date.context_today)
     scheduled_at = fields.Datetime(help="Not sent before this moment (time of day, contact windows).")
@@ -108,6 +112,13 @@ class CollectionsMessage(models.Model):
         for message in inbound:
             message.display_name = _("Reply from %(number)s", number=message.subject or "")
         return super(CollectionsMessage, self - inbound)._compute_display_name()
+
+    @api.depends("error_code", "error")
+    @api.depends_context("lang", "uid")
+    def _compute_error_reason(self):
+        renderer = self.with_context(lang=self._reader_lang())
+        for message in self:
+            message.error_reason = renderer._render_error(message.error_code, message.error)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):

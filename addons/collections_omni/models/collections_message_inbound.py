@@ -1,6 +1,6 @@
 import logging
 
-from odoo import _, api, models
+from odoo import api, models
 
 from ..tools import reply_keywords, sms_http_client
 from .collections_message_audit import engine_transition
@@ -79,14 +79,7 @@ class CollectionsMessageInbound(models.AbstractModel):
             self.env["collections.consent"]._record(
                 partner, provider.channel, intent, "reply", address=e164, note=text[:200], company=company
             )
-        channels = dict(self._fields["channel"]._description_selection(self.env))
-        partner.message_post(
-            body=_(
-                "Collections reply by %(channel)s from %(number)s: %(text)s",
-                channel=channels[provider.channel],
-                number=number,
-                text=text,
-            ),
-            subtype_xmlid="mail.mt_note",
+        self.env["collections.note"]._post(
+            partner, "inbound_reply", channel=provider.channel, number=number or "", text=text
         )
         return message

@@ -21,6 +21,20 @@ BLOCKED_REASON_LABELS = {
     "no_email": _lt("No email address"),
     "no_phone": _lt("No mobile or phone number"),
     "invalid_phone": _lt("The number %(number)s is not a valid phone number"),
+    # A reason stored as a sentence before the codes that the migration could not map (18.0.1.0.1).
+    "legacy": _lt("%(text)s"),
+}
+# Why a send failed, for the codes the engine itself gives (``error_code``); a
+# provider's own codes ("21211", "429") are shown with the provider's own words
+# (``error``), which are data, not ours to translate. ``%(detail)s`` takes those
+# words where they add something (an SMTP answer, a network error).
+ERROR_LABELS = {
+    "not_delivered": _lt("Not delivered"),
+    "email_failed": _lt("The email could not be sent: %(detail)s"),
+    "timeout": _lt(
+        "The provider did not answer in time: it may have accepted the message; a resend with the same key is safe"
+    ),
+    "connection": _lt("The provider could not be reached: %(detail)s"),
 }
 # Who the contact rules are when a customer's own preferred hours held a message back.
 CUSTOMER_PREFERENCE = _lt("Customer preference")
@@ -97,6 +111,31 @@ class CollectionsMessageReason(models.AbstractModel):
             refusals = dict(env["collections.contact.refusal"]._fields["reason"]._description_selection(env))
             values["refusal"] = refusals.get(args["refusal"], args["refusal"])
         return values
+
+    @api.model
+    def _error_labels(self):
+        """{engine error code: lazy translatable label}; other addons add theirs."""
+        return dict(ERROR_LABELS)
+
+    @api.model
+    def _render_error(self, code, detail):
+        """Why a send failed, in this environment's language: the label of an engine
+        code (with the provider's or network's words as its detail), else the
+        provider's own words."""
+        label = self._error_labels().get(code)
+        if label is None:
+            # Odoo SMS (IAP) failures carry Odoo's own failure types, labelled by Odoo.
+            if code and "sms.sms" in self.env:
+                failure_types = dict(self.env["sms.sms"]._fields["failure_type"]._description_selection(self.env))
+                if code in failure_types:
+                    return failure_types[code]
+            return detail or code or False
+        text = self.env._(label)
+        if "%(detail)s" not in text:
+            return text
+        if not detail:
+            return text.split(":")[0] if ":" in text else text
+        return text % {"detail": detail}
 
     @api.model
     def _search_blocked_reason(self, operator, value):

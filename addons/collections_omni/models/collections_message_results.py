@@ -100,7 +100,7 @@ class CollectionsMessageResults(models.AbstractModel):
             return message
         rank = STATUS_RANK.get(message.state, 0)
         if status == "failed" and rank <= STATUS_RANK["sent"]:
-            message.write({"state": "failed", "error_code": code, "error": error or _("Not delivered")})
+            message.write({"state": "failed", "error_code": code or "not_delivered", "error": error or False})
         elif status in ("delivered", "read") and STATUS_RANK[status] > rank:
             now = fields.Datetime.now()
             values = {"state": status, "delivered_at": message.delivered_at or now}
@@ -114,7 +114,9 @@ class CollectionsMessageResults(models.AbstractModel):
         """Called when Odoo's mail queue has processed our emails."""
         for message in self:
             if message.mail_id.id in failed_mail_ids:
-                message.write({"state": "failed", "error": message.mail_id.failure_reason or _("Email failed")})
+                message.write(
+                    {"state": "failed", "error_code": "email_failed", "error": message.mail_id.failure_reason or False}
+                )
             else:
                 message._mark_sent()
 

@@ -443,12 +443,10 @@ class CollectionsPaymentPlan(models.Model):
         reopened = outcomes.get("active", self.browse())
         if completed:
             completed.write({"state": "completed", "end_date": today, "hold_after_break": False})
-            for plan in completed:
-                plan.message_post(body=_("Every installment is paid: the plan is completed."))
+            self.env["collections.note"]._post(completed, "plan_completed")
         if reopened:
             reopened.write({"state": "active", "end_date": False})
-            for plan in reopened:
-                plan.message_post(body=_("A payment was undone: the plan is active again."))
+            self.env["collections.note"]._post(reopened, "plan_reactivated")
         if broken:
             broken._break(today)
 

@@ -169,8 +169,7 @@ class CollectionsPromise(models.Model):
                 broken |= promise
         if kept:
             kept.write({"state": "kept", "end_date": today})
-            for promise in kept:
-                promise.message_post(body=_("Payments cover the promise: kept."))
+            self.env["collections.note"]._post(kept, "promise_kept")
         broken._break(today)
 
     def _break(self, today):

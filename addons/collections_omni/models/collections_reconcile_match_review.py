@@ -70,7 +70,7 @@ class CollectionsReconcileMatchReview(models.AbstractModel):
             if ledger.statement_line_id:
                 ledger.statement_line_id.action_undo_reconciliation()
             match.write({"state": "undone", "undone_at": fields.Datetime.now(), "undone_by_id": self.env.uid})
-            match.message_post(body=_("Reconciliation undone."))
+            self.env["collections.note"]._post(match, "reconciliation_undone")
         return True
 
     def action_open_source(self):

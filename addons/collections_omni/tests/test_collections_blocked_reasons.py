@@ -101,3 +101,22 @@ class TestBlockedReasons(CollectionsCommon):
         self.assertEqual(
             reply.with_user(self.spanish).with_context(lang="es_ES").display_name, "Respuesta desde +34611222333"
         )
+
+    def test_a_failed_send_reads_in_the_readers_language(self):
+        """Why a send failed is a code (and the provider's own words, kept as they
+        came): an English and a Spanish reader of the same message each read it in
+        their language."""
+        message = self._planned_email(self.customer)
+        message._dispatch_planned(self.company)
+        self.assertTrue(message.mail_id)
+        message.mail_id.failure_reason = "550 5.1.1 mailbox unavailable"
+        message.with_context(lang="en_US")._mark_mail_result(failed_mail_ids=message.mail_id.ids)
+        self.assertEqual((message.state, message.error_code), ("failed", "email_failed"))
+        self.assertEqual(message.error, "550 5.1.1 mailbox unavailable", "the mail server's words, as they came")
+        read = lambda user: message.with_user(user).with_context(lang=None).error_reason  # noqa: E731
+        self.assertEqual(read(self.english), "The email could not be sent: 550 5.1.1 mailbox unavailable")
+        self.assertEqual(read(self.spanish), "No se pudo enviar el correo electrónico: 550 5.1.1 mailbox unavailable")
+        message._engine().write({"error_code": "not_delivered", "error": False})
+        self.assertEqual((read(self.english), read(self.spanish)), ("Not delivered", "No entregado"))
+        message._engine().write({"error_code": "21610", "error": "Attempt to send to unsubscribed recipient"})
+        self.assertEqual(read(self.spanish), "Attempt to send to unsubscribed recipient", "a provider's words")

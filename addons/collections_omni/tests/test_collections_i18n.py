@@ -80,3 +80,27 @@ class TestCollectionsI18n(TransactionCase):
             self.assertFalse(
                 missing, f"{addon}/i18n/es.po misses {len(missing)} references (run scripts/i18n): {missing[:5]}"
             )
+
+    def test_every_record_term_is_tied_to_its_record(self):
+        """Field labels, selections, views, actions and menus are translated only through the
+        reference line (``#: model:...``) of their es.po entry: a msgid added by hand without it
+        stays English on screen."""
+        installed = self.env["ir.module.module"].search([("name", "in", ADDONS), ("state", "=", "installed")])
+        for addon in installed.mapped("name"):
+            po_path = os.path.join(get_module_path(addon), "i18n", "es.po")
+            places = {}
+            for entry in polib.pofile(po_path):
+                if entry.msgstr:
+                    places.setdefault(entry.msgid, set()).update(where for where, _line in entry.occurrences)
+            missing = sorted(
+                f"{ttype}:{name}:{res_id}"
+                for _module, ttype, name, res_id, source, *_rest in TranslationModuleReader(
+                    self.env.cr, modules=[addon]
+                )
+                if ttype in ("model", "model_terms")
+                and source
+                and f"{ttype}:{name}:{res_id}" not in places.get(source, ())
+            )
+            self.assertFalse(
+                missing, f"{addon}/i18n/es.po: {len(missing)} record terms untied (run scripts/i18n): {missing[:10]}"
+            )

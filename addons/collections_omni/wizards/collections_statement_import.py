@@ -33,7 +33,11 @@ class CollectionsStatementImport(models.TransientModel):
         default="auto",
     )
     csv_delimiter = fields.Selection(
-        [(",", "Comma"), (";", "Semicolon"), ("\t", "Tab")], string="Delimiter", default=",", required=True
+        # "tab", not the character: a selection value names its record (and its translation) in es.po.
+        [(",", "Comma"), (";", "Semicolon"), ("tab", "Tab")],
+        string="Delimiter",
+        default=",",
+        required=True,
     )
     csv_decimal_separator = fields.Selection(
         [(".", "Point (1234.56)"), (",", "Comma (1234,56)")], string="Decimal Separator", default=".", required=True
@@ -75,7 +79,7 @@ class CollectionsStatementImport(models.TransientModel):
                         "partner_name": self.csv_partner_column or "",
                         "account_number": self.csv_account_column or "",
                     },
-                    delimiter=self.csv_delimiter,
+                    delimiter="\t" if self.csv_delimiter == "tab" else self.csv_delimiter,
                     decimal_separator=self.csv_decimal_separator,
                     date_format=self.csv_date_format,
                     encoding=self.csv_encoding,

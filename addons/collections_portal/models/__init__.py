@@ -1,6 +1,7 @@
 from . import (
     account_move,
     collections_dispute,
+    collections_note,
     collections_payment_plan,
     collections_policy,
     collections_portal_access,

@@ -1,8 +1,6 @@
 import os
 import re
 
-from markupsafe import Markup
-
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
 from odoo.tools import plaintext2html
@@ -166,19 +164,11 @@ class CollectionsDispute(models.Model):
             )
             dispute.attachment_ids = [Command.set(attachments.ids)]
         user = self.env.user
-        person = (
-            _("%(customer)s, through a reminder's link", customer=partner.display_name)
-            if user._is_public()
-            else user.partner_id.display_name
-        )
-        dispute.message_post(
-            body=Markup("<p>%s</p>%s")
-            % (
-                _("Reported by %(person)s in the customer portal.", person=person),
-                plaintext2html(description) if description else Markup(),
-            ),
-            attachment_ids=dispute.attachment_ids.ids,
-        )
+        Note, words, attachments = self.env["collections.note"], description, dispute.attachment_ids.ids
+        if user._is_public():
+            Note._post(dispute, "portal_dispute_reported_by_link", words, attachments, customer=partner.display_name)
+        else:
+            Note._post(dispute, "portal_dispute_reported", words, attachments, person=user.partner_id.display_name)
         dispute._tell_collector(
             _("Dispute reported in the portal: check it and resolve it"),
             note=plaintext2html(description) if description else None,

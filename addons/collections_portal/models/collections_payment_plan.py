@@ -1,5 +1,3 @@
-from markupsafe import Markup
-
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import MissingError, UserError
 from odoo.tools import plaintext2html
@@ -73,9 +71,7 @@ class CollectionsPaymentPlan(models.Model):
         )
         plan.action_generate_schedule()
         plan.action_propose()
-        plan.message_post(
-            body=_("Requested by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
-        )
+        self.env["collections.note"]._post(plan, "portal_plan_requested", person=self.env.user.partner_id.display_name)
         # The plan's collector is the one found above, if any: the to-do goes to them.
         plan._tell_collector(
             _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
@@ -115,9 +111,7 @@ class CollectionsPaymentPlan(models.Model):
         """
         plan = self._portal_awaiting_answer(partner, plan_id)
         plan.action_activate()
-        plan.message_post(
-            body=_("Accepted by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
-        )
+        self.env["collections.note"]._post(plan, "portal_plan_accepted", person=self.env.user.partner_id.display_name)
         return plan
 
     @api.model
@@ -144,22 +138,14 @@ class CollectionsPaymentPlan(models.Model):
             )
         plan = self._portal_awaiting_answer(partner, plan_id)
         plan.action_cancel()
-        person = self.env.user.partner_id.display_name
-        declined = _("Declined by %(person)s in the customer portal.", person=person)
-        reason_html = plaintext2html(reason) if reason else Markup()
-        plan.message_post(body=Markup("<p>%s</p>%s") % (declined, reason_html))
+        Note = self.env["collections.note"]
+        Note._post(plan, "portal_plan_declined", words=reason, person=self.env.user.partner_id.display_name)
         previous = plan.previous_plan_id
         if previous:
-            previous.message_post(
-                body=_(
-                    "The customer declined its renegotiation %(plan)s: this plan stays %(state)s.",
-                    plan=plan.name,
-                    state=previous._state_label(),
-                )
-            )
+            Note._post(previous, "portal_renegotiation_declined", plan=plan.name, plan_state=previous.state)
         plan._tell_collector(
             _("Payment plan %(plan)s declined by the customer in the portal", plan=plan.name),
-            note=reason_html or None,
+            note=plaintext2html(reason) if reason else None,
         )
         return plan
 

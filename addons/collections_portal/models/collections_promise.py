@@ -70,7 +70,5 @@ class CollectionsPromise(models.Model):
                 }
             )
         )
-        promise.message_post(
-            body=_("Promised by %(person)s in the customer portal.", person=self.env.user.partner_id.display_name)
-        )
+        self.env["collections.note"]._post(promise, "portal_promised", person=self.env.user.partner_id.display_name)
         return promise

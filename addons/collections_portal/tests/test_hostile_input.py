@@ -16,6 +16,7 @@ from odoo.addons.collections_omni.tests.hostile import (
 )
 
 from ..controllers.portal import CollectionsCustomerPortal
+from ..models.collections_dispute import MAX_EVIDENCE_SIZE
 from .common import PortalCollectionsCommon
 
 REFUSE = "refuse"  # 4xx with the error, nothing written
@@ -247,3 +248,134 @@ class TestHostileInputPortal(PortalCollectionsCommon, HostileInputMixin, HttpCas
                         self.assertTrue(error["message"], what)
         charged = self.env["payment.transaction"].sudo().search([("invoice_ids", "in", self.first.ids)])
         self.assertEqual(set(charged.mapped("amount")) - {300.0}, set(), "the browser's amount is never charged")
+
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@tagged("post_install", "-at_install", "collections_http")
+class TestHostileUploadsAndHeaders(PortalCollectionsCommon, HostileInputMixin, HttpCase):
+    """Dispute evidence and request headers as an attacker sends them: a 4xx that
+    says what is wrong (or the page as if the header were absent), nothing
+    written, no ERROR or traceback in the log."""
+
+    watched_models = (*WATCHED_MODELS, "ir.attachment")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.lang = "en_US"
+        cls.first = cls._invoice(cls.customer, 300, 40)
+
+    def _logged_in(self):
+        self.authenticate("cliente_uno", "cliente_uno_pw")
+        page = self.opener.get(f"{self.base_url()}/my/collections/dispute", timeout=60)
+        return self.opener, re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    def _dispute(self, session, csrf, files, **headers):
+        data = {"invoice_ids": str(self.first.id), "reason": "quality", "description": "", "csrf_token": csrf}
+        return session.post(
+            f"{self.base_url()}/my/collections/dispute",
+            data=data,
+            files=[("attachments", f) for f in files] or None,
+            headers=headers,
+            timeout=120,
+            allow_redirects=False,
+        )
+
+    def test_evidence_uploads(self):
+        session, csrf = self._logged_in()
+        too_big = b"%PDF-" + b"0" * (MAX_EVIDENCE_SIZE + 1)
+        cases = [
+            ("an empty file", [("empty.pdf", b"", "application/pdf")], "is not a PDF, PNG or JPEG"),
+            ("a web page named .pdf", [("invoice.pdf", b"<html><script>x</script>", "application/pdf")], "not a PDF"),
+            ("a PDF named .png", [("photo.png", PDF, "image/png")], "is not a PDF, PNG or JPEG"),
+            ("a PNG declared as PDF", [("scan.pdf", PNG, "application/pdf")], "is not a PDF, PNG or JPEG"),
+            ("an executable", [("setup.exe", b"MZ\x90\x00" + b"\x00" * 64, "application/x-msdownload")], "not a PDF"),
+            ("no extension", [("README", PDF, "application/pdf")], "is not a PDF, PNG or JPEG"),
+            ("a double extension", [("evidence.pdf.exe", PDF, "application/pdf")], "is not a PDF, PNG or JPEG"),
+            ("a traversal name", [("../../../../etc/passwd", b"root:x:0:0", "text/plain")], "passwd is not a PDF"),
+            ("a Windows traversal", [("..\\..\\boot.ini", b"[boot]", "text/plain")], "boot.ini is not a PDF"),
+            ("a non-ASCII name", [("factura_ñ_€_日本.exe", b"MZ", "application/pdf")], "factura_ñ_€_日本.exe is not"),
+            # The browser's multipart encoding sends control characters percent-encoded.
+            ("a name of control characters", [("\x01\x02\x7f", b"MZ", "application/pdf")], "is not a PDF"),
+            ("a 6 MB file", [("big.pdf", too_big, "application/pdf")], "too large"),
+            ("six files", [(f"{n}.pdf", PDF, "application/pdf") for n in range(6)], "at most 5 files"),
+            ("two hundred files", [(f"{n}.pdf", b"", "application/pdf") for n in range(200)], "at most 5 files"),
+            ("a valid file with a bad one", [("ok.pdf", PDF, "application/pdf"), ("x.pdf", b"<html>", "")], "x.pdf"),
+        ]
+        with self._no_error_logged():
+            for what, files, message in cases:
+                with self.subTest(what):
+                    before = self._hostile_counts()
+                    response = self._dispute(session, csrf, files)
+                    self._assert_refused(response, what, range(400, 401), before)
+                    self.assertIn(message, response.text, what)
+
+    def test_a_traversal_name_with_a_real_document_keeps_only_its_base_name(self):
+        session, csrf = self._logged_in()
+        with self._no_error_logged():
+            response = self._dispute(session, csrf, [("../../../tmp/../factura ñ.pdf", PDF, "application/pdf")])
+        self.assertIn(response.status_code, (302, 303), response.text[-500:])
+        dispute = self.env["collections.dispute"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(dispute.attachment_ids.mapped("name"), ["factura ñ.pdf"])
+        self.assertEqual(dispute.attachment_ids.mimetype, "application/pdf")
+
+    def test_odd_request_headers(self):
+        """Headers that choose nothing a customer needs (the language, cookies) are
+        ignored when odd; a body that is not what its Content-Type says is refused."""
+        session, csrf = self._logged_in()
+        odd_languages = [
+            "x" * 20_000,
+            "es-ES;q=abc, *;q=-1, ;;;,",
+            "ñ-ÑÑ, 日本語;q=0.5",
+            ",".join(f"l{n};q=0.{n % 10}" for n in range(2000)),
+            "es_ES\t\t\t, en",
+        ]
+        with self._no_error_logged():
+            for value in odd_languages:
+                for path, opener in (("/my/collections", session), ("/collections/unsubscribe/1/x", requests)):
+                    with self.subTest(path=path, language=value[:30]):
+                        response = opener.get(
+                            f"{self.base_url()}{path}",
+                            headers={"Accept-Language": value.encode()},
+                            timeout=60,
+                            allow_redirects=False,
+                        )
+                        self._assert_refused(response, f"{path} Accept-Language", range(200, 500))
+            # Cookies that are no ASCII (a session id of "é", a cookie of bytes that are no UTF-8).
+            for cookie in ("session_id=é", "session_id=\xff\xfe; frontend_lang=ñ", "frontend_lang=" + "é" * 5000):
+                with self.subTest(cookie=cookie[:30]):
+                    response = requests.get(
+                        f"{self.base_url()}/my/collections",
+                        headers={"Cookie": cookie.encode("utf-8", "surrogateescape")},
+                        timeout=60,
+                        allow_redirects=False,
+                    )
+                    self._assert_refused(response, f"cookie {cookie[:20]!r}", range(200, 500))
+            # Bodies that are not what their Content-Type says: no form is read, so no CSRF token: refused.
+            url = f"{self.base_url()}/my/collections/dispute"
+            form = f"invoice_ids={self.first.id}&reason=quality&csrf_token={csrf}"
+            for what, content_type, body in (
+                ("JSON declared as a form", "application/x-www-form-urlencoded", b'{"invoice_ids": 1}'),
+                ("a form declared as JSON", "application/json", form.encode()),
+                ("multipart without its boundary", "multipart/form-data", form.encode()),
+                ("multipart with a wrong boundary", "multipart/form-data; boundary=zzz", b"--yyy\r\n" + form.encode()),
+                ("a form declared as XML", "text/xml", form.encode()),
+                ("bytes that are no UTF-8", "application/x-www-form-urlencoded; charset=utf-8", b"\xff\xfe=\xc3"),
+            ):
+                with self.subTest(what):
+                    before = self._hostile_counts()
+                    response = session.post(
+                        url, data=body, headers={"Content-Type": content_type}, timeout=60, allow_redirects=False
+                    )
+                    self._assert_refused(response, what, range(400, 500), before)
+            # A Content-Length shorter than the body: the form is cut, the CSRF token with it.
+            before = self._hostile_counts()
+            prepared = session.prepare_request(
+                requests.Request("POST", url, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            )
+            prepared.headers["Content-Length"] = str(len(form) - len(csrf))
+            response = session.send(prepared, timeout=60, allow_redirects=False)
+            self._assert_refused(response, "a Content-Length shorter than the body", range(400, 500), before)
