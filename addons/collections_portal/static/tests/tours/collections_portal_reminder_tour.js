@@ -59,6 +59,10 @@ registry.category("web_tour.tours").add("collections_portal_reminder_tour", {
         ...shot("05_plan"),
         { content: "Send my request", trigger: "button[name='submit']", run: "click" },
         { content: "Approved at once", trigger: ".alert-success:contains(aprobado)" },
+        {
+            content: "The reminders of these invoices stop",
+            trigger: ".alert-success:contains(Ya no le enviamos recordatorios de estas facturas)",
+        },
         ...shot("06_plan_aprobado"),
         // The first installment with Odoo's demo provider.
         { content: "Pay the next installment", trigger: ".o_collections_pay_next a.btn-primary", run: "click" },
