@@ -233,7 +233,9 @@ def odoo_server(tmp_path_factory):
         subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
     else:
         subprocess.run(
-            odoo_command("-d", db, "-i", ADDONS, "--without-demo=all", "--stop-after-init", "--http-port=0"),
+            odoo_command(
+                "-d", db, "-i", f"{ADDONS},payment_demo", "--without-demo=all", "--stop-after-init", "--http-port=0"
+            ),
             check=True,
             env=PG_ENV,
         )

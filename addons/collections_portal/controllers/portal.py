@@ -793,7 +793,15 @@ class CollectionsCustomerPortal(PortalAccount):
             values = self._collections_plan_values(partner, form, error=error.args[0])
             return request.render("collections_portal.portal_collections_plan_request", values, status=400)
         values = self._collections_plan_values(partner, form)
-        values.update(schedule=schedule, schedule_currency=invoices.currency_id)
+        company = invoices.company_id
+        policy = request.env["collections.policy"].sudo()._for_partner(partner, company)
+        total = sum(amount for _sequence, _due, amount in schedule)
+        values.update(
+            schedule=schedule,
+            schedule_currency=invoices.currency_id,
+            # Said before sending: such a request starts at once (collections.payment.plan._portal_request).
+            approved_at_once=policy._portal_approves(total, invoices.currency_id, company, self._collections_today()),
+        )
         return request.render("collections_portal.portal_collections_plan_request", values)
 
     @http.route("/my/collections/plan", type="http", auth="public", website=True, methods=["POST"])
@@ -815,7 +823,9 @@ class CollectionsCustomerPortal(PortalAccount):
         except UserError as error:
             values = self._collections_plan_values(partner, post, error=error.args[0])
             return request.render("collections_portal.portal_collections_plan_request", values, status=400)
-        return request.redirect(f"/my/collections/plans/{plan.id}?requested=1")
+        return request.redirect(
+            f"/my/collections/plans/{plan.id}?{'approved' if plan.state == 'active' else 'requested'}=1"
+        )
 
     # === DISPUTES === #
 
@@ -868,9 +878,16 @@ class CollectionsCustomerPortal(PortalAccount):
     # === PLANS === #
 
     @http.route("/my/collections/plans/<int:plan_id>", type="http", auth="public", website=True, methods=["GET"])
-    def collections_plan(self, plan_id, requested=None, accepted=None, declined=None, paid=None, **kwargs):
+    def collections_plan(
+        self, plan_id, requested=None, approved=None, accepted=None, declined=None, paid=None, **kwargs
+    ):
         return self._collections_plan_page(
-            plan_id, requested=bool(requested), accepted=bool(accepted), declined=bool(declined), paid=bool(paid)
+            plan_id,
+            requested=bool(requested),
+            approved=bool(approved),
+            accepted=bool(accepted),
+            declined=bool(declined),
+            paid=bool(paid),
         )
 
     def _collections_plan_page(self, plan_id, error=None, decline_reason=None, status=200, **flags):
@@ -891,6 +908,7 @@ class CollectionsCustomerPortal(PortalAccount):
             # After declining: the plan form with the invoices still open ticked.
             "request_url": "/my/collections/plan?" + urlencode([("invoice_ids", i) for i in open_invoices.ids]),
             "requested": False,
+            "approved": False,
             "accepted": False,
             "declined": False,
             "paid": False,

@@ -37,7 +37,9 @@ class CollectionsPaymentPlan(models.Model):
     def _portal_request(self, partner, invoice_ids, installment_count, frequency, start_date, note=None):
         """The customer requests a plan in the portal: a proposed plan (its
         invoices are held from now on, as for any proposed plan) and an
-        activity for the collector, who activates or cancels it.
+        activity for the collector, who activates or cancels it; within the
+        policy's amount for approval at once (``portal_approve_up_to``) an
+        active plan instead, and no to-do.
 
         :raise UserError: with what is wrong; nothing is written
         """
@@ -46,9 +48,8 @@ class CollectionsPaymentPlan(models.Model):
             partner, invoice_ids, installment_count, frequency, start_date, lock=True
         )
         company = invoices.company_id
-        collector = (
-            self.env["collections.policy"].sudo()._for_partner(partner, company)._portal_collector(partner, company)
-        )
+        policy = self.env["collections.policy"].sudo()._for_partner(partner, company)
+        collector = policy._portal_collector(partner, company)
         # Ownership is checked above; the customer has no access rights on plans, and does not
         # follow their chatter (the collectors' conversation, with links the customer cannot open).
         plan = (
@@ -72,6 +73,13 @@ class CollectionsPaymentPlan(models.Model):
         plan.action_generate_schedule()
         plan.action_propose()
         self.env["collections.note"]._post(plan, "portal_plan_requested", person=self.env.user.partner_id.display_name)
+        if policy._portal_approves(plan.amount_total, plan.currency_id, company, fields.Date.context_today(self)):
+            # Within every limit of the policy: it starts now, nobody has to decide.
+            plan.action_activate()
+            plan.message_post(
+                body=_("Approved at once: within the limits of the policy %(policy)s.", policy=policy.name)
+            )
+            return plan
         # The plan's collector is the one found above, if any: the to-do goes to them.
         plan._tell_collector(
             _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),

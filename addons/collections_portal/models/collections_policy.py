@@ -20,6 +20,13 @@ class CollectionsPolicy(models.Model):
         default=DEFAULT_PORTAL_MAX_INSTALLMENTS,
         help="The largest number of installments a customer may ask for in the portal.",
     )
+    portal_approve_up_to = fields.Float(
+        string="Approve Portal Plans Up To",
+        digits="Account",
+        help="A payment plan a customer requests in the portal within the limits above, for at most this amount "
+        "(in the company's currency), starts at once; a larger one goes to the collector. 0: every request goes "
+        "to the collector.",
+    )
     portal_user_id = fields.Many2one(
         "res.users",
         string="Collector for Portal Requests",
@@ -29,9 +36,11 @@ class CollectionsPolicy(models.Model):
         "nobody is assigned.",
     )
 
-    @api.constrains("portal_max_days", "portal_max_installments")
+    @api.constrains("portal_max_days", "portal_max_installments", "portal_approve_up_to")
     def _check_portal_limits(self):
         for policy in self:
+            if policy.portal_approve_up_to < 0:
+                raise ValidationError(_("The amount up to which plans are approved at once cannot be negative."))
             if policy.portal_max_days < 0:
                 raise ValidationError(_("The latest date a customer may choose cannot be in the past."))
             if policy.portal_max_installments < 1:
@@ -43,6 +52,17 @@ class CollectionsPolicy(models.Model):
             return DEFAULT_PORTAL_MAX_DAYS, DEFAULT_PORTAL_MAX_INSTALLMENTS
         self.ensure_one()
         return self.portal_max_days, self.portal_max_installments
+
+    def _portal_approves(self, amount, currency, company, on_date):
+        """Whether a plan the customer requests for ``amount`` (within the
+        installment and date limits, checked before) starts at once: up to the
+        policy's amount, converted into the company's currency; never without
+        a policy or with 0."""
+        limit = self.portal_approve_up_to if self else 0.0
+        if limit <= 0:
+            return False
+        in_company_currency = currency._convert(amount, company.currency_id, company, on_date)
+        return company.currency_id.compare_amounts(in_company_currency, limit) <= 0
 
     def _portal_check_date(self, chosen, today):
         """A date the customer chose: from today up to the policy's limit."""

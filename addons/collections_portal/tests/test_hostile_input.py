@@ -84,7 +84,12 @@ class TestHostileInputPortal(PortalCollectionsCommon, HostileInputMixin, HttpCas
             ("GET", "/my/collections/plan", {**plan_form, "preview": "1"}, plan_terms),
             ("POST", "/my/collections/plan", plan_form, plan_terms),
             ("POST", "/my/collections/plan", {**plan_form, "submit": "1"}, plan_terms),
-            ("GET", "/my/collections/plans/{id}", {}, {"requested": IGNORE, "accepted": IGNORE, "declined": IGNORE}),
+            (
+                "GET",
+                "/my/collections/plans/{id}",
+                {},
+                {"requested": IGNORE, "approved": IGNORE, "accepted": IGNORE, "declined": IGNORE},
+            ),
             ("POST", "/my/collections/plans/{id}/accept", {}, {}),
             ("POST", "/my/collections/plans/{id}/decline", {"reason": "Too high"}, {}),
             ("GET", "/my/collections/statement", {}, {"date_from": REFUSE, "date_to": REFUSE}),

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import MissingError, UserError
+from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
@@ -136,6 +136,39 @@ class TestPortalRequests(PortalCollectionsCommon):
         run = self._run()
         self.assertEqual(run.skip_reasons, {"payment_plan": 1}, "a proposed plan holds its invoices")
         self.assertFalse(self._messages(self.customer), "both invoices are held: nothing to send")
+
+    def test_a_plan_within_the_policys_amount_starts_at_once(self):
+        planned = (
+            self.env["collections.message"]
+            ._engine()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "channel": "email",
+                    "currency_id": self.company.currency_id.id,
+                    "state": "planned",
+                    "move_ids": [(6, 0, self.second.ids)],
+                    "idempotency_key": "portal-approve-at-once",
+                }
+            )
+        )
+        self.policy.portal_approve_up_to = 300
+        beyond = self._request(self.first | self.second)
+        self.assertEqual(beyond.state, "proposed", "500 is beyond the policy's 300: the collector decides")
+        self.assertEqual(beyond.activity_ids.user_id, self.collector)
+        beyond.action_cancel()
+        plan = self._request(self.second, count=2)
+        self.assertEqual((plan.state, plan.activation_date), ("active", TODAY), "200: approved at once")
+        self.assertEqual(len(plan.installment_ids), 2)
+        self.assertFalse(plan.activity_ids, "nobody has to decide")
+        self.assertIn("Approved at once", plan.message_ids[0].body)
+        self.assertEqual(planned.state, "cancelled", "its pending reminder stops at once")
+        in_eur = self._invoice(self.customer, 250, 5, currency=self.setup_other_currency("EUR"))  # 2 EUR a dollar
+        self.assertEqual(self._request(in_eur).state, "active", "EUR 250 are 125 in the company's currency")
+        self.policy.portal_approve_up_to = 0
+        self.assertEqual(self._request(self.first).state, "proposed", "0: every request goes to the collector")
+        with self.assertRaises(ValidationError):
+            self.policy.portal_approve_up_to = -1
 
     def test_plan_request_limits(self):
         with self.assertRaisesRegex(UserError, "between 1 and 6"):
