@@ -14,7 +14,7 @@ The database (the three addons and a WhatsApp account, no provider: the
 webhook's own work) is created once and reused; its events are deleted before
 each run, and only the events' scheduled action runs in its cron worker.
 
-    scripts/bench webhook [--events 20000] [--clients 16] [--http-workers 2]
+    scripts/bench webhook [--events 20000] [--clients 16] [--http-workers 2] [--apply-after]
 """
 
 import argparse
@@ -28,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,11 +44,29 @@ DB = "collections_bench_webhook"
 ADDONS = "collections_omni,collections_portal,collections_whatsapp"
 APP_SECRET = "bench-app-secret"
 PHONE_NUMBER_ID = "1700000001"
+APPLY_CRON = "ir_model_data where module = 'collections_whatsapp' and name = 'ir_cron_whatsapp_apply_events'"
 
 
 def _psql(db, sql):
     out = subprocess.run(["psql", "-q", "-d", db, "-Atc", sql], capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def _cpu_seconds(pid):
+    """CPU seconds used so far by Odoo's processes (the main one, its HTTP and cron workers)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _free_port():
@@ -114,11 +133,11 @@ def distinct_events(count, seed):
 def run(args):
     account_id = ensure_database()
     _psql(DB, "delete from collections_whatsapp_event; delete from collections_whatsapp_conversation")
-    # Only the events' scheduled action runs in the cron worker: the bench measures the webhook, nothing else.
+    # Only the events' scheduled action runs in the cron worker: the bench measures the webhook, nothing else
+    # (--apply-after: not even that while posting; it is switched on once every 200 is in).
     _psql(
         DB,
-        "update ir_cron set active = (id in (select res_id from ir_model_data where module ="
-        " 'collections_whatsapp' and name = 'ir_cron_whatsapp_apply_events'))",
+        f"update ir_cron set active = (id in (select res_id from {APPLY_CRON}) and not {args.apply_after})",
     )
     load_before = os.getloadavg()[0]
     raws, keys = distinct_events(args.events // 2, args.seed)
@@ -167,18 +186,24 @@ def run(args):
         warm = [raw for raw, key in zip(*distinct_events(20, args.seed + 1), strict=True)]
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(post, warm))
+        cpu_before = _cpu_seconds(server.pid), time.process_time()
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(post, posts))
         seconds = time.perf_counter() - started
         load_after = os.getloadavg()[0]
+        cpu_posting = _cpu_seconds(server.pid) - cpu_before[0], time.process_time() - cpu_before[1]
         # The 200s are in; the cron worker applies what they stored (it was triggered by each commit).
+        if args.apply_after:
+            _psql(DB, f"update ir_cron set active = true where id in (select res_id from {APPLY_CRON})")
+            _psql("postgres", f"select pg_notify('cron_trigger', '{DB}')")
         deadline = time.monotonic() + args.apply_timeout
         while _psql(DB, "select count(*) from collections_whatsapp_event where state = 'pending'") != "0":
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         apply_seconds = time.perf_counter() - started
+        cpu_total = _cpu_seconds(server.pid) - cpu_before[0]
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -206,11 +231,18 @@ def run(args):
                 "duplicates": records - distinct_stored,
                 "lost": len(keys) - distinct_stored,
                 "applied": applied,
+                "apply_after": args.apply_after,
                 "apply_s": round(apply_seconds, 1),
                 "pending": int(_psql(DB, "select count(*) from collections_whatsapp_event where state = 'pending'")),
                 "errors": int(_psql(DB, "select count(*) from collections_whatsapp_event where state = 'error'")),
                 "load_before": round(load_before, 2),
                 "load_after": round(load_after, 2),
+                # CPU time, unlike wall time, hardly depends on what else runs on the machine:
+                # Odoo's (acknowledging, and applying meanwhile) while posting, Odoo's until all was
+                # applied, and this client's own (signing and posting).
+                "server_cpu_s_posting": round(cpu_posting[0], 1),
+                "server_cpu_s": round(cpu_total, 1),
+                "client_cpu_s": round(cpu_posting[1], 1),
             }
         ),
         flush=True,
@@ -224,6 +256,11 @@ def main(argv=None):
     parser.add_argument("--http-workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--apply-timeout", type=int, default=600, help="seconds to wait for the cron worker")
+    parser.add_argument(
+        "--apply-after",
+        action="store_true",
+        help="apply the events only once every 200 is in: the acknowledgement alone, then the apply alone",
+    )
     run(parser.parse_args(argv))
 
 
