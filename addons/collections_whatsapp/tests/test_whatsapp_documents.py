@@ -109,3 +109,14 @@ class TestWhatsappDocuments(WhatsappCommon):
         with self.assertRaisesRegex(UserError, "not a posted invoice of"):
             conversation.action_send_invoice()
         self.assertEqual(len(self.emulator.sent), before)
+
+    def test_the_customer_form_opens_the_conversation_with_the_reply_box(self):
+        customer = self.customer.with_user(self.billing_collector)
+        with self.assertRaisesRegex(UserError, "has not written on WhatsApp yet"):
+            customer.action_collections_whatsapp()
+        conversation = self._customer_writes()
+        action = customer.action_collections_whatsapp()
+        self.assertEqual(
+            (action["res_model"], action["res_id"], action["view_mode"]),
+            ("collections.whatsapp.conversation", conversation.id, "form"),
+        )
