@@ -69,6 +69,16 @@ def _cpu_seconds(pid):
     return total
 
 
+def _postgres_cpu_seconds():
+    """CPU seconds used so far by the PostgreSQL cluster (its postmaster's processes), or None."""
+    pgdata = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "pgdata")
+    try:
+        with open(os.path.join(pgdata, "postmaster.pid")) as handle:
+            return _cpu_seconds(int(handle.readline()))
+    except (OSError, ValueError):
+        return None
+
+
 def _free_port():
     import socket
 
@@ -186,7 +196,7 @@ def run(args):
         warm = [raw for raw, key in zip(*distinct_events(20, args.seed + 1), strict=True)]
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(post, warm))
-        cpu_before = _cpu_seconds(server.pid), time.process_time()
+        cpu_before = _cpu_seconds(server.pid), time.process_time(), _postgres_cpu_seconds()
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(post, posts))
@@ -204,6 +214,8 @@ def run(args):
             time.sleep(0.5)
         apply_seconds = time.perf_counter() - started
         cpu_total = _cpu_seconds(server.pid) - cpu_before[0]
+        postgres_cpu = _postgres_cpu_seconds()
+        postgres_cpu = postgres_cpu - cpu_before[2] if postgres_cpu is not None and cpu_before[2] is not None else None
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -243,6 +255,7 @@ def run(args):
                 "server_cpu_s_posting": round(cpu_posting[0], 1),
                 "server_cpu_s": round(cpu_total, 1),
                 "client_cpu_s": round(cpu_posting[1], 1),
+                "postgres_cpu_s": round(postgres_cpu, 1) if postgres_cpu is not None else None,
             }
         ),
         flush=True,

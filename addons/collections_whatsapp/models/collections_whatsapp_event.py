@@ -160,7 +160,12 @@ class CollectionsWhatsappEvent(models.Model):
             self.env.ref(f"collections_whatsapp.{APPLY_CRON}")._trigger(fields.Datetime.now() + dt.timedelta(seconds=5))
             return
         self.env.cr.execute("SELECT count(*) FROM collections_whatsapp_event WHERE state = 'pending'")
-        self.env["ir.cron"]._notify_progress(done=len(events), remaining=self.env.cr.fetchone()[0])
+        remaining = self.env.cr.fetchone()[0]
+        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+        if remaining:
+            # The scheduler calls again at once, but only ten times per wake-up; a backlog larger than
+            # that would then wait for the cron worker's next poll (a minute): wake it again after commit.
+            self.env.ref(f"collections_whatsapp.{APPLY_CRON}")._trigger()
 
     def _claim(self):
         """The pending ones among these events, locked for this transaction: the

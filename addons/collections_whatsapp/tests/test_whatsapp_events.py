@@ -163,14 +163,18 @@ class TestWhatsappEvents(WhatsappCommon):
         stored = self.Event.sudo().browse()
         for body in bodies:
             stored |= self.Event.sudo()._store(self.account, webhook.parse(body))
-            cron = self.env.ref("collections_whatsapp.ir_cron_whatsapp_apply_events")
+        cron = self.env.ref("collections_whatsapp.ir_cron_whatsapp_apply_events")
         progress = self.env["ir.cron.progress"].sudo().create({"cron_id": cron.id})
+        triggers = self._apply_cron_triggers()
         with patch.object(event_module, "APPLY_BATCH", 2):
             self.Event.with_context(ir_cron_progress_id=progress.id).sudo()._cron_apply_events()
         self.assertEqual(stored.mapped("state").count("done"), 2, "one batch")
         self.assertEqual((progress.done, progress.remaining), (2, 1), "the scheduler is told one remains")
-        self.Event.sudo()._cron_apply_events()
+        self.assertEqual(self._apply_cron_triggers(), triggers + 1, "and the cron worker is woken again")
+        with patch.object(event_module, "APPLY_BATCH", 2):
+            self.Event.sudo()._cron_apply_events()
         self.assertEqual(set(stored.mapped("state")), {"done"})
+        self.assertEqual(self._apply_cron_triggers(), triggers + 1, "nothing left: no new wake-up")
         self.assertEqual(self._conversation().unread_count, 1)
         message = self.env["collections.message"].search([("provider_ref", "=", "wamid.CRON1")])
         self.assertEqual(message.state, "delivered")
