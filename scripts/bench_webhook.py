@@ -7,11 +7,14 @@ event per request, each signed with the account's app secret as Meta does.
 Prints one JSON line: requests posted (``events``), distinct events, seconds,
 events per second, p50/p95 of the acknowledgement (the 200), the records
 stored, duplicates (records beyond one per distinct event) and lost (distinct
-events without a record). The database (the three addons and a WhatsApp
-account, no provider: the webhook's own work) is created once and reused; its
-events are deleted before each run.
+events without a record); then how the cron worker applied them after the
+200s (``applied``, ``apply_s``: from the first post until none is pending,
+``pending``/``errors`` left) and the machine's load average before and after.
+The database (the three addons and a WhatsApp account, no provider: the
+webhook's own work) is created once and reused; its events are deleted before
+each run, and only the events' scheduled action runs in its cron worker.
 
-    scripts/bench webhook [--events 20000] [--clients 16] [--http-workers 2]
+    scripts/bench webhook [--events 20000] [--clients 16] [--http-workers 2] [--apply-after]
 """
 
 import argparse
@@ -25,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,11 +44,39 @@ DB = "collections_bench_webhook"
 ADDONS = "collections_omni,collections_portal,collections_whatsapp"
 APP_SECRET = "bench-app-secret"
 PHONE_NUMBER_ID = "1700000001"
+APPLY_CRON = "ir_model_data where module = 'collections_whatsapp' and name = 'ir_cron_whatsapp_apply_events'"
 
 
 def _psql(db, sql):
     out = subprocess.run(["psql", "-q", "-d", db, "-Atc", sql], capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def _cpu_seconds(pid):
+    """CPU seconds used so far by Odoo's processes (the main one, its HTTP and cron workers)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _postgres_cpu_seconds():
+    """CPU seconds used so far by the PostgreSQL cluster (its postmaster's processes), or None."""
+    pgdata = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "pgdata")
+    try:
+        with open(os.path.join(pgdata, "postmaster.pid")) as handle:
+            return _cpu_seconds(int(handle.readline()))
+    except (OSError, ValueError):
+        return None
 
 
 def _free_port():
@@ -111,6 +143,13 @@ def distinct_events(count, seed):
 def run(args):
     account_id = ensure_database()
     _psql(DB, "delete from collections_whatsapp_event; delete from collections_whatsapp_conversation")
+    # Only the events' scheduled action runs in the cron worker: the bench measures the webhook, nothing else
+    # (--apply-after: not even that while posting; it is switched on once every 200 is in).
+    _psql(
+        DB,
+        f"update ir_cron set active = (id in (select res_id from {APPLY_CRON}) and not {args.apply_after})",
+    )
+    load_before = os.getloadavg()[0]
     raws, keys = distinct_events(args.events // 2, args.seed)
     posts = [raw for raw in raws for _copy in range(2)]
     random.Random(args.seed).shuffle(posts)
@@ -127,7 +166,7 @@ def run(args):
                 f"--http-port={port}",
                 f"--gevent-port={gevent_port}",
                 f"--workers={args.http_workers}",
-                "--max-cron-threads=0",
+                "--max-cron-threads=1",  # the cron worker applies the events the webhook stored
                 "--log-level=warn",
                 "--limit-time-real=600",
             ),
@@ -157,10 +196,26 @@ def run(args):
         warm = [raw for raw, key in zip(*distinct_events(20, args.seed + 1), strict=True)]
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(post, warm))
+        cpu_before = _cpu_seconds(server.pid), time.process_time(), _postgres_cpu_seconds()
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(post, posts))
         seconds = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
+        cpu_posting = _cpu_seconds(server.pid) - cpu_before[0], time.process_time() - cpu_before[1]
+        # The 200s are in; the cron worker applies what they stored (it was triggered by each commit).
+        if args.apply_after:
+            _psql(DB, f"update ir_cron set active = true where id in (select res_id from {APPLY_CRON})")
+            _psql("postgres", f"select pg_notify('cron_trigger', '{DB}')")
+        deadline = time.monotonic() + args.apply_timeout
+        while _psql(DB, "select count(*) from collections_whatsapp_event where state = 'pending'") != "0":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        apply_seconds = time.perf_counter() - started
+        cpu_total = _cpu_seconds(server.pid) - cpu_before[0]
+        postgres_cpu = _postgres_cpu_seconds()
+        postgres_cpu = postgres_cpu - cpu_before[2] if postgres_cpu is not None and cpu_before[2] is not None else None
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -168,6 +223,7 @@ def run(args):
     refused = sum(1 for r in results if r[1] != 200)
     mine = f"key ~ '^wamid\\.BENCH{args.seed}[SI]'"
     records = int(_psql(DB, f"select count(*) from collections_whatsapp_event where {mine}"))
+    applied = int(_psql(DB, f"select count(*) from collections_whatsapp_event where {mine} and state = 'done'"))
     stored = set(_psql(DB, f"select distinct key from collections_whatsapp_event where {mine}").splitlines())
     distinct_stored = len(stored & set(keys))
     print(
@@ -186,6 +242,20 @@ def run(args):
                 "records": records,
                 "duplicates": records - distinct_stored,
                 "lost": len(keys) - distinct_stored,
+                "applied": applied,
+                "apply_after": args.apply_after,
+                "apply_s": round(apply_seconds, 1),
+                "pending": int(_psql(DB, "select count(*) from collections_whatsapp_event where state = 'pending'")),
+                "errors": int(_psql(DB, "select count(*) from collections_whatsapp_event where state = 'error'")),
+                "load_before": round(load_before, 2),
+                "load_after": round(load_after, 2),
+                # CPU time, unlike wall time, hardly depends on what else runs on the machine:
+                # Odoo's (acknowledging, and applying meanwhile) while posting, Odoo's until all was
+                # applied, and this client's own (signing and posting).
+                "server_cpu_s_posting": round(cpu_posting[0], 1),
+                "server_cpu_s": round(cpu_total, 1),
+                "client_cpu_s": round(cpu_posting[1], 1),
+                "postgres_cpu_s": round(postgres_cpu, 1) if postgres_cpu is not None else None,
             }
         ),
         flush=True,
@@ -198,6 +268,12 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--http-workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--apply-timeout", type=int, default=600, help="seconds to wait for the cron worker")
+    parser.add_argument(
+        "--apply-after",
+        action="store_true",
+        help="apply the events only once every 200 is in: the acknowledgement alone, then the apply alone",
+    )
     run(parser.parse_args(argv))
 
 

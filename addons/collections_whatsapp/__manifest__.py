@@ -18,6 +18,7 @@
         "data/ir_cron_data.xml",
         "views/collections_whatsapp_account_views.xml",
         "views/collections_whatsapp_conversation_views.xml",
+        "views/res_partner_views.xml",
         "views/collections_whatsapp_menus.xml",
     ],
     "assets": {

@@ -57,6 +57,17 @@ class CollectionsWhatsappConversation(models.Model):
     )
     plan_options = fields.Char(readonly=True, help="The numbers of installments the chat offered last (2,3,6).")
     reply_text = fields.Text(string="Reply")
+    reply_invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice to Send",
+        domain="[('commercial_partner_id', '=', commercial_partner_id), ('move_type', '=', 'out_invoice'), "
+        "('state', '=', 'posted')]",
+        help="Its PDF goes as a WhatsApp document; empty: the oldest open invoice.",
+    )
+    commercial_partner_id = fields.Many2one(related="partner_id.commercial_partner_id")
+    can_send_statement = fields.Boolean(
+        compute="_compute_can_send_statement", help="The statement of account comes with the customer portal."
+    )
 
     _sql_constraints = [("number_uniq", "unique(account_id, wa_id)", "One conversation per number and account.")]
 
@@ -65,6 +76,11 @@ class CollectionsWhatsappConversation(models.Model):
         for conversation in self:
             who = conversation.partner_id.display_name or conversation.profile_name or _("Unknown number")
             conversation.display_label = f"{who} ({conversation.phone or conversation.wa_id})"
+
+    def _compute_can_send_statement(self):
+        available = hasattr(self.env["res.partner"], "_collections_statement_pdf")  # collections_portal
+        for conversation in self:
+            conversation.can_send_statement = available and bool(conversation.partner_id)
 
     @api.depends("last_inbound_at")
     def _compute_window(self):
@@ -593,6 +609,74 @@ class CollectionsWhatsappConversation(models.Model):
             conversation._send_text(conversation.reply_text)
             conversation.reply_text = False
         return True
+
+    def action_send_invoice(self):
+        """The chosen invoice's PDF (else the oldest open one) as a WhatsApp
+        document, from the reply box: only inside the 24-hour window (checked
+        before anything is rendered or uploaded)."""
+        for conversation in self:
+            conversation._check_can_send()
+            partner = conversation.partner_id.commercial_partner_id
+            if not partner:
+                raise UserError(_("Link this conversation to a customer first."))
+            invoice = conversation.reply_invoice_id or conversation._open_invoices()[:1]
+            if not invoice:
+                raise UserError(_("%(customer)s has no open invoice to send.", customer=partner.display_name))
+            if (
+                invoice.commercial_partner_id != partner
+                or invoice.move_type != "out_invoice"
+                or invoice.state != "posted"
+            ):
+                raise UserError(
+                    _(
+                        "%(invoice)s is not a posted invoice of %(customer)s.",
+                        invoice=invoice.display_name,
+                        customer=partner.display_name,
+                    )
+                )
+            content, _kind = (
+                self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", invoice.ids)
+            )
+            filename = f"{(invoice.name or 'invoice').replace('/', '_')}.pdf"
+            conversation._send_document(content, filename, caption=invoice.name)
+            conversation._note_on_customer(filename)
+            conversation.reply_invoice_id = False
+        return True
+
+    def action_send_statement(self):
+        """The customer's statement of account (the portal's PDF, in the
+        customer's language) as a WhatsApp document, from the reply box: only
+        inside the 24-hour window (checked before anything is rendered)."""
+        for conversation in self:
+            conversation._check_can_send()
+            if not conversation.can_send_statement:
+                raise UserError(
+                    _("The statement of account needs a customer on the conversation and the customer portal app.")
+                )
+            partner = conversation.partner_id.commercial_partner_id.sudo()
+            lang = partner.lang or "en_US"
+            content = partner._collections_statement_pdf(lang=lang)
+            filename = (
+                conversation.with_context(lang=lang)
+                .env._(
+                    "Statement %(customer)s %(date)s.pdf",
+                    customer=partner.name,
+                    date=fields.Date.to_string(fields.Date.context_today(conversation)),
+                )
+                .replace("/", "-")
+            )
+            conversation._send_document(content, filename)
+            conversation._note_on_customer(filename)
+        return True
+
+    def _note_on_customer(self, filename):
+        """The customer's chatter, the contact timeline, says what went on WhatsApp."""
+        self.partner_id.commercial_partner_id.sudo().message_post(
+            body=_("Sent %(file)s on WhatsApp.", file=filename),
+            author_id=self.env.user.partner_id.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
 
     def action_mark_read(self):
         self.write({"unread_count": 0})

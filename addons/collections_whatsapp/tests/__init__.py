@@ -4,3 +4,4 @@ from . import test_whatsapp_self_service
 from . import test_whatsapp_sending
 from . import test_whatsapp_ui
 from . import test_hostile_input
+from . import test_whatsapp_documents

@@ -1,5 +1,9 @@
+import json
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
+from ..models import collections_whatsapp_event as event_module
 from ..tools import webhook
 from .common import WhatsappCommon
 
@@ -134,3 +138,65 @@ class TestWhatsappEvents(WhatsappCommon):
         stored = self.Event.sudo()._store(self.account, [broken, *events])
         stored._process()
         self.assertEqual(sorted(stored.mapped("state")), ["done", "error"])
+
+    def _apply_cron_triggers(self):
+        cron = self.env.ref("collections_whatsapp.ir_cron_whatsapp_apply_events")
+        return self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
+
+    def test_new_events_trigger_the_scheduled_action_duplicates_do_not(self):
+        """The webhook's one statement stores the event and triggers the cron that applies it."""
+        body = self.emulator.inbound_body(NUMBER, text="Hola", name="Lucía")
+        before = self._apply_cron_triggers()
+        stored = self.Event.sudo()._store(self.account, webhook.parse(body))
+        self.assertEqual((len(stored), stored.state), (1, "pending"))
+        self.assertEqual(self._apply_cron_triggers(), before + 1, "the apply cron is triggered")
+        self.assertFalse(self.Event.sudo()._store(self.account, webhook.parse(body)), "a duplicate stores nothing")
+        self.assertEqual(self._apply_cron_triggers(), before + 1, "and triggers nothing")
+
+    def test_the_triggered_action_applies_pending_events_in_batches(self):
+        self._sent_message("wamid.CRON1")
+        bodies = [
+            self.emulator.inbound_body(NUMBER, text="Hola"),
+            self.emulator.status_body("wamid.CRON1", "delivered", NUMBER[1:]),
+            self.emulator.status_body("wamid.NOT.OURS", "read", NUMBER[1:]),  # another tool's message
+        ]
+        stored = self.Event.sudo().browse()
+        for body in bodies:
+            stored |= self.Event.sudo()._store(self.account, webhook.parse(body))
+        cron = self.env.ref("collections_whatsapp.ir_cron_whatsapp_apply_events")
+        progress = self.env["ir.cron.progress"].sudo().create({"cron_id": cron.id})
+        triggers = self._apply_cron_triggers()
+        with patch.object(event_module, "APPLY_BATCH", 2):
+            self.Event.with_context(ir_cron_progress_id=progress.id).sudo()._cron_apply_events()
+        self.assertEqual(stored.mapped("state").count("done"), 2, "one batch")
+        self.assertEqual((progress.done, progress.remaining), (2, 1), "the scheduler is told one remains")
+        self.assertEqual(self._apply_cron_triggers(), triggers + 1, "and the cron worker is woken again")
+        with patch.object(event_module, "APPLY_BATCH", 2):
+            self.Event.sudo()._cron_apply_events()
+        self.assertEqual(set(stored.mapped("state")), {"done"})
+        self.assertEqual(self._apply_cron_triggers(), triggers + 1, "nothing left: no new wake-up")
+        self.assertEqual(self._conversation().unread_count, 1)
+        message = self.env["collections.message"].search([("provider_ref", "=", "wamid.CRON1")])
+        self.assertEqual(message.state, "delivered")
+        self.Event.sudo()._cron_apply_events()  # nothing pending: nothing happens twice
+        self.assertEqual(self._conversation().unread_count, 1)
+
+    def test_statuses_of_messages_not_ours_are_closed_without_applying(self):
+        self._sent_message("wamid.MINE")
+        events = self.Event.sudo().browse()
+        for wamid in ("wamid.MINE", "wamid.OTHER"):
+            events |= self.Event.sudo()._store(
+                self.account, webhook.parse(self.emulator.status_body(wamid, "delivered", NUMBER[1:]))
+            )
+        payloads = {event.id: json.loads(event.data) for event in events}
+        idle = events._statuses_without_effect(payloads)
+        self.assertEqual(idle, set(events.filtered(lambda e: e.wamid == "wamid.OTHER").ids))
+        failed = self.Event.sudo()._store(
+            self.account,
+            webhook.parse(self.emulator.status_body("wamid.GONE", "failed", NUMBER[1:], error_code=131026)),
+        )
+        payloads[failed.id] = json.loads(failed.data)
+        self.assertFalse(failed._statuses_without_effect(payloads), "131026 still marks the number")
+        (events | failed)._process()
+        self.assertEqual(set((events | failed).mapped("state")), {"done"})
+        self.assertTrue(self._conversation().undeliverable)

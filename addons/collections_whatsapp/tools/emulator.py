@@ -4,7 +4,8 @@ and the demo. Plain Python (standard library and requests).
 Graph API side: ``POST /{version}/{phone_number_id}/messages`` (text,
 template, document; the 24 h window enforced with 131047),
 ``GET|POST /{version}/{waba_id}/message_templates`` and
-``POST /{version}/{phone_number_id}/media``; a wrong token answers 190.
+``POST /{version}/{phone_number_id}/media`` (kept: a document must name an
+uploaded media id, as on Meta); a wrong token answers 190.
 After each accepted message it posts signed status webhooks (sent,
 delivered, read) to ``webhook_url``, like Meta.
 
@@ -23,6 +24,8 @@ does, for the demo); play the customer with ``--reply "+34600000001" "pagar"``
 """
 
 import argparse
+import email
+import email.policy
 import itertools
 import json
 import queue
@@ -146,6 +149,7 @@ class GraphApiEmulator:
         self.sent = []  # accepted message payloads, with their wamid
         self.webhooks = []  # (body bytes, HTTP status of the receiver or an error string)
         self.last_inbound = {}  # wa_id -> Unix time of the customer's last message
+        self.media = {}  # media id -> {"filename", "mime_type", "content"} of each upload
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._outbox = queue.Queue()
@@ -219,6 +223,9 @@ class GraphApiEmulator:
                     return _error_code(132001)
             elif switches.enforce_window and time.time() - self.last_inbound.get(to, 0) > WINDOW_SECONDS:
                 return _error_code(131047)
+            document = payload.get("document") if kind == "document" else None
+            if isinstance(document, dict) and "id" in document and document["id"] not in self.media:
+                return _error(100, 400, "Invalid parameter: no uploaded media has this id")
             wamid = self.new_wamid()
             self.sent.append({**payload, "id": wamid, "to": to, "at": time.time()})
             statuses = list(switches.auto_statuses)
@@ -337,6 +344,22 @@ def _error_code(code):
     return _error(code, http_status, message)
 
 
+def _uploaded_file(content_type, raw):
+    """The ``file`` part of a multipart/form-data upload as {"filename",
+    "mime_type", "content"}, or None."""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            return {
+                "filename": part.get_filename(),
+                "mime_type": part.get_content_type(),
+                "content": part.get_payload(decode=True),
+            }
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     emulator = None  # set on the subclass
     protocol_version = "HTTP/1.1"
@@ -401,7 +424,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_json(*_error(100, 400, "Invalid JSON"))
             return self._send_json(*emulator.accept(payload))
         if len(parts) == 3 and parts[1] == emulator.phone_number_id and parts[2] == "media":
-            return self._send_json(200, {"id": f"media.{secrets.token_hex(8)}"})
+            upload = _uploaded_file(self.headers.get("Content-Type") or "", raw)
+            if not upload:
+                return self._send_json(*_error(100, 400, "Invalid parameter: file"))
+            media_id = f"media.{secrets.token_hex(8)}"
+            with emulator._lock:
+                emulator.media[media_id] = upload
+            return self._send_json(200, {"id": media_id})
         if len(parts) == 3 and parts[1] == emulator.waba_id and parts[2] == "message_templates":
             try:
                 template = json.loads(raw or b"{}")
