@@ -130,7 +130,9 @@ def ensure_database(sizes, seed):
     with environment(DB) as env:
         customers = _arrange(env, sizes)
         # A reminder's link per customer, signed with this database's secret, valid for the default 30 days.
-        links = {size: env["res.partner"].browse(pid)._collections_portal_url("email") for size, pid in customers.items()}
+        links = {
+            size: env["res.partner"].browse(pid)._collections_portal_url("email") for size, pid in customers.items()
+        }
         provider = env.ref("payment.payment_provider_demo")
         method = provider.payment_method_ids.filtered("active")[:1] or provider.payment_method_ids[:1]
         # Ticked for payment: every open invoice in the company's currency (one payment is in one currency).
@@ -197,6 +199,21 @@ def _requests(base, session, invoice_ids, provider_id, method_id):
     ]
 
 
+def _server_cpu(pid):
+    """CPU seconds of the Odoo server and its worker processes so far (load-independent, unlike the times)."""
+    import psutil  # noqa: PLC0415 (an Odoo requirement)
+
+    total = 0.0
+    parent = psutil.Process(pid)
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _route_of(method, path):
     path = path.split("?")[0]
     return {
@@ -244,44 +261,48 @@ def run(args):
         bench._wait_http(f"{base}/web/login", server, "Odoo (see .var/log/bench-portal-odoo.log)")
         for size in sorted(customers, key=int, reverse=True):
             client = {route: [] for route in ROUTES}
+            cpu = dict.fromkeys(ROUTES, 0.0)
             marks = []
             for mode in ("login", "link"):
                 session = _session(base, size, mode, links[size])
                 visit = _requests(base, session, open_ids[size], provider_id, method_id)
-                for _warm in range(2):  # both workers load their caches before the clock starts
+                for _warm in range(3):  # both workers load their caches before the clock starts
                     for _route, call in visit:
                         call().raise_for_status()
-                with open(log_path, "rb") as handle:
-                    start = handle.seek(0, os.SEEK_END)
-                for _repeat in range(args.repeat):
-                    for route, call in visit:
+                for route, call in visit:
+                    # Each route's requests in a row: the Odoo processes' CPU time over them is that route's.
+                    time.sleep(0.3)
+                    with open(log_path, "rb") as handle:
+                        start = handle.seek(0, os.SEEK_END)
+                    cpu_before = _server_cpu(server.pid)
+                    for _repeat in range(args.repeat):
                         started = time.perf_counter()
                         response = call()
                         client[route].append((time.perf_counter() - started) * 1000)
                         response.raise_for_status()
                         if route == "pay_transaction" and "error" in response.json():
                             raise RuntimeError(f"pay transaction refused: {response.json()['error']}")
-                time.sleep(0.5)  # the last request's log line
-                with open(log_path, "rb") as handle:
-                    marks.append((mode, start, handle.seek(0, os.SEEK_END)))
+                    time.sleep(0.3)  # the last request's log line
+                    cpu[route] += _server_cpu(server.pid) - cpu_before
+                    with open(log_path, "rb") as handle:
+                        marks.append((route, start, handle.seek(0, os.SEEK_END)))
             server_ms = {route: [] for route in ROUTES}
             queries = {route: [] for route in ROUTES}
             with open(log_path, "rb") as handle:
                 text = handle.read()
-            for _mode, start, end in marks:
+            for route, start, end in marks:
                 for line in text[start:end].decode("utf-8", "replace").splitlines():
                     match = LOG_LINE.search(line)
-                    route = match and _route_of(match.group(1), match.group(2))
-                    if route:
+                    if match and _route_of(match.group(1), match.group(2)) == route:
                         queries[route].append(int(match.group(4)))
                         server_ms[route].append((float(match.group(5)) + float(match.group(6))) * 1000)
-            results[size] = (server_ms, queries, client)
+            results[size] = (server_ms, queries, client, cpu)
     finally:
         server.terminate()
         server.wait(timeout=60)
     load = os.getloadavg()[0]
     for size in sorted(results, key=int, reverse=True):
-        server_ms, queries, client = results[size]
+        server_ms, queries, client, cpu = results[size]
         every = [ms for values in server_ms.values() for ms in values]
         every_queries = [count for values in queries.values() for count in values]
         per_route = {}
@@ -291,7 +312,10 @@ def run(args):
                 "requests": len(server_ms[route]),
                 "p50_ms": p50,
                 "p95_ms": p95,
-                "queries_per_request": round(statistics.mean(queries[route]), 1) if queries[route] else None,
+                # The median: a worker's first request after a while also fills its caches.
+                "queries_per_request": statistics.median(queries[route]) if queries[route] else None,
+                "queries_max": max(queries[route], default=None),
+                "cpu_ms_per_request": round(cpu[route] * 1000 / max(len(client[route]), 1), 1),
                 "client_p50_ms": _stats(client[route])[0],
             }
         p50, p95 = _stats(every)
@@ -304,7 +328,8 @@ def run(args):
                     "requests": len(every),
                     "p50_ms": p50,
                     "p95_ms": p95,
-                    "queries_per_request": round(statistics.mean(every_queries), 1) if every_queries else None,
+                    "queries_per_request": statistics.median(every_queries) if every_queries else None,
+                    "cpu_ms_per_request": round(sum(cpu.values()) * 1000 / max(len(every), 1), 1),
                     "routes": per_route,
                     "pay_ticked": len(open_ids[size]),
                     "http_workers": args.http_workers,

@@ -2,6 +2,7 @@ from . import (
     test_contact_preferences,
     test_hostile_input,
     test_portal_dispute,
+    test_portal_formats,
     test_portal_balance,
     test_portal_links,
     test_portal_rules,
