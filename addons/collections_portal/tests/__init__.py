@@ -7,6 +7,7 @@ from . import (
     test_portal_links,
     test_portal_rules,
     test_portal_pay,
+    test_portal_queries,
     test_portal_requests,
     test_portal_statement,
     test_portal_ui,
