@@ -1311,6 +1311,11 @@ def main():
         import bench_webhook
 
         return bench_webhook.main(sys.argv[2:])
+    if sys.argv[1:2] == ["portal"]:
+        # The customer portal benchmark lives in its own module (collections_portal's owner).
+        import bench_portal
+
+        return bench_portal.main(sys.argv[2:])
     if sys.argv[1:2] == ["dunning"] and "--compare-oca" in sys.argv:
         # Hand over to bench_oca.py (which also runs ours) with every option, before any Odoo
         # connection is opened, so the bench database can serve as a template.

@@ -303,6 +303,9 @@ class CollectionsCustomerPortal(PortalAccount):
         today = self._collections_today()
         held = invoices._collections_hold_reasons(today)
         hold_labels = request.env["account.move"]._collections_hold_labels()
+        invoices._collections_portal_ensure_tokens()
+        formats = request.env["res.partner"]._collections_formats()
+        money, day = formats["money_html"], formats["day"]
         return [
             {
                 "invoice": invoice,
@@ -312,6 +315,8 @@ class CollectionsCustomerPortal(PortalAccount):
                 "url": invoice.get_portal_url(),
                 # For the promise form's script, which keeps the amount in step with the ticked invoices.
                 "residual": float_repr(invoice.amount_residual, invoice.currency_id.decimal_places),
+                "due_label": day(invoice.invoice_date_due),
+                "residual_html": money(invoice.amount_residual, invoice.currency_id),
             }
             for invoice in invoices
         ]
@@ -461,6 +466,7 @@ class CollectionsCustomerPortal(PortalAccount):
         """The statement of account: the aging, the open items and the payments of a period (by default the
         last 90 days), with its PDF."""
         partner = self._collections_partner()
+        formats = request.env["res.partner"]._collections_formats()
         error = None
         try:
             date_from, date_to = self._collections_statement_period(kwargs)
@@ -473,6 +479,8 @@ class CollectionsCustomerPortal(PortalAccount):
             "page_name": "collections_statement",
             "partner": partner,
             "statement": statement,
+            # A statement lists every open invoice: their dates and amounts formatted without a widget each.
+            **{key: formats[key] for key in ("money_html", "day")},
             "error": error,
             "pdf_url": "/my/collections/statement.pdf?"
             + urlencode(
@@ -561,11 +569,21 @@ class CollectionsCustomerPortal(PortalAccount):
             values = self._collections_balance_values(partner, error=error.args[0])
             return request.render("collections_portal.portal_collections_balance", values, status=400)
         currency = invoices.currency_id
+        formats = request.env["res.partner"]._collections_formats()
+        money, day = formats["money_html"], formats["day"]
         values = {
             **self._prepare_portal_layout_values(),
             "page_name": "collections_pay",
             "partner": partner,
             "pay_invoices": invoices,
+            "pay_rows": [
+                {
+                    "invoice": invoice,
+                    "due_label": day(invoice.invoice_date_due),
+                    "residual_html": money(invoice.amount_residual, currency),
+                }
+                for invoice in invoices
+            ],
             "installment": token.startswith("plan-")
             and request.env["collections.payment.plan.installment"].sudo().browse(int(token.split("-")[2])),
             "amount": total,

@@ -1,14 +1,17 @@
+import ast
 import base64
 import hmac as hmac_lib
 import time
 from datetime import timedelta
 
+import babel.dates
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools.misc import format_amount, format_date, hmac
+from odoo.tools.misc import babel_locale_parse, get_lang, hmac, posix_to_ldml
 
+from odoo.addons.base.models.res_lang import intersperse
 from odoo.addons.collections_omni.tools.rules import GROUP_COLLECTOR
 
 from ..tools import statement_pdf
@@ -114,6 +117,50 @@ class ResPartner(models.Model):
     # === AGING AND STATEMENT === #
 
     @api.model
+    def _collections_formats(self, lang_code=None):
+        """Amounts and dates as Odoo shows them, for pages and statements that
+        list hundreds of invoices: the reader's number and date formats are
+        looked up once, not once per figure (``format_amount``, the
+        ``monetary`` widget and ``format_date`` each look them up again).
+
+        :return: {"money": amount, currency -> text as ``format_amount``,
+            "money_html": amount, currency -> Markup as the ``monetary`` widget,
+            "day": date -> text as ``format_date``}
+        """
+        lang = get_lang(self.env, lang_code)
+        grouping, thousands_sep = ast.literal_eval(lang.grouping), lang.thousands_sep or ""
+        locale = babel_locale_parse(lang.code)
+        date_pattern = posix_to_ldml(lang.date_format, locale=locale)
+        dates = {}
+
+        def number(amount, currency):
+            # res.lang.format with grouping, then format_amount's spaces and minus.
+            parts = f"{currency.round(amount):.{currency.decimal_places}f}".split(".")
+            parts[0] = intersperse(parts[0], grouping, thousands_sep)[0]
+            text = lang.decimal_point.join(parts).replace(" ", "\N{NO-BREAK SPACE}")
+            return text.replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+
+        def money(amount, currency):
+            if currency.position == "before":
+                return f"{currency.symbol or ''}\N{NO-BREAK SPACE}{number(amount, currency)}"
+            return f"{number(amount, currency)}\N{NO-BREAK SPACE}{currency.symbol or ''}"
+
+        def money_html(amount, currency):
+            symbol, text = currency.symbol or "", number(amount, currency)
+            if currency.position == "before":
+                return Markup('%s\N{NO-BREAK SPACE}<span class="oe_currency_value">%s</span>') % (symbol, text)
+            return Markup('<span class="oe_currency_value">%s</span>\N{NO-BREAK SPACE}%s') % (text, symbol)
+
+        def day(date):
+            if not date:
+                return ""
+            if date not in dates:
+                dates[date] = babel.dates.format_date(date, format=date_pattern, locale=locale)
+            return dates[date]
+
+        return {"money": money, "money_html": money_html, "day": day}
+
+    @api.model
     def _collections_aging_labels(self):
         """The aging buckets' names, in the order of AGING_LIMITS."""
         return [
@@ -216,11 +263,8 @@ class ResPartner(models.Model):
         statement = self.with_env(env)._collections_statement(date_from, date_to)
         company = statement["company"].sudo()
 
-        def money(amount, currency):
-            return format_amount(env, amount, currency, lang_code=lang)
-
-        def day(date):
-            return format_date(env, date, lang_code=lang) if date else ""
+        formats = partner.with_env(env)._collections_formats(lang)
+        money, day = formats["money"], formats["day"]
 
         today = statement["today"]
         contact = " · ".join(filter(None, [company.phone, company.email, company.website]))
