@@ -6,6 +6,7 @@ installed the addons; without it, a database is installed here (slower).
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -229,8 +230,12 @@ def odoo_server(tmp_path_factory):
     db = f"collections_e2e_{uuid.uuid4().hex[:8]}"
     template = os.environ.get("COLLECTIONS_TEST_TEMPLATE_DB")
     log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
+    filestore = os.path.join(VAR_DIR, "filestore", "filestore")
     if template:
         subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
+        # The copy's attachments (compiled assets: the PDF reports' CSS) live in the template's filestore.
+        if os.path.isdir(os.path.join(filestore, template)):
+            shutil.copytree(os.path.join(filestore, template), os.path.join(filestore, db))
     else:
         subprocess.run(
             odoo_command(
@@ -248,3 +253,4 @@ def odoo_server(tmp_path_factory):
         if server.process:
             server.stop()
         subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
+        shutil.rmtree(os.path.join(filestore, db), ignore_errors=True)
