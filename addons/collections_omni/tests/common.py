@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 from odoo import Command
+from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -51,6 +52,21 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             )
         return cls.env["collections.policy"].create(
             {"name": name, "company_id": cls.company.id, "stage_ids": stage_cmds, **values}
+        )
+
+    @classmethod
+    def _english_and_spanish_viewers(cls, prefix):
+        """Two Viewers of the test company, one reading English and one Spanish (the engine's
+        Spanish terms loaded): the same record read by each shows their own language."""
+        cls.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
+        common = {
+            "groups": "base.group_user,collections_omni.group_collections_viewer",
+            "company_id": cls.company.id,
+            "company_ids": [Command.set(cls.company.ids)],
+        }
+        return (
+            new_test_user(cls.env, f"{prefix}_en", lang="en_US", **common),
+            new_test_user(cls.env, f"{prefix}_es", lang="es_ES", **common),
         )
 
     @classmethod

@@ -1,10 +1,7 @@
-from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import CollectionsCommon
 from .mock_provider import unreachable_sms_provider
-
-VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
 
 
 @tagged("at_install", "-post_install")
@@ -15,10 +12,7 @@ class TestBlockedReasons(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
-        common = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.english = new_test_user(cls.env, "reason_en", groups=VIEWER_GROUPS, lang="en_US", **common)
-        cls.spanish = new_test_user(cls.env, "reason_es", groups=VIEWER_GROUPS, lang="es_ES", **common)
+        cls.english, cls.spanish = cls._english_and_spanish_viewers("reason")
 
     def _planned_email(self, customer):
         self._invoice(customer, 250, 10)

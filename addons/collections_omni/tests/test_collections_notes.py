@@ -1,11 +1,8 @@
-from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from odoo.addons.mail.tools.discuss import Store
 
 from .common import CollectionsCommon
-
-VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
 
 
 @tagged("at_install", "-post_install")
@@ -16,10 +13,7 @@ class TestCollectionsNotes(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
-        common = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.english = new_test_user(cls.env, "note_en", groups=VIEWER_GROUPS, lang="en_US", **common)
-        cls.spanish = new_test_user(cls.env, "note_es", groups=VIEWER_GROUPS, lang="es_ES", **common)
+        cls.english, cls.spanish = cls._english_and_spanish_viewers("note")
 
     def _body_for(self, user, message):
         # What the web client gets for the chatter, in the reader's own environment (no lang in context).

@@ -7,6 +7,7 @@ _lt = LazyTranslate(__name__)
 PORTAL_NOTE_LABELS = {
     "portal_promised": _lt("Promised by %(person)s in the customer portal."),
     "portal_plan_requested": _lt("Requested by %(person)s in the customer portal."),
+    "portal_plan_approved": _lt("Approved at once: within the limits of the policy %(policy)s."),
     "portal_plan_accepted": _lt("Accepted by %(person)s in the customer portal."),
     "portal_plan_declined": _lt("Declined by %(person)s in the customer portal."),
     "portal_renegotiation_declined": _lt(

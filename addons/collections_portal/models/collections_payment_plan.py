@@ -76,9 +76,7 @@ class CollectionsPaymentPlan(models.Model):
         if policy._portal_approves(plan.amount_total, plan.currency_id, company, fields.Date.context_today(self)):
             # Within every limit of the policy: it starts now, nobody has to decide.
             plan.action_activate()
-            plan.message_post(
-                body=_("Approved at once: within the limits of the policy %(policy)s.", policy=policy.name)
-            )
+            self.env["collections.note"]._post(plan, "portal_plan_approved", policy=policy.name)
             return plan
         # The plan's collector is the one found above, if any: the to-do goes to them.
         plan._tell_collector(
