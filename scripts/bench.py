@@ -727,6 +727,29 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def _start_odoo_http(db, log, workers, cron_threads, *extra):
+    """Odoo serving ``db`` alone on free ports with ``workers`` HTTP workers and ``cron_threads``
+    cron workers, its output to the open file ``log``: (process, base URL)."""
+    port, gevent_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        odoo_command(
+            "-d",
+            db,
+            f"--db-filter=^{db}$",
+            f"--http-port={port}",
+            f"--gevent-port={gevent_port}",
+            f"--workers={workers}",
+            f"--max-cron-threads={cron_threads}",
+            "--log-level=warn",
+            "--limit-time-real=600",
+            *extra,
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
 def _wait_http(url, process, what, seconds=180):
     deadline = time.monotonic() + seconds
     while True:

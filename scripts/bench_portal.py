@@ -41,7 +41,7 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench  # noqa: E402
-from odoo_env import ROOT, environment, odoo_command  # noqa: E402
+from odoo_env import ROOT, environment  # noqa: E402
 
 DB = "collections_bench_portal"
 GENERATED_INVOICES = 900  # one customer's, about 700 of them open: room for 500 + 50
@@ -234,28 +234,11 @@ def _stats(values):
 def run(args):
     sizes = args.invoices
     customers, links, open_ids, provider_id, method_id = ensure_database(sizes, args.seed)
-    port, gevent_port = bench._free_port(), bench._free_port()
-    base = f"http://127.0.0.1:{port}"
     log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, "bench-portal-odoo.log")
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            odoo_command(
-                "-d",
-                DB,
-                f"--db-filter=^{DB}$",
-                f"--http-port={port}",
-                f"--gevent-port={gevent_port}",
-                f"--workers={args.http_workers}",
-                "--max-cron-threads=0",
-                "--log-level=warn",
-                "--log-handler=werkzeug:INFO",
-                "--limit-time-real=600",
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server, base = bench._start_odoo_http(DB, log, args.http_workers, 0, "--log-handler=werkzeug:INFO")
     results = {}
     try:
         bench._wait_http(f"{base}/web/login", server, "Odoo (see .var/log/bench-portal-odoo.log)")

@@ -33,6 +33,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench  # noqa: E402
 from odoo_env import ROOT, odoo_command  # noqa: E402
 
 sys.path.insert(0, ROOT)
@@ -77,14 +78,6 @@ def _postgres_cpu_seconds():
             return _cpu_seconds(int(handle.readline()))
     except (OSError, ValueError):
         return None
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_database():
@@ -153,36 +146,14 @@ def run(args):
     raws, keys = distinct_events(args.events // 2, args.seed)
     posts = [raw for raw in raws for _copy in range(2)]
     random.Random(args.seed).shuffle(posts)
-    port, gevent_port = _free_port(), _free_port()
-    url = f"http://127.0.0.1:{port}/collections/whatsapp/webhook/{account_id}"
     log_dir = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "log")
     os.makedirs(log_dir, exist_ok=True)
     with open(os.path.join(log_dir, "bench-webhook-odoo.log"), "wb") as log:
-        server = subprocess.Popen(
-            odoo_command(
-                "-d",
-                DB,
-                f"--db-filter=^{DB}$",
-                f"--http-port={port}",
-                f"--gevent-port={gevent_port}",
-                f"--workers={args.http_workers}",
-                "--max-cron-threads=1",  # the cron worker applies the events the webhook stored
-                "--log-level=warn",
-                "--limit-time-real=600",
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # One cron worker: it applies the events the webhook stored.
+        server, base = bench._start_odoo_http(DB, log, args.http_workers, 1)
+        url = f"{base}/collections/whatsapp/webhook/{account_id}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/web/login", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("Odoo did not start (see .var/log/bench-webhook-odoo.log)") from None
-                time.sleep(0.3)
+        bench._wait_http(f"{base}/web/login", server, "Odoo (see .var/log/bench-webhook-odoo.log)")
         local = threading.local()
 
         def post(raw):

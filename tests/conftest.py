@@ -105,10 +105,10 @@ def delivery_only(env, base_url=None):
     rule_sets.browse(rule_sets.search([])).write({"active": False})
 
 
-def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None):
-    """``count`` Spanish customers (``name`` and ``mobile`` formatted with their
-    number), each with one posted invoice of 100 due 10 days ago; ``langs``
-    alternate. Returns [(partner id, invoice id)]."""
+def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None, email=None, amount=100):
+    """``count`` Spanish customers (``name``, ``mobile`` and ``email`` formatted
+    with their number), each with one posted invoice of ``amount`` due 10 days
+    ago; ``langs`` alternate. Returns [(partner id, invoice id)]."""
     env = rpc.env
     spain = env.ref("base.es").id
     due = (date.today() - timedelta(days=10)).isoformat()
@@ -119,6 +119,8 @@ def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None):
             values["collections_policy_id"] = policy_id
         if langs:
             values["lang"] = langs[n % len(langs)]
+        if email:
+            values["email"] = email.format(n=n)
         partner_id = env["res.partner"].create(values)
         invoice_id = env["account.move"].create(
             {
@@ -126,7 +128,7 @@ def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None):
                 "partner_id": partner_id,
                 "invoice_date": due,
                 "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 100, "tax_ids": []})],
+                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": amount, "tax_ids": []})],
             }
         )
         rpc.execute_kw("account.move", "action_post", [[invoice_id]])

@@ -12,11 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
 
 import pytest
 import requests
-from conftest import free_port
+from conftest import free_port, overdue_customers
 
 
 @pytest.fixture
@@ -72,20 +71,9 @@ def test_the_link_in_the_emailed_reminder_opens_the_balance(odoo_server, mail_si
     rule_sets.browse(active_rule_ids).write({"active": False})
     try:
         address = "reminded.customer@example.com"
-        partner_id = env["res.partner"].create(
-            {"name": "Reminded Customer", "is_company": True, "email": address, "lang": "en_US"}
+        [(partner_id, invoice_id)] = overdue_customers(
+            rpc, 1, "Reminded Customer", "+34611000{n:03d}", langs=["en_US"], email=address, amount=420
         )
-        due = (date.today() - timedelta(days=10)).isoformat()
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Consulting", "quantity": 1, "price_unit": 420, "tax_ids": []})],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
         invoice_name = env["account.move"].read([invoice_id], ["name"])[0]["name"]
 
         env.ref("collections_omni.ir_cron_collections_run").method_direct_trigger()
