@@ -3,12 +3,14 @@ talking over real HTTP both ways (Odoo sends to the emulator; the emulator
 posts signed webhooks back to Odoo), in embedded mode."""
 
 import json
+import subprocess
 import time
 from datetime import date, timedelta
 
 import pytest
 import requests
-from conftest import whatsapp_reminders
+from conftest import PG_ENV, free_port, whatsapp_reminders
+from odoo_env import odoo_command
 
 from tests.whatsapp_tools import tool
 
@@ -216,3 +218,54 @@ def test_customer_asks_to_pay_and_then_opts_out_in_the_chat(whatsapp):
         return [c["status"] for c in rows]
 
     assert wait_for(consent) == ["opt_out"]  # applied after the webhook's 200, within moments
+
+
+def test_a_server_with_a_cron_worker_applies_at_once_what_it_acknowledged(whatsapp, tmp_path):
+    """As deployed: HTTP workers, a cron worker, one database named (``db_name``, no ``dbfilter``).
+    Each acknowledgement that stored something wakes the cron worker, which would otherwise first
+    look a minute after it started: the customer's message is applied within seconds, once."""
+    server, emulator = whatsapp["server"], whatsapp["emulator"]
+    port = free_port()
+    with open(tmp_path / "odoo-workers.log", "w") as log:
+        process = subprocess.Popen(
+            odoo_command(
+                "-d",
+                server.db,
+                f"--http-port={port}",
+                f"--gevent-port={free_port()}",
+                "--workers=2",
+                "--max-cron-threads=1",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=PG_ENV,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        up = wait_for(lambda: _answers(f"{base}/web/login"), timeout=180)
+        assert up, (tmp_path / "odoo-workers.log").read_text()[-3000:]
+        body = emulator.inbound_body("+34699222001", text="hola")
+        url = f"{base}/collections/whatsapp/webhook/{whatsapp['account_id']}"
+        for _copy in range(2):
+            assert _post(url, body, emulator.app_secret).status_code == 200
+        env = whatsapp["rpc"].env
+
+        def unread():
+            rows = env["collections.whatsapp.conversation"].search_read(
+                [("wa_id", "=", "34699222001")], ["unread_count"]
+            )
+            return rows and rows[0]["unread_count"]
+
+        assert wait_for(unread, timeout=30) == 1, (tmp_path / "odoo-workers.log").read_text()[-3000:]
+        time.sleep(1)
+        assert unread() == 1, "applied once"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _answers(url):
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except (requests.ConnectionError, requests.Timeout):
+        return False
