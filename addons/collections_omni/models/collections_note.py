@@ -17,6 +17,8 @@ NOTE_LABELS = {
     "plan_completed": _lt("Every installment is paid: the plan is completed."),
     "plan_reactivated": _lt("A payment was undone: the plan is active again."),
     "reconciliation_undone": _lt("Reconciliation undone."),
+    # One paragraph per message sent (``lines``: the values of each), the customer's contact timeline.
+    "messages_sent": _lt("Collections %(channel)s sent: %(subject)s (%(amount)s due)"),
     "not_reconciled": _lt("Not reconciled automatically: %(error)s"),
     "promise_broken": _lt("Promise broken: %(amount)s promised by %(date)s, %(paid)s paid"),
     "dunning_resumes": _lt("Dunning resumes with the next run."),
@@ -75,7 +77,10 @@ class CollectionsNote(models.AbstractModel):
 
     @api.model
     def _render(self, code, args, words=None):
-        """The note's HTML body in this environment's language."""
+        """The note's HTML body in this environment's language; ``lines`` in ``args``: a
+        paragraph per line, each with its own values."""
+        if args and args.get("lines"):
+            return Markup("").join(Markup("<p>%s</p>") % self._text(code, line) for line in args["lines"])
         text = self._text(code, args)
         if not text:
             return Markup()

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import Command
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
 from odoo.addons.mail.tools.discuss import Store
@@ -176,3 +176,41 @@ class TestCollectionsNotesPerReader(CollectionsCommon):
             .create({"body": "<p>Contestó</p>"})
         )
         self.assertEqual(correction.subject, f"Corrección: {call.subject or ''}")
+
+    def test_a_sent_contact_reads_in_each_readers_language(self):
+        self._invoice(self.customer, 250, 50)  # the Final stage: a letter
+        self._run()
+        self.env["collections.message"].with_context(lang="en_US")._dispatch_planned(self.company)
+        note = self._note(self.customer, "messages_sent")
+        self.assertEqual(len(note), 1)
+        self.assertIn("Collections Printed Letter sent: ", note.body, "stored in the company's language")
+        english, spanish = self._body_for(self.english, note), self._body_for(self.spanish, note)
+        # The subject is the letter's own, in the customer's language; the rest is the reader's.
+        self.assertIn("Collections Printed Letter sent: Último aviso", english)
+        self.assertIn("250.00 due)", english)
+        self.assertIn("Recordatorio de cobranza enviado (Carta impresa): Último aviso", spanish)
+        self.assertIn("250,00 pendiente)", spanish)
+
+    def test_vulnerable_protection_notes_and_review_read_in_the_readers_language(self):
+        trained = new_test_user(
+            self.env,
+            "reader_trained",
+            groups="base.group_user,account.group_account_invoice,collections_omni.group_collections_vulnerable",
+            lang="es_ES",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        fragile = self._customer("Frágil")
+        Wizard = self.env["collections.vulnerable.wizard"].with_user(trained).with_context(lang="en_US")
+        values = {"partner_id": fragile.id, "reason": "bereavement", "review_date": TODAY + timedelta(days=30)}
+        Wizard.create({**values, "user_id": trained.id}).action_apply()
+        protected = self._note(fragile, "vulnerable_protected")
+        self.assertIn("Protected as a vulnerable customer", self._body_for(self.english, protected))
+        self.assertIn("Protegido como cliente vulnerable", self._body_for(self.spanish, protected))
+        self.assertEqual(fragile.activity_ids.summary, "Revisar la protección del cliente vulnerable")
+        Wizard.create({**values, "protect": False}).action_apply()
+        lifted = self._note(fragile, "vulnerable_lifted")
+        self.assertEqual(
+            self._body_for(self.spanish, lifted),
+            f"<p>{trained.name} ha retirado la protección de cliente vulnerable.</p>",
+        )
