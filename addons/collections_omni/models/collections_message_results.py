@@ -148,14 +148,15 @@ class CollectionsMessageResults(models.AbstractModel):
             )
         author = self.env.user.partner_id
         partner_ids = list(lines)
-        langs = {company: company.partner_id.lang or self.env.lang or "en_US" for company in self.company_id}
+        lang_of = {company: company.partner_id.lang or self.env.lang or "en_US" for company in self.company_id}
         company_of = {message.partner_id.id: message.company_id for message in self}
-        Note = self.env["collections.note"]
+        # One renderer and one memo (collections.note._text) per language.
+        renderers = {lang: (self.env["collections.note"].with_context(lang=lang), {}) for lang in set(lang_of.values())}
         args = [{"lines": lines[pid]} for pid in partner_ids]
-        bodies = [
-            str(Note.with_context(lang=langs[company_of[pid]])._render("messages_sent", arg))
-            for pid, arg in zip(partner_ids, args, strict=True)
-        ]
+        bodies = []
+        for pid, arg in zip(partner_ids, args, strict=True):
+            Note, memo = renderers[lang_of[company_of[pid]]]
+            bodies.append(str(Note._render("messages_sent", arg, memo=memo)))
         self.env.flush_all()
         self.env.cr.execute(
             """

@@ -76,33 +76,40 @@ class CollectionsNote(models.AbstractModel):
         return messages
 
     @api.model
-    def _render(self, code, args, words=None):
+    def _render(self, code, args, words=None, memo=None):
         """The note's HTML body in this environment's language; ``lines`` in ``args``: a
-        paragraph per line, each with its own values."""
+        paragraph per line, each with its own values. ``memo``: see :meth:`_text`."""
+        # Thousands of lines and notes at a time (worker reports, a chatter): labels,
+        # vocabularies and currencies looked up once per rendering, not per line.
+        memo = {} if memo is None else memo
         if args and args.get("lines"):
-            return Markup("").join(Markup("<p>%s</p>") % self._text(code, line) for line in args["lines"])
-        text = self._text(code, args)
+            return Markup("").join(Markup("<p>%s</p>") % self._text(code, line, memo) for line in args["lines"])
+        text = self._text(code, args, memo)
         if not text:
             return Markup()
         return Markup("<p>%s</p>") % text + (plaintext2html(words) if words else Markup())
 
     @api.model
-    def _text(self, code, args=None):
+    def _text(self, code, args=None, memo=None):
         """The note's sentence (then its ``then`` sentence) in this environment's language, as
-        escaped Markup: for a chatter or an activity's one-line summary."""
-        label = self._note_labels().get(code)
-        if label is None:
+        escaped Markup: for a chatter or an activity's one-line summary. ``memo``, a dict shared
+        by the calls of one rendering, keeps what they look up."""
+        memo = {} if memo is None else memo
+        if ("label", code) not in memo:
+            label = self._note_labels().get(code)
+            memo["label", code] = label and escape(self.env._(label))
+        template = memo["label", code]
+        if template is None:
             return Markup()
         args = args or {}
-        template = escape(self.env._(label))
         try:
-            text = template % self._values(args)
+            text = template % self._values(args, memo)
         except (KeyError, TypeError, ValueError):
             text = template  # values missing (a label changed since it was stored): the label alone
         then = args.get("then")
         if then and then != code:
             stop = "" if text.endswith(".") else "."
-            text = Markup("%s%s %s") % (text, stop, self._text(then, {**args, "then": None}))
+            text = Markup("%s%s %s") % (text, stop, self._text(then, {**args, "then": None}, memo))
         return text
 
     @api.model
@@ -112,17 +119,21 @@ class CollectionsNote(models.AbstractModel):
         return self.with_context(lang=user.lang or company.partner_id.lang or self.env.lang or "en_US")
 
     @api.model
-    def _values(self, args):
+    def _values(self, args, memo=None):
         """Stored values made readable in this environment's language (escaped by the caller's Markup)."""
         env = self.env
+        memo = {} if memo is None else memo
         values = {name: escape(value if value is not None else "") for name, value in args.items()}
-        if "channel" in args:
-            channels = dict(env["collections.message"]._fields["channel"]._description_selection(env))
-            values["channel"] = escape(channels.get(args["channel"], args["channel"]))
-        if "plan_state" in args:
-            states = dict(env["collections.payment.plan"]._fields["state"]._description_selection(env))
-            values["plan_state"] = escape(states.get(args["plan_state"], args["plan_state"]))
-        currency = env["res.currency"].browse(args.get("currency_id") or []).exists()
+        for name, model in (("channel", "collections.message"), ("plan_state", "collections.payment.plan")):
+            if name in args:
+                if name not in memo:
+                    field = env[model]._fields["channel" if name == "channel" else "state"]
+                    memo[name] = dict(field._description_selection(env))
+                values[name] = escape(memo[name].get(args[name], args[name]))
+        currency_id = args.get("currency_id") or False
+        if ("currency", currency_id) not in memo:
+            memo["currency", currency_id] = env["res.currency"].browse(currency_id or []).exists()
+        currency = memo["currency", currency_id]
         for name in MONEY_VALUES:
             if currency and isinstance(args.get(name), (int, float)):
                 values[name] = escape(currency.format(args[name]))
