@@ -214,3 +214,11 @@ class TestCollectionsNotesPerReader(CollectionsCommon):
             self._body_for(self.spanish, lifted),
             f"<p>{trained.name} ha retirado la protección de cliente vulnerable.</p>",
         )
+
+    def test_a_runs_name_is_in_the_readers_language(self):
+        run = self.env["collections.run"].with_context(lang="en_US").create({"date": TODAY})
+        self.assertEqual(run.with_context(lang="en_US").name, "Run of 06/15/2026")
+        self.assertEqual(run.with_context(lang="es_ES").name, "Ejecución del 15/06/2026")
+        Run = self.env["collections.run"].with_context(lang="es_ES")
+        self.assertIn(run, Run.search([("name", "ilike", "ejecución del 15/06")]))
+        self.assertNotIn(run, Run.search([("name", "ilike", "Run of")]))
