@@ -3,7 +3,6 @@ import re
 
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
 
 # What a customer may write about a dispute: a few paragraphs, not a letter.
 MAX_DESCRIPTION_LENGTH = 2000
@@ -169,10 +168,7 @@ class CollectionsDispute(models.Model):
             Note._post(dispute, "portal_dispute_reported_by_link", words, attachments, customer=partner.display_name)
         else:
             Note._post(dispute, "portal_dispute_reported", words, attachments, person=user.partner_id.display_name)
-        dispute._tell_collector(
-            _("Dispute reported in the portal: check it and resolve it"),
-            note=plaintext2html(description) if description else None,
-        )
+        dispute._tell_collector("portal_dispute_to_resolve", words=description or None)
         return dispute
 
     @api.model

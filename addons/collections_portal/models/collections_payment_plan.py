@@ -1,6 +1,5 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import MissingError, UserError
-from odoo.tools import plaintext2html
 
 from odoo.addons.collections_omni.models.collections_payment_plan import FREQUENCY_STEPS
 
@@ -79,10 +78,7 @@ class CollectionsPaymentPlan(models.Model):
             self.env["collections.note"]._post(plan, "portal_plan_approved", policy=policy.name)
             return plan
         # The plan's collector is the one found above, if any: the to-do goes to them.
-        plan._tell_collector(
-            _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
-            note=plaintext2html(note) if note else None,
-        )
+        plan._tell_collector("portal_plan_to_decide", words=note or None)
         return plan
 
     @api.model
@@ -149,10 +145,7 @@ class CollectionsPaymentPlan(models.Model):
         previous = plan.previous_plan_id
         if previous:
             Note._post(previous, "portal_renegotiation_declined", plan=plan.name, plan_state=previous.state)
-        plan._tell_collector(
-            _("Payment plan %(plan)s declined by the customer in the portal", plan=plan.name),
-            note=plaintext2html(reason) if reason else None,
-        )
+        plan._tell_collector("portal_plan_declined_to_do", words=reason or None, plan=plan.name)
         return plan
 
     @api.model

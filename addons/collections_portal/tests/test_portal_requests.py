@@ -265,6 +265,20 @@ class TestPortalRequests(PortalCollectionsCommon):
         self._run()
         self.assertIn(self.first, self._messages(self.customer).move_ids, "dunned again")
 
+    def test_the_collectors_to_dos_are_in_the_collectors_language_not_the_customers(self):
+        """An English customer on the portal; the Spanish collector reads Spanish to-dos."""
+        self.env["ir.module.module"]._load_module_terms(["collections_portal"], ["es_ES"], overwrite=True)
+        self.collector.lang = "es_ES"
+        requested = self._request(self.second, note="End of month")
+        self.assertEqual(
+            requested.activity_ids.summary,
+            "Plan de pagos solicitado en el portal: acéptelo (Activar) o rechácelo (Cancelar)",
+        )
+        self.assertIn("End of month", requested.activity_ids.note, "the customer's own words, as written")
+        plan = self._collectors_proposal(self.first)
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "No")
+        self.assertEqual(plan.activity_ids.summary, f"Plan de pagos {plan.name} rechazado por el cliente en el portal")
+
     def test_decline_without_a_reason(self):
         plan = self._collectors_proposal(self.first)
         self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "   ")

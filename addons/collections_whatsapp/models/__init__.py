@@ -8,3 +8,4 @@ from . import collections_message
 from . import collections_provider_whatsapp
 from . import collections_payment_plan
 from . import res_partner
+from . import collections_note

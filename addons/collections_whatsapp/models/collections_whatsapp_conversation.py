@@ -214,13 +214,18 @@ class CollectionsWhatsappConversation(models.Model):
             values["last_inbound_at"] = received_at
         conversation.write(values)
         text = event.text or ""
-        shown = text or _("(%(type)s)", type=event.type)
-        conversation.message_post(
-            body=Markup("<p>%s</p>") % shown,
-            author_id=conversation.partner_id.id or None,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-        )
+        post_values = {
+            "author_id": conversation.partner_id.id or None,
+            "message_type": "comment",
+            "subtype_xmlid": "mail.mt_comment",
+        }
+        if text:
+            conversation.message_post(body=Markup("<p>%s</p>") % text, **post_values)
+        else:  # an image, a location...: its kind, in the reader's language
+            self.env["collections.note"]._post(
+                conversation, "whatsapp_no_text", post_values=post_values, type=event.type
+            )
+        shown = text or f"({event.type})"
         provider = conversation._provider()
         if conversation.partner_id and provider:
             self.env["collections.message"].sudo()._record_inbound_reply(
@@ -286,7 +291,7 @@ class CollectionsWhatsappConversation(models.Model):
         return self.partner_id.commercial_partner_id._collections_portal_url("whatsapp")
 
     def _answer_unknown(self):
-        self._ask_a_person(_("A WhatsApp message from a number no customer is known by"))
+        self._ask_a_person("whatsapp_unknown_number")
         return _(
             "We could not find your customer account from this number. A person from our team will answer you here."
         )
@@ -412,9 +417,9 @@ class CollectionsWhatsappConversation(models.Model):
                 plan.action_propose()
         except UserError as error:
             _logger.info("WhatsApp: no plan for %s: %s", self.wa_id, error)
-            self._ask_a_person(_("The customer chose a payment plan on WhatsApp that could not be set up"))
+            self._ask_a_person("whatsapp_plan_failed")
             return _("We could not set up that plan. A collector will write to you here shortly.")
-        plan._tell_collector(_("Payment plan chosen on WhatsApp: accept (Activate) or reject (Cancel) it"))
+        plan._tell_collector("whatsapp_plan_chosen")
         first = plan.installment_ids.sorted("sequence")[:1]
         return _(
             "Thank you. We have noted your plan of %(count)s monthly payments of %(amount)s, the first on %(date)s. "
@@ -469,7 +474,7 @@ class CollectionsWhatsappConversation(models.Model):
                     "user_id": self._collector().id,
                 }
             )
-        self._ask_a_person(_("The customer says they have already paid: check the payment"))
+        self._ask_a_person("whatsapp_already_paid")
         return _(
             "Thank you. A collector will check your payment; meanwhile we have paused the reminders. "
             "You can send us the receipt here."
@@ -507,7 +512,7 @@ class CollectionsWhatsappConversation(models.Model):
         )
 
     def _answer_person(self, event, today):
-        self._ask_a_person(_("The customer asks to talk to a person on WhatsApp"))
+        self._ask_a_person("whatsapp_person")
         return _("A collector will write to you here shortly.")
 
     def _answer_opt_out(self, event, today):
@@ -533,12 +538,15 @@ class CollectionsWhatsappConversation(models.Model):
                 company=self.company_id,
             )
 
-    def _ask_a_person(self, summary):
-        """A collector activity and the conversation assigned, in the inbox."""
+    def _ask_a_person(self, code):
+        """A collector activity and the conversation assigned, in the inbox; its summary,
+        the note ``code``, in the collector's language (not the customer's the chat speaks)."""
         collector = self._collector()
         if not self.user_id and collector != self.env.ref("base.user_root"):
             self.user_id = collector
-        self.activity_schedule("mail.mail_activity_data_todo", summary=summary, user_id=(self.user_id or collector).id)
+        user = self.user_id or collector
+        summary = self.env["collections.note"]._for_user(user)._text(code).unescape()
+        self.activity_schedule("mail.mail_activity_data_todo", summary=summary, user_id=user.id)
 
     # === SENDING FROM THE INBOX === #
 
@@ -567,11 +575,11 @@ class CollectionsWhatsappConversation(models.Model):
             graph_client.document_payload(self.wa_id, media_id=media_id, filename=filename, caption=caption)
         )
         self._check_sent(result)
-        self.message_post(
-            body=_("Sent %(file)s on WhatsApp.", file=filename),
-            attachments=[(filename, content)],
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
+        self.env["collections.note"]._post(
+            self,
+            "whatsapp_sent_file",
+            post_values={"attachments": [(filename, content)], "message_type": "comment"},
+            file=filename,
         )
         return result.provider_ref
 
@@ -671,11 +679,11 @@ class CollectionsWhatsappConversation(models.Model):
 
     def _note_on_customer(self, filename):
         """The customer's chatter, the contact timeline, says what went on WhatsApp."""
-        self.partner_id.commercial_partner_id.sudo().message_post(
-            body=_("Sent %(file)s on WhatsApp.", file=filename),
-            author_id=self.env.user.partner_id.id,
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
+        self.env["collections.note"]._post(
+            self.partner_id.commercial_partner_id.sudo(),
+            "whatsapp_sent_file",
+            post_values={"author_id": self.env.user.partner_id.id, "message_type": "comment"},
+            file=filename,
         )
 
     def action_mark_read(self):

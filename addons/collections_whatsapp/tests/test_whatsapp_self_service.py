@@ -172,6 +172,19 @@ class TestWhatsappSelfService(WhatsappCommon):
         self.assertEqual(len(conversation.activity_ids), 1)
         self.assertIn("collector will write", answer)
 
+    def test_the_collectors_to_dos_are_in_the_collectors_language_not_the_chats(self):
+        """The chat speaks the customer's English; the Spanish collector reads Spanish to-dos."""
+        self._writes(EN_NUMBER, "I want to talk to a person")
+        activity = self._conversation(EN_NUMBER).activity_ids
+        self.assertEqual(activity.summary, "El cliente pide hablar con una persona por WhatsApp")
+        self._writes(EN_NUMBER, "Payment plan", button="COLLECTIONS_PLAN")
+        self._writes(EN_NUMBER, "2")
+        plan = self.env["collections.payment.plan"].search([("partner_id", "=", self.english.id)])
+        self.assertEqual(plan.activity_ids.user_id, self.collector)
+        self.assertEqual(
+            plan.activity_ids.summary, "Plan de pagos elegido por WhatsApp: acéptelo (Activar) o rechácelo (Cancelar)"
+        )
+
     def test_stop_and_baja_opt_out_at_once(self):
         Consent = self.env["collections.consent"]
         self.assertIn("WhatsApp", self._writes(ES_NUMBER, "BAJA"))
