@@ -13,6 +13,7 @@ class CollectionsAnalyticsAging(models.Model):
     _auto = False
     _order = "month_end desc, days_overdue desc"
     _rec_name = "move_id"
+    _group_in_selection_order = ("bucket",)
 
     month_end = fields.Date(string="As Of", readonly=True, help="The month's last day, or today for this month.")
     move_id = fields.Many2one("account.move", string="Document", readonly=True)

@@ -11,6 +11,9 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
     _name = "collections.analytics.mixin"
     _description = "Collections Figure"
     _auto = False
+    # Selection fields whose groups follow the selection's order, not their keys' alphabetical
+    # order (the aging buckets: not due, 1-30, 31-60, ..., not "1_30" before "current").
+    _group_in_selection_order = ()
 
     @api.model
     def _figure_query(self):
@@ -43,6 +46,17 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
             self.env.cr.execute(SQL("REFRESH MATERIALIZED VIEW %s", SQL.identifier(table)))
         self.env.registry.clear_cache()
         return {"type": "ir.actions.client", "tag": "reload"}
+
+    @api.model
+    def _read_group_orderby(self, order, groupby_terms, query):
+        """Groups of the fields of ``_group_in_selection_order`` sort by their place in the
+        selection (the dashboards, pivots and graphs all read groups through here)."""
+        terms = dict(groupby_terms)
+        for spec, sql in groupby_terms.items():
+            if spec in self._group_in_selection_order:
+                keys = [key for key, _label in self._fields[spec].selection]
+                terms[spec] = SQL("array_position(%s::varchar[], %s::varchar)", keys, sql)
+        return super()._read_group_orderby(order, terms, query)
 
     @api.model
     def _figure(self, domain=(), groupby=(), aggregates=None):
