@@ -68,6 +68,16 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
             "context": {"create": False},
         }
 
+    def _open_month_receivables(self):
+        """The documents open at these rows' month ends (a figure per company and month)."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Receivables Behind the Figure"),
+            "res_model": "collections.analytics.aging",
+            "view_mode": "list,pivot",
+            "domain": [("company_id", "in", self.company_id.ids), ("month_end", "in", self.mapped("month_end"))],
+        }
+
     def _open_invoices(self, moves):
         action = self._open_records("account.move", moves.ids, _("Invoices and Credit Notes"))
         if len(moves) == 1:

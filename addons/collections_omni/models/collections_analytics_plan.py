@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..tools.rules import PLAN_STATES
+
 
 class CollectionsAnalyticsPlan(models.Model):
     """Payment plans completed and broken, by the month they started."""
@@ -20,17 +22,7 @@ class CollectionsAnalyticsPlan(models.Model):
     user_id = fields.Many2one("res.users", string="Collector", readonly=True)
     start_date = fields.Date(readonly=True)
     end_date = fields.Date(string="Ended On", readonly=True)
-    state = fields.Selection(
-        [
-            ("draft", "Draft"),
-            ("proposed", "Proposed"),
-            ("active", "Active"),
-            ("completed", "Completed"),
-            ("broken", "Broken"),
-            ("cancelled", "Cancelled"),
-        ],
-        readonly=True,
-    )
+    state = fields.Selection(PLAN_STATES, readonly=True)
     plan_count = fields.Integer(string="Plans", readonly=True)
     completed_count = fields.Integer(string="Completed", readonly=True)
     broken_count = fields.Integer(string="Broken", readonly=True)
