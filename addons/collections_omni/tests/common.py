@@ -8,6 +8,24 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 TODAY = date(2026, 6, 15)
 
 
+def engine_message(env, partner, key, channel="email", **values):
+    """A collections message as the engine writes it (``_engine()``): for ``partner`` on
+    ``channel``, idempotency key ``key``, in the company's currency unless ``values`` say otherwise."""
+    return (
+        env["collections.message"]
+        ._engine()
+        .create(
+            {
+                "partner_id": partner.id,
+                "channel": channel,
+                "currency_id": env.company.currency_id.id,
+                "idempotency_key": key,
+                **values,
+            }
+        )
+    )
+
+
 class CollectionsCommon(AccountTestInvoicingCommon):
     """Accounting fixtures plus a three-stage policy on the test company."""
 

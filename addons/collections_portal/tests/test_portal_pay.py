@@ -4,6 +4,8 @@ from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
+from odoo.addons.collections_omni.tests.common import engine_message
+
 from .common import PortalCollectionsCommon
 
 
@@ -49,19 +51,12 @@ class TestPortalPay(PortalCollectionsCommon, HttpCase):
         return self.env["payment.transaction"].search([("partner_id", "child_of", self.customer.id)])
 
     def test_several_invoices_in_one_payment_that_stops_their_reminders(self):
-        reminder = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "planned",
-                    "move_ids": [Command.set((self.first | self.second).ids)],
-                    "idempotency_key": "portal-pay-reminder",
-                }
-            )
+        reminder = engine_message(
+            self.env,
+            self.customer,
+            "portal-pay-reminder",
+            state="planned",
+            move_ids=[Command.set((self.first | self.second).ids)],
         )
         page = self._pay_page(f"invoice_ids={self.first.id}&invoice_ids={self.second.id}")
         self.assertIn("500.00", re.search(r"o_collections_pay_total.*?</span>\s*</li>", page.text, re.S).group(0))
