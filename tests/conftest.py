@@ -105,13 +105,29 @@ def delivery_only(env, base_url=None):
     rule_sets.browse(rule_sets.search([])).write({"active": False})
 
 
+def posted_invoice(rpc, partner_id, amount, days_overdue, label="Service"):
+    """A posted customer invoice of ``amount`` (one line ``label``, no tax) due
+    ``days_overdue`` days ago; its id."""
+    due = (date.today() - timedelta(days=days_overdue)).isoformat()
+    invoice_id = rpc.env["account.move"].create(
+        {
+            "move_type": "out_invoice",
+            "partner_id": partner_id,
+            "invoice_date": due,
+            "invoice_date_due": due,
+            "invoice_line_ids": [(0, 0, {"name": label, "quantity": 1, "price_unit": amount, "tax_ids": []})],
+        }
+    )
+    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+    return invoice_id
+
+
 def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None, email=None, amount=100):
     """``count`` Spanish customers (``name``, ``mobile`` and ``email`` formatted
     with their number), each with one posted invoice of ``amount`` due 10 days
     ago; ``langs`` alternate. Returns [(partner id, invoice id)]."""
     env = rpc.env
     spain = env.ref("base.es").id
-    due = (date.today() - timedelta(days=10)).isoformat()
     customers = []
     for n in range(count):
         values = {"name": name.format(n=n), "is_company": True, "mobile": mobile.format(n=n), "country_id": spain}
@@ -122,17 +138,7 @@ def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None, emai
         if email:
             values["email"] = email.format(n=n)
         partner_id = env["res.partner"].create(values)
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": amount, "tax_ids": []})],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-        customers.append((partner_id, invoice_id))
+        customers.append((partner_id, posted_invoice(rpc, partner_id, amount, 10)))
     return customers
 
 
