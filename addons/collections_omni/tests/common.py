@@ -73,6 +73,15 @@ class CollectionsCommon(AccountTestInvoicingCommon):
         )
 
     @classmethod
+    def _staff_user(cls, login, groups, company=None, **values):
+        """A user with exactly ``groups`` (xml ids, comma-separated), working in
+        ``company`` only (the test company by default)."""
+        company = company or cls.company
+        return new_test_user(
+            cls.env, login, groups=groups, company_id=company.id, company_ids=[Command.set(company.ids)], **values
+        )
+
+    @classmethod
     def _english_and_spanish_viewers(cls, prefix):
         """Two Viewers of the test company, one reading English and one Spanish (the engine's
         Spanish terms loaded): the same record read by each shows their own language."""

@@ -6,8 +6,8 @@ confirmation."""
 
 from datetime import timedelta
 
-from odoo import Command, fields
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo import fields
+from odoo.tests import HttpCase, JsonRpcException, tagged
 
 from . import role_matrix
 from .common import TODAY, CollectionsCommon
@@ -16,14 +16,7 @@ from .common import TODAY, CollectionsCommon
 class _RoleUsers(CollectionsCommon, HttpCase):
     @classmethod
     def _user(cls, role, login):
-        return new_test_user(
-            cls.env,
-            login,
-            password=login,
-            groups=role_matrix.ROLES[role][1],
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        return cls._staff_user(login, role_matrix.ROLES[role][1], password=login)
 
 
 @tagged("post_install", "-at_install", "collections_http")

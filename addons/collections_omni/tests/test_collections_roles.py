@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import TODAY, CollectionsCommon
 
@@ -19,12 +19,10 @@ class TestCollectionsRoles(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        company = cls.company
-        common = {"company_id": company.id, "company_ids": [Command.set(company.ids)]}
-        cls.collector = new_test_user(cls.env, "role_collector", groups=COLLECTOR_GROUPS, **common)
-        cls.viewer = new_test_user(cls.env, "role_viewer", groups=VIEWER_GROUPS, **common)
-        cls.manager = new_test_user(cls.env, "role_manager", groups=MANAGER_GROUPS, **common)
-        cls.accountant = new_test_user(cls.env, "role_accountant", groups=ACCOUNTANT_GROUPS, **common)
+        cls.collector = cls._staff_user("role_collector", COLLECTOR_GROUPS)
+        cls.viewer = cls._staff_user("role_viewer", VIEWER_GROUPS)
+        cls.manager = cls._staff_user("role_manager", MANAGER_GROUPS)
+        cls.accountant = cls._staff_user("role_accountant", ACCOUNTANT_GROUPS)
         cls.invoice = cls._invoice(cls.customer, 300, 10)
 
     def _log_call(self, user, outcome, **values):
