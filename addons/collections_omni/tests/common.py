@@ -26,8 +26,8 @@ def engine_message(env, partner, key, channel="email", **values):
     )
 
 
-class CollectionsCommon(AccountTestInvoicingCommon):
-    """Accounting fixtures plus a three-stage policy on the test company."""
+class CollectionsLedgerCommon(AccountTestInvoicingCommon):
+    """Accounting fixtures, without mail tracking, worked by a collections manager."""
 
     @classmethod
     def setUpClass(cls):
@@ -36,6 +36,14 @@ class CollectionsCommon(AccountTestInvoicingCommon):
         # The accounting test user also manages collections.
         cls.env.user.groups_id += cls.env.ref("collections_omni.group_collections_manager")
         cls.company = cls.env.company
+
+
+class CollectionsCommon(CollectionsLedgerCommon):
+    """Accounting fixtures plus a three-stage policy on the test company."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         # The shipped contact rules depend on the hour of the day: tests of
         # other behaviour run without them; test_contact_enforcement sets its own.
         cls.env["collections.contact.rule.set"].search([]).active = False
@@ -139,6 +147,25 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             .create({"amount": amount or invoice.amount_residual, "payment_date": TODAY})
         )
         wizard._create_payments()
+
+    def _open_and_resolve_dispute(self, user, invoices, **values):
+        """A dispute that ``user`` opens on ``invoices`` and resolves (rejected), as its form does."""
+        dispute = (
+            self.env["collections.dispute"]
+            .with_user(user)
+            .create(
+                {
+                    "partner_id": invoices.partner_id.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "reason": "other",
+                    "description": "No recibió el servicio",
+                    **values,
+                }
+            )
+        )
+        dispute.write({"resolution": "rejected"})
+        dispute.action_resolve()
+        return dispute
 
     def _running_plan(self, invoices, installment_count=3):
         """An active monthly payment plan from TODAY over ``invoices``."""

@@ -130,21 +130,7 @@ class TestCollectionsRoles(CollectionsCommon):
         plan.action_activate()
         self.assertEqual(plan.state, "active")
         plan.action_cancel()
-        dispute = (
-            self.env["collections.dispute"]
-            .with_user(self.collector)
-            .create(
-                {
-                    "company_id": self.company.id,
-                    "partner_id": self.customer.id,
-                    "move_ids": [Command.set(self.invoice.ids)],
-                    "reason": "other",
-                    "description": "No recibió el servicio",
-                }
-            )
-        )
-        dispute.write({"resolution": "rejected"})
-        dispute.action_resolve()
+        dispute = self._open_and_resolve_dispute(self.collector, self.invoice, company_id=self.company.id)
         self.assertEqual(dispute.state, "resolved")
 
     def test_collector_works_the_worklist(self):

@@ -211,20 +211,7 @@ class TestRoleMatrix(ReconcileCommon):
 
     def test_dispute(self):
         def act(user):
-            dispute = (
-                self.env["collections.dispute"]
-                .with_user(user)
-                .create(
-                    {
-                        "partner_id": self.customer.id,
-                        "move_ids": [Command.set(self.invoice.ids)],
-                        "reason": "other",
-                        "description": "No recibió el servicio",
-                    }
-                )
-            )
-            dispute.write({"resolution": "rejected"})
-            dispute.action_resolve()
+            dispute = self._open_and_resolve_dispute(user, self.invoice)
             self.assertEqual(dispute.state, "resolved")
 
         self._each_role("dispute", act)
