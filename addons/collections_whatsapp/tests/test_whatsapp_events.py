@@ -19,15 +19,7 @@ class TestWhatsappEvents(WhatsappCommon):
         super().setUpClass()
         cls.customer.mobile = "600 11 12 22"
         cls.customer.country_id = cls.env.ref("base.es")
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "WhatsApp",
-                "channel": "whatsapp",
-                "provider_type": "whatsapp_cloud",
-                "whatsapp_account_id": cls.account.id,
-                "company_id": cls.company.id,
-            }
-        )
+        cls.provider = cls._whatsapp_provider()
         cls.Event = cls.env["collections.whatsapp.event"]
         cls.Conversation = cls.env["collections.whatsapp.conversation"]
 
