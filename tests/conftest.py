@@ -26,6 +26,7 @@ from odoo_env import ROOT, odoo_command  # noqa: E402
 PG_PORT = os.environ.get("COLLECTIONS_PG_PORT", "55432")
 PG_USER = os.environ.get("COLLECTIONS_PG_USER", "odoo")
 VAR_DIR = os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var"))
+FILESTORE = os.path.join(VAR_DIR, "filestore", "filestore")  # Odoo's data_dir is VAR_DIR/filestore
 ADDONS = "collections_omni,collections_portal,collections_whatsapp"
 PG_ENV = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": PG_PORT, "PGUSER": PG_USER}
 
@@ -233,17 +234,31 @@ def plan_over(rpc, customers, currency_id, count, key, channel, **values):
     return engine_create(rpc, rows)
 
 
+def serve(db, log_path, extra_addons=()):
+    """A fixture's body: an Odoo server on ``db`` while the fixture lasts; then
+    the server stopped and the database (with its filestore) dropped."""
+    open(log_path, "w").close()
+    server = OdooServer(db, free_port(), None, log_path, extra_addons=extra_addons)
+    try:
+        server.start()
+        yield server
+    finally:
+        if server.process:
+            server.stop()
+        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
+        shutil.rmtree(os.path.join(FILESTORE, db), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
     db = f"collections_e2e_{uuid.uuid4().hex[:8]}"
     template = os.environ.get("COLLECTIONS_TEST_TEMPLATE_DB")
     log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
-    filestore = os.path.join(VAR_DIR, "filestore", "filestore")
     if template:
         subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
         # The copy's attachments (compiled assets: the PDF reports' CSS) live in the template's filestore.
-        if os.path.isdir(os.path.join(filestore, template)):
-            shutil.copytree(os.path.join(filestore, template), os.path.join(filestore, db))
+        if os.path.isdir(os.path.join(FILESTORE, template)):
+            shutil.copytree(os.path.join(FILESTORE, template), os.path.join(FILESTORE, db))
     else:
         subprocess.run(
             odoo_command(
@@ -252,13 +267,4 @@ def odoo_server(tmp_path_factory):
             check=True,
             env=PG_ENV,
         )
-    open(log_path, "w").close()
-    server = OdooServer(db, free_port(), None, log_path)
-    try:
-        server.start()
-        yield server
-    finally:
-        if server.process:
-            server.stop()
-        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
-        shutil.rmtree(os.path.join(filestore, db), ignore_errors=True)
+    yield from serve(db, log_path)
