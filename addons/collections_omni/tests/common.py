@@ -167,15 +167,15 @@ class CollectionsCommon(CollectionsLedgerCommon):
         dispute.action_resolve()
         return dispute
 
-    def _running_plan(self, invoices, installment_count=3):
-        """An active monthly payment plan from TODAY over ``invoices``."""
+    def _running_plan(self, invoices, installment_count=3, start=TODAY):
+        """An active monthly payment plan from ``start`` over ``invoices``."""
         plan = self.env["collections.payment.plan"].create(
             {
                 "partner_id": invoices.partner_id.id,
                 "currency_id": self.company.currency_id.id,
                 "move_ids": [Command.set(invoices.ids)],
                 "installment_count": installment_count,
-                "start_date": TODAY,
+                "start_date": start,
                 "frequency": "monthly",
             }
         )
