@@ -13,7 +13,6 @@ class CollectionsAnalyticsCei(models.Model):
     _order = "month_end desc"
 
     month_end = fields.Date(string="As Of", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
     receivable_previous = fields.Monetary(string="Opening Receivables", readonly=True)
     sales = fields.Monetary(string="Credit Sales", readonly=True)

@@ -15,7 +15,6 @@ class CollectionsAnalyticsDispute(models.Model):
     _rec_name = "dispute_id"
 
     dispute_id = fields.Many2one("collections.dispute", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Owner", readonly=True)
     reason = fields.Selection(DISPUTE_REASONS, readonly=True)

@@ -14,7 +14,6 @@ class CollectionsAnalyticsDso(models.Model):
     _order = "month_end desc"
 
     month_end = fields.Date(string="As Of", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
     receivable = fields.Monetary(readonly=True, help="Open receivables at the month's end.")
     receivable_current = fields.Monetary(string="Not Yet Due", readonly=True)

@@ -1,4 +1,4 @@
-from odoo import _, api, models, tools
+from odoo import _, api, fields, models, tools
 from odoo.tools import SQL
 
 from ..tools import analytics_sql
@@ -11,6 +11,9 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
     _name = "collections.analytics.mixin"
     _description = "Collections Figure"
     _auto = False
+
+    # Every figure belongs to a company: its multi-company rule reads it (security/collections_analytics_security.xml).
+    company_id = fields.Many2one("res.company", readonly=True)
 
     @api.model
     def _figure_query(self):

@@ -15,7 +15,6 @@ class CollectionsAnalyticsPlan(models.Model):
     _rec_name = "plan_id"
 
     plan_id = fields.Many2one("collections.payment.plan", string="Payment Plan", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     policy_id = fields.Many2one("collections.policy", readonly=True)

@@ -15,7 +15,6 @@ class CollectionsAnalyticsPromise(models.Model):
     _rec_name = "promise_id"
 
     promise_id = fields.Many2one("collections.promise", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     policy_id = fields.Many2one("collections.policy", readonly=True)
