@@ -7,6 +7,12 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 TODAY = date(2026, 6, 15)
 
+# Staff who invoice (Billing) in each collections role, and an accountant with no collections role.
+COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
+VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
+MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
+ACCOUNTANT_GROUPS = "base.group_user,account.group_account_invoice"
+
 
 def engine_message(env, partner, key, channel="email", **values):
     """A collections message as the engine writes it (``_engine()``): for ``partner`` on

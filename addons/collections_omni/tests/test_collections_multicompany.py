@@ -4,8 +4,7 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from .common import CollectionsCommon
-from .test_collections_roles import COLLECTOR_GROUPS
+from .common import COLLECTOR_GROUPS, CollectionsCommon
 
 
 @tagged("at_install", "-post_install")

@@ -4,12 +4,7 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from .common import TODAY, CollectionsCommon
-
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
-VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
-ACCOUNTANT_GROUPS = "base.group_user,account.group_account_invoice"
+from .common import ACCOUNTANT_GROUPS, COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, VIEWER_GROUPS, CollectionsCommon
 
 
 @tagged("at_install", "-post_install")

@@ -15,10 +15,7 @@ from odoo.tools import SQL
 
 from ..tools import risk_score, risk_sql
 from ..tools.risk_score import Facts, Invoice
-from .common import TODAY, CollectionsCommon
-
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
+from .common import COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, CollectionsCommon
 
 paid = st.builds(lambda age, delay: Invoice(age, min(delay, age)), st.integers(-30, 400), st.integers(-10, 120)).filter(
     lambda inv: inv.delay is None or inv.delay <= max(inv.due_age, 0) or inv.due_age < 0

@@ -3,11 +3,9 @@ from datetime import timedelta
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
-from .common import TODAY, CollectionsCommon
+from .common import COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, CollectionsCommon
 
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
 TRAINED_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_vulnerable"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
 
 
 @tagged("at_install", "-post_install")
