@@ -3,10 +3,15 @@ import re
 
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
+from odoo.tools import LazyTranslate, plaintext2html
+
+from .account_move import portal_text
+
+_lt = LazyTranslate(__name__)
 
 # What a customer may write about a dispute: a few paragraphs, not a letter.
 MAX_DESCRIPTION_LENGTH = 2000
+DESCRIPTION_TOO_LONG = _lt("Please keep your explanation to %(count)s characters at most (it has %(length)s).")
 # Evidence a customer may attach to a dispute: at most this many files, each at most this big.
 MAX_EVIDENCE_FILES = 5
 MAX_EVIDENCE_SIZE = 5 * 1024 * 1024
@@ -98,16 +103,7 @@ class CollectionsDispute(models.Model):
         partner = partner.commercial_partner_id
         if reason not in dict(self._portal_reasons()):
             raise UserError(_("Choose what is wrong from the list."))
-        # Browsers send a textarea's line breaks as CRLF but count them as one character against maxlength.
-        description = (description or "").replace("\r\n", "\n").strip()
-        if len(description) > MAX_DESCRIPTION_LENGTH:
-            raise UserError(
-                _(
-                    "Please keep your explanation to %(count)s characters at most (it has %(length)s).",
-                    count=MAX_DESCRIPTION_LENGTH,
-                    length=len(description),
-                )
-            )
+        description = portal_text(self.env, description, MAX_DESCRIPTION_LENGTH, DESCRIPTION_TOO_LONG)
         if reason == "other" and not description:
             raise UserError(_("Tell us what is wrong."))
         evidence = self._portal_check_evidence(list(files))

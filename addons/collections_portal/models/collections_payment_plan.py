@@ -1,11 +1,16 @@
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import MissingError, UserError
-from odoo.tools import plaintext2html
+from odoo.tools import LazyTranslate, plaintext2html
 
 from odoo.addons.collections_omni.models.collections_payment_plan import FREQUENCY_STEPS
 
+from .account_move import portal_text
+
+_lt = LazyTranslate(__name__)
+
 # What a customer may write when declining a plan: a short reason, not a letter.
 MAX_DECLINE_REASON_LENGTH = 500
+DECLINE_REASON_TOO_LONG = _lt("Please keep your reason to %(count)s characters at most (it has %(length)s).")
 
 
 class CollectionsPaymentPlan(models.Model):
@@ -132,16 +137,7 @@ class CollectionsPaymentPlan(models.Model):
         :raise MissingError: not a plan of this customer
         :raise UserError: the plan is not waiting for the customer, or the reason is too long
         """
-        # Browsers send a textarea's line breaks as CRLF but count them as one character against maxlength.
-        reason = (reason or "").replace("\r\n", "\n").strip()
-        if len(reason) > MAX_DECLINE_REASON_LENGTH:
-            raise UserError(
-                _(
-                    "Please keep your reason to %(count)s characters at most (it has %(length)s).",
-                    count=MAX_DECLINE_REASON_LENGTH,
-                    length=len(reason),
-                )
-            )
+        reason = portal_text(self.env, reason, MAX_DECLINE_REASON_LENGTH, DECLINE_REASON_TOO_LONG)
         plan = self._portal_awaiting_answer(partner, plan_id)
         plan.action_cancel()
         Note = self.env["collections.note"]
