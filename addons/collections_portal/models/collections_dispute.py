@@ -125,21 +125,8 @@ class CollectionsDispute(models.Model):
         policy = self.env["collections.policy"].sudo()._for_partner(partner, company)
         # The owner is required: without any collector, the administrator looks after it.
         owner = policy._portal_collector(partner, company) or self.env.ref("base.user_admin")
-        # Ownership is checked above; the customer has no access rights on disputes, and does not
-        # follow their chatter (the collectors' conversation, with links the customer cannot open).
-        dispute = (
-            self.sudo()
-            .with_context(mail_create_nosubscribe=True)
-            .create(
-                {
-                    "company_id": company.id,
-                    "partner_id": partner.id,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "reason": reason,
-                    "description": description or False,
-                    "user_id": owner.id,
-                }
-            )
+        dispute = self._portal_create(
+            partner, invoices, {"reason": reason, "description": description or False, "user_id": owner.id}
         )
         if evidence:
             attachments = (

@@ -1,4 +1,4 @@
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import MissingError, UserError
 from odoo.tools import LazyTranslate, plaintext2html
 
@@ -55,25 +55,18 @@ class CollectionsPaymentPlan(models.Model):
         company = invoices.company_id
         policy = self.env["collections.policy"].sudo()._for_partner(partner, company)
         collector = policy._portal_collector(partner, company)
-        # Ownership is checked above; the customer has no access rights on plans, and does not
-        # follow their chatter (the collectors' conversation, with links the customer cannot open).
-        plan = (
-            self.sudo()
-            .with_context(mail_create_nosubscribe=True)
-            .create(
-                {
-                    "company_id": company.id,
-                    "partner_id": partner.id,
-                    "currency_id": invoices.currency_id.id,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "installment_count": installment_count,
-                    "frequency": frequency,
-                    "start_date": start_date,
-                    "origin": "portal",
-                    "user_id": collector.id,
-                    "note": note or False,
-                }
-            )
+        plan = self._portal_create(
+            partner,
+            invoices,
+            {
+                "currency_id": invoices.currency_id.id,
+                "installment_count": installment_count,
+                "frequency": frequency,
+                "start_date": start_date,
+                "origin": "portal",
+                "user_id": collector.id,
+                "note": note or False,
+            },
         )
         plan.action_generate_schedule()
         plan.action_propose()
