@@ -33,11 +33,7 @@ class CollectionsDispute(models.Model):
     def _portal_disputes(self, partner, past_limit=PORTAL_PAST_DISPUTES):
         """The customer's disputes, as superuser but only theirs: the open
         ones, then the last ``past_limit`` resolved, each most recent first."""
-        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
-        Dispute = self.sudo()
-        running = Dispute.search([*customer, ("state", "=", "open")], order="id desc")
-        ended = Dispute.search([*customer, ("state", "!=", "open")], order="id desc", limit=past_limit)
-        return running + ended
+        return self._portal_open_then_ended(partner, past_limit, "id desc")
 
     @api.model
     def _portal_reasons(self):

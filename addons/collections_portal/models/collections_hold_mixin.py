@@ -5,6 +5,16 @@ class CollectionsHoldMixin(models.AbstractModel):
     _inherit = "collections.hold.mixin"
 
     @api.model
+    def _portal_open_then_ended(self, partner, past_limit, order):
+        """The customer's holds of this model, as superuser but only theirs: the open ones, then
+        the last ``past_limit`` that ended, each group in ``order`` (most recent first)."""
+        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
+        Holds = self.sudo()
+        running = Holds.search([*customer, ("state", "=", "open")], order=order)
+        ended = Holds.search([*customer, ("state", "!=", "open")], order=order, limit=past_limit)
+        return running + ended
+
+    @api.model
     def _portal_create(self, partner, invoices, values):
         """A hold the customer asks for in the portal, over ``invoices`` of ``partner``: created as
         superuser (the caller has checked that the invoices are the customer's; the customer has no

@@ -15,11 +15,7 @@ class CollectionsPromise(models.Model):
         """The customer's promises, as superuser but only theirs: the running
         ones, then the last ``past_limit`` that ended (kept, broken or
         cancelled), each group most recent first."""
-        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
-        Promise = self.sudo()
-        running = Promise.search([*customer, ("state", "=", "open")], order="date desc, id desc")
-        ended = Promise.search([*customer, ("state", "!=", "open")], order="date desc, id desc", limit=past_limit)
-        return running + ended
+        return self._portal_open_then_ended(partner, past_limit, "date desc, id desc")
 
     @api.model
     def _portal_promise(self, partner, invoice_ids, amount, promised_date):
