@@ -28,7 +28,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psutil
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -53,29 +52,12 @@ def _psql(db, sql):
     return out.stdout.strip()
 
 
-def _cpu_seconds(pid):
-    """CPU seconds used so far by Odoo's processes (the main one, its HTTP and cron workers)."""
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return total
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def _postgres_cpu_seconds():
     """CPU seconds used so far by the PostgreSQL cluster (its postmaster's processes), or None."""
     pgdata = os.path.join(os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var")), "pgdata")
     try:
         with open(os.path.join(pgdata, "postmaster.pid")) as handle:
-            return _cpu_seconds(int(handle.readline()))
+            return bench.tree_cpu_seconds(int(handle.readline()))
     except (OSError, ValueError):
         return None
 
@@ -167,13 +149,13 @@ def run(args):
         warm = [raw for raw, key in zip(*distinct_events(20, args.seed + 1), strict=True)]
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(post, warm))
-        cpu_before = _cpu_seconds(server.pid), time.process_time(), _postgres_cpu_seconds()
+        cpu_before = bench.tree_cpu_seconds(server.pid), time.process_time(), _postgres_cpu_seconds()
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(post, posts))
         seconds = time.perf_counter() - started
         load_after = os.getloadavg()[0]
-        cpu_posting = _cpu_seconds(server.pid) - cpu_before[0], time.process_time() - cpu_before[1]
+        cpu_posting = bench.tree_cpu_seconds(server.pid) - cpu_before[0], time.process_time() - cpu_before[1]
         # The 200s are in; the cron worker applies what they stored (it was triggered by each commit).
         if args.apply_after:
             _psql(DB, f"update ir_cron set active = true where id in (select res_id from {APPLY_CRON})")
@@ -184,7 +166,7 @@ def run(args):
                 break
             time.sleep(0.5)
         apply_seconds = time.perf_counter() - started
-        cpu_total = _cpu_seconds(server.pid) - cpu_before[0]
+        cpu_total = bench.tree_cpu_seconds(server.pid) - cpu_before[0]
         postgres_cpu = _postgres_cpu_seconds()
         postgres_cpu = postgres_cpu - cpu_before[2] if postgres_cpu is not None and cpu_before[2] is not None else None
     finally:

@@ -73,39 +73,30 @@ def company_identity(env):
     )
 
 
+def _staff_user(env, values, groups_id):
+    """A demo colleague working in Spanish, mailed at {login}@example.com."""
+    return (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create({**values, "email": f"{values['login']}@example.com", "lang": "es_ES", "groups_id": groups_id})
+    )
+
+
 def load(env):
     import generate_data
 
     company_identity(env)
 
     summary = generate_data.generate(env, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES, seed=7)
-    manager = (
-        env["res.users"]
-        .with_context(no_reset_password=True)
-        .create(
-            {
-                **MANAGER,
-                "email": "manager@example.com",
-                "lang": "es_ES",
-                "groups_id": [
-                    (4, env.ref("account.group_account_manager").id),
-                    (4, env.ref("collections_omni.group_collections_manager").id),
-                ],
-            }
-        )
+    manager = _staff_user(
+        env,
+        MANAGER,
+        [
+            (4, env.ref("account.group_account_manager").id),
+            (4, env.ref("collections_omni.group_collections_manager").id),
+        ],
     )
-    collector = (
-        env["res.users"]
-        .with_context(no_reset_password=True)
-        .create(
-            {
-                **COLLECTOR,
-                "email": "collector@example.com",
-                "lang": "es_ES",
-                "groups_id": [(6, 0, [env.ref("collections_omni.group_collections_collector").id])],
-            }
-        )
-    )
+    collector = _staff_user(env, COLLECTOR, [(6, 0, [env.ref("collections_omni.group_collections_collector").id])])
     # The portal customer: a generated Spanish-speaking company with open invoices.
     partner = (
         env["account.move"]

@@ -1,4 +1,4 @@
-from odoo import _, api, models, tools
+from odoo import _, api, fields, models, tools
 from odoo.tools import SQL
 
 from ..tools import analytics_sql
@@ -14,6 +14,9 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
     # Selection fields whose groups follow the selection's order, not their keys' alphabetical
     # order (the aging buckets: not due, 1-30, 31-60, ..., not "1_30" before "current").
     _group_in_selection_order = ()
+
+    # Every figure belongs to a company: its multi-company rule reads it (security/collections_analytics_security.xml).
+    company_id = fields.Many2one("res.company", readonly=True)
 
     @api.model
     def _figure_query(self):
@@ -80,6 +83,16 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
             "view_mode": view_mode,
             "domain": [("id", "in", list(ids))],
             "context": {"create": False},
+        }
+
+    def _open_month_receivables(self):
+        """The documents open at these rows' month ends (a figure per company and month)."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Receivables Behind the Figure"),
+            "res_model": "collections.analytics.aging",
+            "view_mode": "list,pivot",
+            "domain": [("company_id", "in", self.company_id.ids), ("month_end", "in", self.mapped("month_end"))],
         }
 
     def _open_invoices(self, moves):

@@ -4,6 +4,7 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools import sql_rules
+from ..tools.rules import PLAN_STATES
 from ..tools.sql_rules import PLAN_HOLDING_STATES
 from .collections_policy import DEFAULT_PLAN_GRACE_DAYS
 
@@ -79,14 +80,7 @@ class CollectionsPaymentPlan(models.Model):
         help="Who proposed the plan.",
     )
     state = fields.Selection(
-        [
-            ("draft", "Draft"),
-            ("proposed", "Proposed"),
-            ("active", "Active"),
-            ("completed", "Completed"),
-            ("broken", "Broken"),
-            ("cancelled", "Cancelled"),
-        ],
+        PLAN_STATES,
         required=True,
         default="draft",
         tracking=True,

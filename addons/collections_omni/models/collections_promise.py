@@ -3,6 +3,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools import sql_rules
+from ..tools.rules import PROMISE_STATES
 
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
@@ -50,7 +51,7 @@ class CollectionsPromise(models.Model):
     promised_date = fields.Date(string="Pay By", required=True, tracking=True, index=True)
     source = fields.Selection(PROMISE_SOURCES, required=True, default="call")
     state = fields.Selection(
-        [("open", "Open"), ("kept", "Kept"), ("broken", "Broken"), ("cancelled", "Cancelled")],
+        PROMISE_STATES,
         required=True,
         default="open",
         tracking=True,

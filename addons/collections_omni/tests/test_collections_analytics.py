@@ -4,13 +4,13 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from .common import CollectionsLedgerCommon
 
 # The figures are computed as of this day (see analytics_sql.analytics_today).
 AS_OF = date(2025, 3, 31)
 
 
-class AnalyticsLedgerCommon(AccountTestInvoicingCommon):
+class AnalyticsLedgerCommon(CollectionsLedgerCommon):
     """A small ledger worked out by hand, in company currency, without taxes:
 
     ===  ======  ==========  ==========  ======================================
@@ -31,9 +31,6 @@ class AnalyticsLedgerCommon(AccountTestInvoicingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
-        cls.env.user.groups_id += cls.env.ref("collections_omni.group_collections_manager")
-        cls.company = cls.env.company
         cls.customer = cls.env["res.partner"].create({"name": "Cliente Analítica", "is_company": True})
         cls.doc_d = cls._document(500, "2024-11-01", "2024-11-15")
         cls.doc_a = cls._document(1000, "2025-01-10", "2025-01-31")

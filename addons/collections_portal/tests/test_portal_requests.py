@@ -5,7 +5,7 @@ from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
-from odoo.addons.collections_omni.tests.common import TODAY
+from odoo.addons.collections_omni.tests.common import TODAY, engine_message
 
 from .common import PortalCollectionsCommon
 
@@ -138,19 +138,8 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertFalse(self._messages(self.customer), "both invoices are held: nothing to send")
 
     def test_a_plan_within_the_policys_amount_starts_at_once(self):
-        planned = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "planned",
-                    "move_ids": [(6, 0, self.second.ids)],
-                    "idempotency_key": "portal-approve-at-once",
-                }
-            )
+        planned = engine_message(
+            self.env, self.customer, "portal-approve-at-once", state="planned", move_ids=[(6, 0, self.second.ids)]
         )
         self.policy.portal_approve_up_to = 300
         beyond = self._request(self.first | self.second)

@@ -26,15 +26,7 @@ class TestWhatsappSelfService(WhatsappCommon):
         (cls.customer | cls.english).collections_user_id = cls.collector
         cls.invoice_es = cls._invoice(cls.customer, 300, 30)
         cls.invoice_en = cls._invoice(cls.english, 120, 10)
-        cls.env["collections.provider"].create(
-            {
-                "name": "WhatsApp",
-                "channel": "whatsapp",
-                "provider_type": "whatsapp_cloud",
-                "whatsapp_account_id": cls.account.id,
-                "company_id": cls.company.id,
-            }
-        )
+        cls._whatsapp_provider()
 
     def _writes(self, number, text=None, button=None):
         """The customer writes (the emulator opens the window as Meta would); returns the chat's answer."""
