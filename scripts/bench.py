@@ -727,15 +727,18 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _start_odoo_http(db, log, workers, cron_threads, *extra):
+def _start_odoo_http(db, log, workers, cron_threads, *extra, db_filter=True):
     """Odoo serving ``db`` alone on free ports with ``workers`` HTTP workers and ``cron_threads``
-    cron workers, its output to the open file ``log``: (process, base URL)."""
+    cron workers, its output to the open file ``log``: (process, base URL). ``db_filter=False``:
+    ``db_name`` alone, as a server of one database is configured: then Odoo does not list the
+    databases (a new connection to PostgreSQL's ``postgres`` database) for every request that
+    comes without a session, as webhooks do."""
     port, gevent_port = _free_port(), _free_port()
     process = subprocess.Popen(
         odoo_command(
             "-d",
             db,
-            f"--db-filter=^{db}$",
+            *([f"--db-filter=^{db}$"] if db_filter else []),
             f"--http-port={port}",
             f"--gevent-port={gevent_port}",
             f"--workers={workers}",

@@ -12,6 +12,10 @@ _logger = logging.getLogger(__name__)
 # The scheduled action that applies stored events (data/ir_cron_data.xml) and its batch.
 APPLY_CRON = "ir_cron_whatsapp_apply_events"
 APPLY_BATCH = 200
+# A status can come before the transaction that sends its message has committed (Meta, or the emulator,
+# answers the send and posts the status at once): it is applied again this long after, for this long.
+EARLY_RETRY_SECONDS = 5
+EARLY_WAIT_MINUTES = 10
 
 
 class CollectionsWhatsappEvent(models.Model):
@@ -33,6 +37,9 @@ class CollectionsWhatsappEvent(models.Model):
         [("pending", "Pending"), ("done", "Done"), ("error", "Error")], default="pending", required=True, index=True
     )
     error = fields.Text(readonly=True)
+    retry_at = fields.Datetime(
+        readonly=True, help="A status that came before its message's sending was committed is applied again then."
+    )
 
     _sql_constraints = [("key_uniq", "unique(key)", "A webhook event is stored once.")]
 
@@ -52,13 +59,14 @@ class CollectionsWhatsappEvent(models.Model):
         are closed in one statement, and every applied event is marked done
         in one. One failing event is kept with its error; the others go on."""
         if not self:
-            return
+            return self
         Conversation = self.env["collections.whatsapp.conversation"].sudo()
         payloads = {event.id: json.loads(event.data) for event in self}
-        idle = self._statuses_without_effect(payloads)
+        early = self._statuses_before_their_send()
+        idle = self._statuses_without_effect(payloads) - early
         done, errors = list(idle), []
         for event in self.sorted(lambda e: (payloads[e.id].get("timestamp", 0), e.id)):
-            if event.id in idle:
+            if event.id in idle or event.id in early:
                 continue
             try:
                 with self.env.cr.savepoint():
@@ -84,6 +92,40 @@ class CollectionsWhatsappEvent(models.Model):
         self.browse(done).invalidate_recordset(["state"])
         for event, error in errors:
             event.write({"state": "error", "error": error})
+        return self.browse(sorted(early))
+
+    def _statuses_before_their_send(self):
+        """Ids of the status events among these whose message is still to be
+        sent as far as this transaction sees (planned, no provider: the
+        transaction sending it has not committed), stored less than
+        ``EARLY_WAIT_MINUTES`` ago. They stay pending, applied again in
+        ``EARLY_RETRY_SECONDS`` (``retry_at``): closed now, as statuses of no
+        message of ours, they would be lost."""
+        statuses = self.filtered(lambda e: e.kind == "status")
+        if not statuses:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE collections_whatsapp_event e
+                   SET retry_at = now() AT TIME ZONE 'UTC' + make_interval(secs => %(retry)s)
+                 WHERE e.id = ANY(%(ids)s)
+                   AND e.create_date > now() AT TIME ZONE 'UTC' - make_interval(mins => %(wait)s)
+                   AND EXISTS (
+                        SELECT FROM collections_message m
+                         WHERE m.idempotency_key = (e.data::jsonb ->> 'callback_data')
+                           AND m.provider_id IS NULL AND m.state IN ('planned', 'queued'))
+             RETURNING e.id
+                """,
+                ids=statuses.ids,
+                retry=EARLY_RETRY_SECONDS,
+                wait=EARLY_WAIT_MINUTES,
+            )
+        )
+        early = {row[0] for row in self.env.cr.fetchall()}
+        self.browse(early).invalidate_recordset(["retry_at"])
+        return early
 
     def _statuses_without_effect(self, payloads):
         """Ids of the status events among these that change nothing: no
@@ -131,8 +173,9 @@ class CollectionsWhatsappEvent(models.Model):
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM collections_whatsapp_event WHERE state = 'pending' "
+                "SELECT id FROM collections_whatsapp_event WHERE state = 'pending' AND %s "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                READY,
                 limit,
             )
         )
@@ -153,14 +196,18 @@ class CollectionsWhatsappEvent(models.Model):
         try:
             with self.env.cr.savepoint():
                 events = self._claim_pending(APPLY_BATCH)
-                events._process()
+                early = events._process()
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
             _logger.info("WhatsApp: webhook events met a concurrent update, applied again shortly: %s", error)
             self.env.invalidate_all()
             self.env.ref(f"collections_whatsapp.{APPLY_CRON}")._trigger(fields.Datetime.now() + dt.timedelta(seconds=5))
             return
-        self.env.cr.execute("SELECT count(*) FROM collections_whatsapp_event WHERE state = 'pending'")
+        self.env.cr.execute(
+            SQL("SELECT count(*) FROM collections_whatsapp_event WHERE state = 'pending' AND %s", READY)
+        )
         remaining = self.env.cr.fetchone()[0]
+        if early:  # at the cron worker's next poll after then (it is not woken for a later trigger)
+            self.env.ref(f"collections_whatsapp.{APPLY_CRON}")._trigger(min(early.mapped("retry_at")))
         self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
         if remaining:
             # The scheduler calls again at once, but only ten times per wake-up; a backlog larger than
@@ -175,9 +222,10 @@ class CollectionsWhatsappEvent(models.Model):
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM collections_whatsapp_event WHERE id = ANY(%s) AND state = 'pending' "
+                "SELECT id FROM collections_whatsapp_event WHERE id = ANY(%s) AND state = 'pending' AND %s "
                 "ORDER BY id FOR UPDATE SKIP LOCKED",
                 self.ids,
+                READY,
             )
         )
         claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
@@ -190,8 +238,20 @@ class CollectionsWhatsappEvent(models.Model):
         events pending for more than a minute."""
         before = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
         self.search(
-            [("state", "=", "pending"), ("create_date", "<", before)], order="id", limit=1000
+            [
+                ("state", "=", "pending"),
+                ("create_date", "<", before),
+                "|",
+                ("retry_at", "=", False),
+                ("retry_at", "<=", fields.Datetime.now()),
+            ],
+            order="id",
+            limit=1000,
         )._claim()._process()
+
+
+# Pending events to apply now (not waiting for their retry).
+READY = SQL("(retry_at IS NULL OR retry_at <= now() AT TIME ZONE 'UTC')")
 
 
 def store_events(cr, account_id, events, wake=True):

@@ -110,6 +110,24 @@ class TestWhatsappEvents(WhatsappCommon):
         self.assertTrue(message.delivered_at and message.read_at)
         self.assertEqual(self.Event.search_count([("wamid", "=", "wamid.OUT1")]), 2)
 
+    def test_status_before_its_send_is_committed_waits_and_is_applied_then(self):
+        """Meta (the emulator) posts a status as soon as it accepts the send, before the transaction
+        that sends it commits: closed then as a status of no message of ours, it would be lost."""
+        message = self._sent_message("wamid.EARLY")
+        # As another transaction sees it while the send is in flight: still planned, no provider yet.
+        message.write({"state": "planned", "provider_id": False, "provider_ref": False})
+        status = self.emulator.status_body("wamid.EARLY", "read", NUMBER[1:], callback_data=message.idempotency_key)
+        event = self.Event.sudo()._store(self.account, webhook.parse(status))
+        self.assertEqual(event._process(), event, "it waits")
+        self.assertEqual(event.state, "pending")
+        self.assertTrue(event.retry_at)
+        self.assertFalse(event._claim(), "not before its retry")
+        message.write({"state": "sent", "provider_id": self.provider.id, "provider_ref": "wamid.EARLY"})  # committed
+        self.env.cr.execute("UPDATE collections_whatsapp_event SET retry_at = now() - interval '1 second'")
+        event.invalidate_recordset()
+        self.assertFalse(event._claim()._process())
+        self.assertEqual((event.state, message.state), ("done", "read"))
+
     def test_failed_131026_marks_the_number_undeliverable(self):
         message = self._sent_message("wamid.OUT2")
         self._deliver(self.emulator.status_body("wamid.OUT2", "failed", NUMBER[1:], error_code=131026))
