@@ -72,6 +72,7 @@ class CollectionsWhatsappConversation(models.Model):
     _sql_constraints = [("number_uniq", "unique(account_id, wa_id)", "One conversation per number and account.")]
 
     @api.depends("partner_id", "profile_name", "phone")
+    @api.depends_context("lang")
     def _compute_display_label(self):
         for conversation in self:
             who = conversation.partner_id.display_name or conversation.profile_name or _("Unknown number")

@@ -193,3 +193,8 @@ class TestWhatsappSelfService(WhatsappCommon):
     def test_unknown_number_is_told_a_person_will_answer(self):
         self.assertIsNotNone(self._writes("+34699000111", "pagar"))
         self.assertTrue(self._conversation("+34699000111").activity_ids)
+
+    def test_an_unknown_number_is_named_in_the_readers_language(self):
+        conversation = self.env["collections.whatsapp.conversation"]._for_number(self.account, "34699000112")
+        self.assertTrue(conversation.with_context(lang="en_US").display_label.startswith("Unknown number ("))
+        self.assertTrue(conversation.with_context(lang="es_ES").display_label.startswith("Número desconocido ("))
