@@ -199,21 +199,6 @@ def _requests(base, session, invoice_ids, provider_id, method_id):
     ]
 
 
-def _server_cpu(pid):
-    """CPU seconds of the Odoo server and its worker processes so far (load-independent, unlike the times)."""
-    import psutil  # noqa: PLC0415 (an Odoo requirement)
-
-    total = 0.0
-    parent = psutil.Process(pid)
-    for process in [parent, *parent.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def _route_of(method, path):
     path = path.split("?")[0]
     return {
@@ -257,7 +242,7 @@ def run(args):
                     time.sleep(0.3)
                     with open(log_path, "rb") as handle:
                         start = handle.seek(0, os.SEEK_END)
-                    cpu_before = _server_cpu(server.pid)
+                    cpu_before = bench.tree_cpu_seconds(server.pid)
                     for _repeat in range(args.repeat):
                         started = time.perf_counter()
                         response = call()
@@ -266,7 +251,7 @@ def run(args):
                         if route == "pay_transaction" and "error" in response.json():
                             raise RuntimeError(f"pay transaction refused: {response.json()['error']}")
                     time.sleep(0.3)  # the last request's log line
-                    cpu[route] += _server_cpu(server.pid) - cpu_before
+                    cpu[route] += bench.tree_cpu_seconds(server.pid) - cpu_before
                     with open(log_path, "rb") as handle:
                         marks.append((route, start, handle.seek(0, os.SEEK_END)))
             server_ms = {route: [] for route in ROUTES}

@@ -73,39 +73,30 @@ def company_identity(env):
     )
 
 
+def _staff_user(env, values, groups_id):
+    """A demo colleague working in Spanish, mailed at {login}@example.com."""
+    return (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create({**values, "email": f"{values['login']}@example.com", "lang": "es_ES", "groups_id": groups_id})
+    )
+
+
 def load(env):
     import generate_data
 
     company_identity(env)
 
     summary = generate_data.generate(env, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES, seed=7)
-    manager = (
-        env["res.users"]
-        .with_context(no_reset_password=True)
-        .create(
-            {
-                **MANAGER,
-                "email": "manager@example.com",
-                "lang": "es_ES",
-                "groups_id": [
-                    (4, env.ref("account.group_account_manager").id),
-                    (4, env.ref("collections_omni.group_collections_manager").id),
-                ],
-            }
-        )
+    manager = _staff_user(
+        env,
+        MANAGER,
+        [
+            (4, env.ref("account.group_account_manager").id),
+            (4, env.ref("collections_omni.group_collections_manager").id),
+        ],
     )
-    collector = (
-        env["res.users"]
-        .with_context(no_reset_password=True)
-        .create(
-            {
-                **COLLECTOR,
-                "email": "collector@example.com",
-                "lang": "es_ES",
-                "groups_id": [(6, 0, [env.ref("collections_omni.group_collections_collector").id])],
-            }
-        )
-    )
+    collector = _staff_user(env, COLLECTOR, [(6, 0, [env.ref("collections_omni.group_collections_collector").id])])
     # The portal customer: a generated Spanish-speaking company with open invoices.
     partner = (
         env["account.move"]
@@ -134,8 +125,16 @@ def load(env):
     customers.filtered(lambda p: p.id % 2).write({"collections_user_id": manager.id})
     customers.filtered(lambda p: p.id % 4 == 0).write({"collections_user_id": collector.id})
     env.company.collections_user_id = manager
+    # Odoo's portal shows a customer the invoices it follows ("Your invoices"); the bulk generator
+    # writes no followers, so the portal customer follows its own invoices here.
+    env["account.move"].search(
+        [("commercial_partner_id", "=", partner.id), ("move_type", "in", ("out_invoice", "out_refund"))]
+    ).message_subscribe(partner_ids=partner.ids)
     whatsapp_demo(env, partner)
-    demo_activity(env, partner)
+    # What a person does in the back office is done as the manager, in Spanish: owners and
+    # collectors are people (not OdooBot) and the chatter's "created" lines read in Spanish.
+    demo_activity(env(user=manager, context=dict(env.context, lang="es_ES")), partner)
+    demo_ab_test(env(user=manager, context=dict(env.context, lang="es_ES")))
     # One dunning run so invoices and customers carry stages and the message log has content.
     run = env["collections.run"].create({"company_id": env.company.id, "trigger": "manual"})
     run._execute()
@@ -194,6 +193,28 @@ def demo_activity(env, portal_partner):
         }
     )
     promise._cron_check()  # three days past its date and unpaid: broken
+    # And one kept open: the customer said on the phone it pays next week.
+    pending_invoices = by_customer[others[3]][:1]
+    env["collections.promise"].create(
+        {
+            "partner_id": others[3].id,
+            "move_ids": [Command.set(pending_invoices.ids)],
+            "currency_id": pending_invoices.currency_id.id,
+            "amount": pending_invoices.amount_residual,
+            "date": today,
+            "promised_date": fields.Date.add(today, days=7),
+            "source": "call",
+            "note": "Paga el viernes que viene, cuando cobre la obra de Valencia.",
+        }
+    )
+    # A customer in a hard time: protected as vulnerable (no reminders, a trained collector).
+    env["collections.vulnerable.wizard"].create(
+        {
+            "partner_id": others[4].id,
+            "reason": "bereavement",
+            "note": "Falleció el socio fundador; la viuda lleva ahora la empresa. Llamar solo a ella.",
+        }
+    ).action_apply()
     plan = env["collections.payment.plan"].create(
         {
             "partner_id": planned.id,
@@ -205,6 +226,7 @@ def demo_activity(env, portal_partner):
     )
     plan.action_generate_schedule()
     plan.action_activate()
+    env = env(su=True)  # the bank feed is a system job, not the manager's
     # The bank's statement of the day: two transfers that quote their invoice (reconciled by
     # themselves) and three a person must look at: half of an invoice, an invoice already paid
     # (a likely duplicate payment) and a payer nobody can identify.
@@ -224,6 +246,30 @@ def demo_activity(env, portal_partner):
         [{"journal_id": journal.id, "date": today, **line} for line in lines]
     )
     env["collections.reconcile.match"]._match(env.company, statement_lines=statement_lines)
+
+
+def demo_ab_test(env):
+    """An A/B test running on the first reminder's email: the usual text against the firmer
+    second-notice tone, half the customers each, so the A/B screens show how one looks."""
+    policy = env["collections.policy"].search([("is_company_default", "=", True)], limit=1)
+    action = (
+        policy.stage_ids.filtered(lambda s: s.offset_days > 0)
+        .sorted("offset_days")[:1]
+        .action_ids.filtered(lambda a: a.channel == "email")[:1]
+    )
+    if not action:
+        return
+    test = env["collections.ab.test"].create(
+        {
+            "name": "Primer recordatorio: tono amable o firme",
+            "action_id": action.id,
+            "variant_ids": [
+                (0, 0, {"name": "Amable (actual)", "share": 50, "sequence": 1}),
+                (0, 0, {"name": "Firme, con plan de pagos", "share": 50, "sequence": 2, "tone": "second"}),
+            ],
+        }
+    )
+    test.action_start()
 
 
 def whatsapp_demo(env, customer):

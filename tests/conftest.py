@@ -26,6 +26,7 @@ from odoo_env import ROOT, odoo_command  # noqa: E402
 PG_PORT = os.environ.get("COLLECTIONS_PG_PORT", "55432")
 PG_USER = os.environ.get("COLLECTIONS_PG_USER", "odoo")
 VAR_DIR = os.environ.get("COLLECTIONS_VAR_DIR", os.path.join(ROOT, ".var"))
+FILESTORE = os.path.join(VAR_DIR, "filestore", "filestore")  # Odoo's data_dir is VAR_DIR/filestore
 ADDONS = "collections_omni,collections_portal,collections_whatsapp"
 PG_ENV = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": PG_PORT, "PGUSER": PG_USER}
 
@@ -105,13 +106,29 @@ def delivery_only(env, base_url=None):
     rule_sets.browse(rule_sets.search([])).write({"active": False})
 
 
+def posted_invoice(rpc, partner_id, amount, days_overdue, label="Service"):
+    """A posted customer invoice of ``amount`` (one line ``label``, no tax) due
+    ``days_overdue`` days ago; its id."""
+    due = (date.today() - timedelta(days=days_overdue)).isoformat()
+    invoice_id = rpc.env["account.move"].create(
+        {
+            "move_type": "out_invoice",
+            "partner_id": partner_id,
+            "invoice_date": due,
+            "invoice_date_due": due,
+            "invoice_line_ids": [(0, 0, {"name": label, "quantity": 1, "price_unit": amount, "tax_ids": []})],
+        }
+    )
+    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+    return invoice_id
+
+
 def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None, email=None, amount=100):
     """``count`` Spanish customers (``name``, ``mobile`` and ``email`` formatted
     with their number), each with one posted invoice of ``amount`` due 10 days
     ago; ``langs`` alternate. Returns [(partner id, invoice id)]."""
     env = rpc.env
     spain = env.ref("base.es").id
-    due = (date.today() - timedelta(days=10)).isoformat()
     customers = []
     for n in range(count):
         values = {"name": name.format(n=n), "is_company": True, "mobile": mobile.format(n=n), "country_id": spain}
@@ -122,17 +139,7 @@ def overdue_customers(rpc, count, name, mobile, policy_id=None, langs=None, emai
         if email:
             values["email"] = email.format(n=n)
         partner_id = env["res.partner"].create(values)
-        invoice_id = env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": amount, "tax_ids": []})],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-        customers.append((partner_id, invoice_id))
+        customers.append((partner_id, posted_invoice(rpc, partner_id, amount, 10)))
     return customers
 
 
@@ -227,17 +234,31 @@ def plan_over(rpc, customers, currency_id, count, key, channel, **values):
     return engine_create(rpc, rows)
 
 
+def serve(db, log_path, extra_addons=()):
+    """A fixture's body: an Odoo server on ``db`` while the fixture lasts; then
+    the server stopped and the database (with its filestore) dropped."""
+    open(log_path, "w").close()
+    server = OdooServer(db, free_port(), None, log_path, extra_addons=extra_addons)
+    try:
+        server.start()
+        yield server
+    finally:
+        if server.process:
+            server.stop()
+        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
+        shutil.rmtree(os.path.join(FILESTORE, db), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def odoo_server(tmp_path_factory):
     db = f"collections_e2e_{uuid.uuid4().hex[:8]}"
     template = os.environ.get("COLLECTIONS_TEST_TEMPLATE_DB")
     log_path = tmp_path_factory.mktemp("odoo") / "odoo.log"
-    filestore = os.path.join(VAR_DIR, "filestore", "filestore")
     if template:
         subprocess.run(["createdb", "-T", template, db], check=True, env=PG_ENV)
         # The copy's attachments (compiled assets: the PDF reports' CSS) live in the template's filestore.
-        if os.path.isdir(os.path.join(filestore, template)):
-            shutil.copytree(os.path.join(filestore, template), os.path.join(filestore, db))
+        if os.path.isdir(os.path.join(FILESTORE, template)):
+            shutil.copytree(os.path.join(FILESTORE, template), os.path.join(FILESTORE, db))
     else:
         subprocess.run(
             odoo_command(
@@ -246,13 +267,4 @@ def odoo_server(tmp_path_factory):
             check=True,
             env=PG_ENV,
         )
-    open(log_path, "w").close()
-    server = OdooServer(db, free_port(), None, log_path)
-    try:
-        server.start()
-        yield server
-    finally:
-        if server.process:
-            server.stop()
-        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
-        shutil.rmtree(os.path.join(filestore, db), ignore_errors=True)
+    yield from serve(db, log_path)

@@ -2,27 +2,16 @@
 
 import base64
 import threading
-from datetime import date, timedelta
 
 import requests
+from conftest import posted_invoice
 
 
 def _customer_with_invoice(rpc, name, days_overdue, amount):
     partner_id = rpc.env["res.partner"].create(
         {"name": name, "is_company": True, "email": f"{name.split()[0].lower()}@example.com", "lang": "en_US"}
     )
-    due = (date.today() - timedelta(days=days_overdue)).isoformat()
-    invoice_id = rpc.env["account.move"].create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": partner_id,
-            "invoice_date": due,
-            "invoice_date_due": due,
-            "invoice_line_ids": [(0, 0, {"name": "Consulting", "quantity": 1, "price_unit": amount, "tax_ids": []})],
-        }
-    )
-    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-    return partner_id, invoice_id
+    return partner_id, posted_invoice(rpc, partner_id, amount, days_overdue, "Consulting")
 
 
 def _messages(rpc, partner_ids):

@@ -7,6 +7,7 @@ import threading
 from datetime import date, timedelta
 
 import requests
+from conftest import posted_invoice
 
 CONCURRENT = 5
 
@@ -19,17 +20,7 @@ def _portal_customer_with_invoice(rpc, login):
     partner_id = rpc.env["res.partner"].create(
         {"name": f"Customer of {login}", "is_company": True, "email": f"{login}@example.com", "lang": "en_US"}
     )
-    due = (date.today() - timedelta(days=20)).isoformat()
-    invoice_id = rpc.env["account.move"].create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": partner_id,
-            "invoice_date": due,
-            "invoice_date_due": due,
-            "invoice_line_ids": [(0, 0, {"name": "Consulting", "quantity": 1, "price_unit": 500, "tax_ids": []})],
-        }
-    )
-    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+    invoice_id = posted_invoice(rpc, partner_id, 500, 20, "Consulting")
     portal_group = rpc.env.ref("base.group_portal").id
     contact_id = rpc.env["res.partner"].create({"name": login, "parent_id": partner_id})
     rpc.env["res.users"].create(
@@ -55,6 +46,14 @@ def _logged_in_browser(url, login):
     )
     assert response.status_code == 303, response.text[-500:]
     return browser, _csrf(browser.get(f"{url}/my/collections/promise", timeout=60))
+
+
+def _customer_in_several_browsers(odoo_server, login):
+    """A portal customer with one invoice, logged in CONCURRENT times: (rpc, partner id, invoice id, browsers)."""
+    rpc = odoo_server.rpc()
+    partner_id, invoice_id = _portal_customer_with_invoice(rpc, login)
+    browsers = [_logged_in_browser(odoo_server.url, login) for _n in range(CONCURRENT)]
+    return rpc, partner_id, invoice_id, browsers
 
 
 def _concurrent_posts(odoo_server, browsers, path, form):
@@ -83,10 +82,7 @@ def _concurrent_posts(odoo_server, browsers, path, form):
 
 
 def test_concurrent_promises_for_one_invoice_make_one(odoo_server):
-    rpc = odoo_server.rpc()
-    login = "concurrent_payer"
-    partner_id, invoice_id = _portal_customer_with_invoice(rpc, login)
-    browsers = [_logged_in_browser(odoo_server.url, login) for _n in range(CONCURRENT)]
+    rpc, partner_id, invoice_id, browsers = _customer_in_several_browsers(odoo_server, "concurrent_payer")
     form = {
         "invoice_ids": str(invoice_id),
         "amount": "",
@@ -104,10 +100,7 @@ def test_concurrent_promises_for_one_invoice_make_one(odoo_server):
 
 
 def test_concurrent_plan_requests_for_one_invoice_make_one(odoo_server):
-    rpc = odoo_server.rpc()
-    login = "concurrent_planner"
-    partner_id, invoice_id = _portal_customer_with_invoice(rpc, login)
-    browsers = [_logged_in_browser(odoo_server.url, login) for _n in range(CONCURRENT)]
+    rpc, partner_id, invoice_id, browsers = _customer_in_several_browsers(odoo_server, "concurrent_planner")
     form = {
         "invoice_ids": str(invoice_id),
         "installment_count": "3",
@@ -210,23 +203,7 @@ def _customer_with_invoices(rpc, name, amounts):
     partner_id = rpc.env["res.partner"].create(
         {"name": name, "is_company": True, "email": f"{name.replace(' ', '.').lower()}@example.com"}
     )
-    due = (date.today() - timedelta(days=20)).isoformat()
-    invoice_ids = []
-    for amount in amounts:
-        invoice_id = rpc.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner_id,
-                "invoice_date": due,
-                "invoice_date_due": due,
-                "invoice_line_ids": [
-                    (0, 0, {"name": "Consulting", "quantity": 1, "price_unit": amount, "tax_ids": []})
-                ],
-            }
-        )
-        rpc.execute_kw("account.move", "action_post", [[invoice_id]])
-        invoice_ids.append(invoice_id)
-    return partner_id, invoice_ids
+    return partner_id, [posted_invoice(rpc, partner_id, amount, 20, "Consulting") for amount in amounts]
 
 
 def _transactions(rpc, invoice_ids):

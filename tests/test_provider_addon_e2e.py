@@ -16,11 +16,10 @@ from conftest import (
     PG_ENV,
     REDIS_URL,
     ROOT,
-    OdooServer,
     delivery_only,
     engine_create,
-    free_port,
     overdue_customers,
+    serve,
 )
 from odoo_env import odoo_command
 from worker_pool import WorkerPool
@@ -47,15 +46,7 @@ def server(tmp_path_factory):
         env=PG_ENV,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    open(log_path, "w").close()
-    odoo = OdooServer(db, free_port(), None, log_path, extra_addons=[TEST_ADDONS])
-    try:
-        odoo.start()
-        yield odoo
-    finally:
-        if odoo.process:
-            odoo.stop()
-        subprocess.run(["dropdb", "--if-exists", db], env=PG_ENV, check=False)
+    yield from serve(db, log_path, extra_addons=[TEST_ADDONS])
 
 
 @pytest.fixture(scope="module")

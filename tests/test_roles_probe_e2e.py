@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import odoorpc
 import pytest
+from conftest import posted_invoice
 
 COLLECTOR_GROUPS = ("base.group_user", "account.group_account_invoice", "collections_omni.group_collections_collector")
 VIEWER_GROUPS = ("base.group_user", "collections_omni.group_collections_viewer")
@@ -51,17 +52,7 @@ def team(odoo_server):
     for role, (groups, company_id) in logins.items():
         _user(admin, f"probe_{role}_{tag}", groups, company_id)
     customer = admin.env["res.partner"].create({"name": f"Probe Customer {tag}", "is_company": True})
-    due = (date.today() - timedelta(days=20)).isoformat()
-    invoice = admin.env["account.move"].create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": customer,
-            "invoice_date": due,
-            "invoice_date_due": due,
-            "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 300, "tax_ids": []})],
-        }
-    )
-    admin.execute_kw("account.move", "action_post", [[invoice]])
+    posted_invoice(admin, customer, 300, 20)
     clients = {role: odoo_server.rpc(f"probe_{role}_{tag}", f"probe_{role}_{tag}") for role in logins}
     return {"admin": admin, "customer": customer, "company_a": company_a, "company_b": company_b, **clients}
 

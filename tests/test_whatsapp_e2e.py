@@ -5,11 +5,11 @@ posts signed webhooks back to Odoo), in embedded mode."""
 import json
 import subprocess
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import requests
-from conftest import PG_ENV, free_port, whatsapp_reminders
+from conftest import PG_ENV, free_port, posted_invoice, whatsapp_reminders
 from odoo_env import odoo_command
 
 from tests.whatsapp_tools import tool
@@ -167,17 +167,7 @@ def test_reminder_sent_and_its_statuses_come_back_out_of_order(whatsapp):
     rpc, emulator = whatsapp["rpc"], whatsapp["emulator"]
     env = rpc.env
     emulator.configure(shuffle_statuses=True, duplicate_webhooks=2)
-    due = (date.today() - timedelta(days=10)).isoformat()
-    invoice_id = env["account.move"].create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": whatsapp["partner_id"],
-            "invoice_date": due,
-            "invoice_date_due": due,
-            "invoice_line_ids": [(0, 0, {"name": "Service", "quantity": 1, "price_unit": 80, "tax_ids": []})],
-        }
-    )
-    rpc.execute_kw("account.move", "action_post", [[invoice_id]])
+    posted_invoice(rpc, whatsapp["partner_id"], 80, 10)
     run_id = env["collections.run"].create({"date": date.today().isoformat()})
     rpc.execute_kw("collections.run", "action_run", [[run_id]])
     Message = env["collections.message"]

@@ -2,7 +2,7 @@
 {
     "name": "Collections WhatsApp",
     "summary": "WhatsApp Business Cloud API channel for collections: templates, delivery webhooks and inbound chat",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Accounting/Accounting",
     "website": "https://github.com/collections-omni/collections-omni",
     "author": "Collections Omni contributors",

@@ -5,6 +5,9 @@ from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
+# A provider's webhook: public and sessionless, POST only, no CSRF token (the provider signs it instead).
+WEBHOOK_ROUTE = {"type": "http", "auth": "public", "methods": ["POST"], "csrf": False, "save_session": False}
+
 
 class CollectionsProviderStatus(http.Controller):
     """Webhooks of the channel providers: each provider type verifies and
@@ -25,28 +28,22 @@ class CollectionsProviderStatus(http.Controller):
             "headers": httprequest.headers,
         }
 
-    def _signed_provider(self, provider_id, what, request_data):
-        """The provider that signed this request, or None."""
+    def _signed_request(self, provider_id, what, params):
+        """(the provider that signed this request, the request as its webhook methods read
+        it); the provider is None when the request is not signed by it."""
+        request_data = self._request_data(params)
         provider = request.env["collections.provider"].sudo().browse(provider_id).exists()
         if not provider or not provider._verify_webhook(request_data):
             _logger.warning("Collections: refused a %s for provider %s (bad signature)", what, provider_id)
-            return None
-        return provider
+            return None, request_data
+        return provider, request_data
 
-    @http.route(
-        "/collections/status/<int:provider_id>",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/collections/status/<int:provider_id>", **WEBHOOK_ROUTE)
     def provider_status(self, provider_id, **params):
         """Delivery-status callback of a provider (e.g. Twilio-compatible:
         MessageSid, MessageStatus, ErrorCode), signed as the provider signs
         (e.g. X-Twilio-Signature). Replays are harmless: statuses never go back."""
-        request_data = self._request_data(params)
-        provider = self._signed_provider(provider_id, "status callback", request_data)
+        provider, request_data = self._signed_request(provider_id, "status callback", params)
         if provider is None:
             return request.make_response("Forbidden", status=403)
         Message = request.env["collections.message"].sudo()
@@ -61,20 +58,12 @@ class CollectionsProviderStatus(http.Controller):
             )
         return request.make_response("", status=204)
 
-    @http.route(
-        "/collections/inbound/<int:provider_id>",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/collections/inbound/<int:provider_id>", **WEBHOOK_ROUTE)
     def provider_inbound(self, provider_id, **params):
         """A customer's reply (e.g. Twilio-compatible incoming-message
         webhook: From, Body, MessageSid), signed like the status callbacks.
         Logged as an inbound collections message; STOP/BAJA records an opt-out."""
-        request_data = self._request_data(params)
-        provider = self._signed_provider(provider_id, "inbound message", request_data)
+        provider, request_data = self._signed_request(provider_id, "inbound message", params)
         if provider is None:
             return request.make_response("Forbidden", status=403)
         Message = request.env["collections.message"].sudo()

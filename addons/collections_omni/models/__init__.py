@@ -57,6 +57,7 @@ from . import collections_analytics_promise
 from . import collections_analytics_plan
 from . import collections_analytics_dispute
 from . import ir_http
+from . import collections_management_report_files
 from . import collections_management_report
 from . import collections_ab_test
 from . import collections_ab_variant

@@ -203,5 +203,5 @@ class CollectionsAbTest(models.Model):
                 raise UserError(_("No winner to promote: %(reason)s", reason=test.result_note))
             variant._apply_to_action()
             test.write({"state": "done", "winner_id": variant.id})
-            test.message_post(body=_("Variant %(variant)s promoted to the stage action.", variant=variant.name))
+            self.env["collections.note"]._post(test, "ab_promoted", variant=variant.name)
         return True

@@ -13,10 +13,10 @@ class CollectionsAnalyticsAging(models.Model):
     _auto = False
     _order = "month_end desc, days_overdue desc"
     _rec_name = "move_id"
+    _group_in_selection_order = ("bucket",)
 
     month_end = fields.Date(string="As Of", readonly=True, help="The month's last day, or today for this month.")
     move_id = fields.Many2one("account.move", string="Document", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", string="Document Currency", readonly=True)
     company_currency_id = fields.Many2one("res.currency", related="company_id.currency_id")

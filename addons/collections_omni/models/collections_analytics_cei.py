@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from ..tools import analytics_sql
 
@@ -13,7 +13,6 @@ class CollectionsAnalyticsCei(models.Model):
     _order = "month_end desc"
 
     month_end = fields.Date(string="As Of", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
     receivable_previous = fields.Monetary(string="Opening Receivables", readonly=True)
     sales = fields.Monetary(string="Credit Sales", readonly=True)
@@ -26,19 +25,12 @@ class CollectionsAnalyticsCei(models.Model):
     @api.model
     def _figure_query(self):
         return analytics_sql.SQL(
-            """SELECT (c.company_id * 100000 + extract(year FROM c.month_start)::int * 12
-                       + extract(month FROM c.month_start)::int) AS id,
-                      c.company_id, c.month_end, c.receivable_previous, c.sales, c.receivable, c.receivable_current,
-                      c.collected, c.collectible, c.cei
+            """SELECT %s AS id, c.company_id, c.month_end, c.receivable_previous, c.sales, c.receivable,
+                      c.receivable_current, c.collected, c.collectible, c.cei
                  FROM (%s) c""",
+            analytics_sql.company_month_id("c"),
             analytics_sql.cei_by_month(),
         )
 
     def action_open_receivables(self):
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Receivables Behind the Figure"),
-            "res_model": "collections.analytics.aging",
-            "view_mode": "list,pivot",
-            "domain": [("company_id", "in", self.company_id.ids), ("month_end", "in", self.mapped("month_end"))],
-        }
+        return self._open_month_receivables()

@@ -18,7 +18,6 @@ class CollectionsAnalyticsContact(models.Model):
 
     message_id = fields.Many2one("collections.message", readonly=True)
     contact_date = fields.Date(string="Contacted On", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     company_currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", string="Message Currency", readonly=True)

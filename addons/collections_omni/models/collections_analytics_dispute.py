@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..tools.rules import DISPUTE_REASONS
+
 
 class CollectionsAnalyticsDispute(models.Model):
     """Disputes opened and resolved, and how long they took."""
@@ -13,20 +15,9 @@ class CollectionsAnalyticsDispute(models.Model):
     _rec_name = "dispute_id"
 
     dispute_id = fields.Many2one("collections.dispute", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Owner", readonly=True)
-    reason = fields.Selection(
-        [
-            ("not_received", "Goods or service not received"),
-            ("quality", "Quality or damage"),
-            ("wrong_amount", "Wrong price or quantity"),
-            ("already_paid", "Already paid"),
-            ("not_ordered", "Not ordered"),
-            ("other", "Other"),
-        ],
-        readonly=True,
-    )
+    reason = fields.Selection(DISPUTE_REASONS, readonly=True)
     opened_date = fields.Date(string="Opened On", readonly=True)
     resolved_date = fields.Date(string="Resolved On", readonly=True)
     dispute_count = fields.Integer(string="Opened", readonly=True)

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from ..tools import analytics_sql
 
@@ -14,7 +14,6 @@ class CollectionsAnalyticsDso(models.Model):
     _order = "month_end desc"
 
     month_end = fields.Date(string="As Of", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", related="company_id.currency_id")
     receivable = fields.Monetary(readonly=True, help="Open receivables at the month's end.")
     receivable_current = fields.Monetary(string="Not Yet Due", readonly=True)
@@ -25,19 +24,13 @@ class CollectionsAnalyticsDso(models.Model):
     @api.model
     def _figure_query(self):
         return analytics_sql.SQL(
-            """SELECT (d.company_id * 100000 + extract(year FROM d.month_start)::int * 12
-                       + extract(month FROM d.month_start)::int) AS id,
-                      d.company_id, d.month_end, d.receivable, d.receivable_current, d.sales, d.dso, d.best_dso
+            """SELECT %s AS id, d.company_id, d.month_end, d.receivable, d.receivable_current, d.sales, d.dso,
+                      d.best_dso
                  FROM (%s) d""",
+            analytics_sql.company_month_id("d"),
             analytics_sql.dso_by_month(),
         )
 
     def action_open_receivables(self):
         """The documents open at the month's end: the balance the DSO counts back."""
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Receivables Behind the Figure"),
-            "res_model": "collections.analytics.aging",
-            "view_mode": "list,pivot",
-            "domain": [("company_id", "in", self.company_id.ids), ("month_end", "in", self.mapped("month_end"))],
-        }
+        return self._open_month_receivables()

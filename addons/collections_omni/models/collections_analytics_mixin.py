@@ -1,4 +1,4 @@
-from odoo import _, api, models, tools
+from odoo import _, api, fields, models, tools
 from odoo.tools import SQL
 
 from ..tools import analytics_sql
@@ -11,6 +11,12 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
     _name = "collections.analytics.mixin"
     _description = "Collections Figure"
     _auto = False
+    # Selection fields whose groups follow the selection's order, not their keys' alphabetical
+    # order (the aging buckets: not due, 1-30, 31-60, ..., not "1_30" before "current").
+    _group_in_selection_order = ()
+
+    # Every figure belongs to a company: its multi-company rule reads it (security/collections_analytics_security.xml).
+    company_id = fields.Many2one("res.company", readonly=True)
 
     @api.model
     def _figure_query(self):
@@ -45,6 +51,17 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
         return {"type": "ir.actions.client", "tag": "reload"}
 
     @api.model
+    def _read_group_orderby(self, order, groupby_terms, query):
+        """Groups of the fields of ``_group_in_selection_order`` sort by their place in the
+        selection (the dashboards, pivots and graphs all read groups through here)."""
+        terms = dict(groupby_terms)
+        for spec, sql in groupby_terms.items():
+            if spec in self._group_in_selection_order:
+                keys = [key for key, _label in self._fields[spec].selection]
+                terms[spec] = SQL("array_position(%s::varchar[], %s::varchar)", keys, sql)
+        return super()._read_group_orderby(order, terms, query)
+
+    @api.model
     def _figure(self, domain=(), groupby=(), aggregates=None):
         """The figure grouped as the dashboard groups it (what the benchmark times)."""
         aggregates = aggregates or [f"{name}:{self._fields[name].aggregator}" for name in self._figure_measures()]
@@ -66,6 +83,16 @@ class CollectionsAnalyticsMixin(models.AbstractModel):
             "view_mode": view_mode,
             "domain": [("id", "in", list(ids))],
             "context": {"create": False},
+        }
+
+    def _open_month_receivables(self):
+        """The documents open at these rows' month ends (a figure per company and month)."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Receivables Behind the Figure"),
+            "res_model": "collections.analytics.aging",
+            "view_mode": "list,pivot",
+            "domain": [("company_id", "in", self.company_id.ids), ("month_end", "in", self.mapped("month_end"))],
         }
 
     def _open_invoices(self, moves):

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..tools.rules import PLAN_STATES
+
 
 class CollectionsAnalyticsPlan(models.Model):
     """Payment plans completed and broken, by the month they started."""
@@ -13,24 +15,13 @@ class CollectionsAnalyticsPlan(models.Model):
     _rec_name = "plan_id"
 
     plan_id = fields.Many2one("collections.payment.plan", string="Payment Plan", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     policy_id = fields.Many2one("collections.policy", readonly=True)
     user_id = fields.Many2one("res.users", string="Collector", readonly=True)
     start_date = fields.Date(readonly=True)
     end_date = fields.Date(string="Ended On", readonly=True)
-    state = fields.Selection(
-        [
-            ("draft", "Draft"),
-            ("proposed", "Proposed"),
-            ("active", "Active"),
-            ("completed", "Completed"),
-            ("broken", "Broken"),
-            ("cancelled", "Cancelled"),
-        ],
-        readonly=True,
-    )
+    state = fields.Selection(PLAN_STATES, readonly=True)
     plan_count = fields.Integer(string="Plans", readonly=True)
     completed_count = fields.Integer(string="Completed", readonly=True)
     broken_count = fields.Integer(string="Broken", readonly=True)

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..tools.rules import PROMISE_STATES
+
 
 class CollectionsAnalyticsPromise(models.Model):
     """Promises to pay kept and broken, by the month they fell due."""
@@ -13,15 +15,12 @@ class CollectionsAnalyticsPromise(models.Model):
     _rec_name = "promise_id"
 
     promise_id = fields.Many2one("collections.promise", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     policy_id = fields.Many2one("collections.policy", readonly=True)
     user_id = fields.Many2one("res.users", string="Collector", readonly=True)
     promised_date = fields.Date(string="Pay By", readonly=True)
-    state = fields.Selection(
-        [("open", "Open"), ("kept", "Kept"), ("broken", "Broken"), ("cancelled", "Cancelled")], readonly=True
-    )
+    state = fields.Selection(PROMISE_STATES, readonly=True)
     promise_count = fields.Integer(string="Promises", readonly=True)
     kept_count = fields.Integer(string="Kept", readonly=True)
     broken_count = fields.Integer(string="Broken", readonly=True)

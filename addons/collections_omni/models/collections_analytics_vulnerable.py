@@ -17,7 +17,6 @@ class CollectionsAnalyticsVulnerable(models.Model):
     _order = "review_date, partner_id"
     _rec_name = "partner_id"
 
-    company_id = fields.Many2one("res.company", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     user_id = fields.Many2one("res.users", string="Collector", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)

@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.rules import DISPUTE_REASONS
+
 
 class CollectionsDispute(models.Model):
     """A customer disputes invoices: while open, they are not dunned.
@@ -28,14 +30,7 @@ class CollectionsDispute(models.Model):
         "('commercial_partner_id', '=', partner_id)]",
     )
     reason = fields.Selection(
-        [
-            ("not_received", "Goods or service not received"),
-            ("quality", "Quality or damage"),
-            ("wrong_amount", "Wrong price or quantity"),
-            ("already_paid", "Already paid"),
-            ("not_ordered", "Not ordered"),
-            ("other", "Other"),
-        ],
+        DISPUTE_REASONS,
         required=True,
         tracking=True,
     )

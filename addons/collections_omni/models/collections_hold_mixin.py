@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import plaintext2html
 
 from ..tools.rules import GROUP_VULNERABLE
 from .res_partner import _collections_handles_vulnerable
@@ -129,18 +130,26 @@ class CollectionsHoldMixin(models.AbstractModel):
         found = self._find_collector(self.partner_id, self.company_id, assigned=self.user_id)
         return found or self.env.user.filtered(lambda user: not user.share)
 
-    def _tell_collector(self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo"):
+    def _tell_collector(
+        self, summary, note=None, deadline=None, activity="mail.mail_activity_data_todo", words=None, **args
+    ):
         """A to-do (or the given activity type) for the collector of each record
         that has one (see :meth:`_collector`), due ``deadline``, else today
         where the collector is (not where whoever triggered it is: a customer
-        on the portal may be a day behind)."""
+        on the portal may be a day behind). ``summary`` and ``note`` are codes of
+        collections.note with ``args``, written in the collector's language (not
+        the language of the cron or the customer who triggered it); ``words``,
+        someone's own text, follow the note."""
+        Note = self.env["collections.note"]
         for record in self:
             collector = record._collector()
             if collector:
+                note_of = Note._for_user(collector)
+                body = note_of._render(note, args, words) if note else (plaintext2html(words) if words else False)
                 record.activity_schedule(
                     activity,
                     date_deadline=deadline or fields.Date.context_today(record.with_context(tz=collector.tz)),
-                    summary=summary,
-                    note=note,
+                    summary=note_of._text(summary, args).unescape(),
+                    note=body or False,
                     user_id=collector.id,
                 )

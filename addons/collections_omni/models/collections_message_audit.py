@@ -133,13 +133,19 @@ class CollectionsMessageAudit(models.AbstractModel):
             "currency_id": original.currency_id.id,
             "amount_due": original.amount_due,
             "state": original.state,
-            "subject": vals.get("subject") or _("Correction: %s", original.subject or ""),
+            "subject": vals.get("subject") or original._correction_subject(),
             "body": vals.get("body") or False,
             "conversation": False,
             "attempted_at": False,
             "sent_at": False,
             "idempotency_key": f"correction-{original.id}-{uuid.uuid4().hex}",
         }
+
+    def _correction_subject(self):
+        """The subject of a correction of this entry, in the customer's language (they
+        receive it), not the language of whoever records it."""
+        self.ensure_one()
+        return self.with_context(lang=self._reminder_lang()).env._("Correction: %s", self.subject or "")
 
     def action_record_correction(self):
         """A new entry that corrects this one (the original stays as it was)."""
@@ -156,6 +162,6 @@ class CollectionsMessageAudit(models.AbstractModel):
             "target": "new",
             "context": {
                 "default_correction_of_id": self.id,
-                "default_subject": _("Correction: %s", self.subject or ""),
+                "default_subject": self._correction_subject(),
             },
         }

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 from .collections_message_audit import engine_transition
 
@@ -18,6 +18,8 @@ class CollectionsMessageFee(models.AbstractModel):
         currency and stage: on the message of the stage's first action."""
         for message in self.filtered(lambda m: m.stage_id.fee_product_id and not m.fee_move_id):
             stage = message.stage_id
+            # The invoice goes to the customer: its lines in the customer's language, not the run's.
+            customer_env = message.with_context(lang=message._reminder_lang()).env
             if message.action_id != stage.action_ids.sorted(lambda a: (a.sequence, a.id))[:1]:
                 continue
             lines = []
@@ -25,12 +27,12 @@ class CollectionsMessageFee(models.AbstractModel):
                 fee = stage.currency_id._convert(
                     stage.fee_amount, message.currency_id, message.company_id, message.planned_date
                 )
-                lines.append({"name": stage.fee_product_id.display_name, "price_unit": fee})
+                lines.append({"name": stage.fee_product_id.with_env(customer_env).display_name, "price_unit": fee})
             interest = message._late_interest()
             if interest:
                 lines.append(
                     {
-                        "name": _("Late interest (%(rate)s%% a year)", rate=stage.interest_rate),
+                        "name": customer_env._("Late interest (%(rate)s%% a year)", rate=stage.interest_rate),
                         "price_unit": interest,
                     }
                 )

@@ -43,12 +43,14 @@ class CollectionsMessageOptout(models.AbstractModel):
         partner = self.partner_id.commercial_partner_id
         if Consent._status_by_partner(partner, self.company_id).get((partner.id, self.channel)) != "opt_out":
             recipient = self.recipient_id or self.partner_id
+            # Read by the company's staff, written on a public route: the company's language, not the visitor's.
+            staff = self.with_context(lang=self.company_id.partner_id.lang or "en_US")
             Consent._record(
                 partner,
                 self.channel,
                 "opt_out",
                 "unsubscribe",
                 address=recipient.email if self.channel == "email" else False,
-                note=_("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
+                note=staff.env._("Unsubscribe link of %(subject)s", subject=self.subject or self.idempotency_key),
                 company=self.company_id,
             )

@@ -1,6 +1,5 @@
+import json
 from collections import defaultdict
-
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -135,32 +134,39 @@ class CollectionsMessageResults(models.AbstractModel):
         their bodies are built from escaped values, so they need no sanitizing."""
         if not self:
             return
-        channels = dict(self._fields["channel"]._description_selection(self.env))
-        amounts = self._amount_texts()
-        text = _(
-            "Collections %(channel)s sent: %(subject)s (%(amount)s due)",
-            channel="%(channel)s",
-            subject="%(subject)s",
-            amount="%(amount)s",
-        )
-        bodies = defaultdict(list)
+        # A collections.note (code and values, read in each reader's language); the stored body
+        # is its rendering in the company's language, as collections.note._post stores it.
+        lines = defaultdict(list)
         for message in self:
-            values = {
-                "channel": channels.get(message.channel, message.channel),
-                "subject": message.subject or message.stage_id.name or "",
-                "amount": amounts[message.id],
-            }
-            bodies[message.partner_id.id].append(Markup("<p>%s</p>") % (text % values))
+            lines[message.partner_id.id].append(
+                {
+                    "channel": message.channel,
+                    "subject": message.subject or message.stage_id.name or "",
+                    "amount": message.amount_due,
+                    "currency_id": message.currency_id.id,
+                }
+            )
         author = self.env.user.partner_id
-        partner_ids = list(bodies)
+        partner_ids = list(lines)
+        lang_of = {company: company.partner_id.lang or self.env.lang or "en_US" for company in self.company_id}
+        company_of = {message.partner_id.id: message.company_id for message in self}
+        # One renderer and one memo (collections.note._text) per language.
+        renderers = {lang: (self.env["collections.note"].with_context(lang=lang), {}) for lang in set(lang_of.values())}
+        args = [{"lines": lines[pid]} for pid in partner_ids]
+        bodies = []
+        for pid, arg in zip(partner_ids, args, strict=True):
+            Note, memo = renderers[lang_of[company_of[pid]]]
+            bodies.append(str(Note._render("messages_sent", arg, memo=memo)))
         self.env.flush_all()
         self.env.cr.execute(
             """
             INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, email_from, date,
-                                      is_internal, message_id, create_uid, create_date, write_uid, write_date)
+                                      is_internal, message_id, create_uid, create_date, write_uid, write_date,
+                                      collections_note_code, collections_note_args)
             SELECT 'res.partner', v.res_id, v.body, 'notification', %s, %s, %s, now() AT TIME ZONE 'UTC',
-                   TRUE, v.message_id, %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC'
-              FROM unnest(%s::int[], %s::text[], %s::varchar[]) AS v(res_id, body, message_id)
+                   TRUE, v.message_id, %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC',
+                   'messages_sent', jsonb_build_object('code', 'messages_sent', 'args', v.args)
+              FROM unnest(%s::int[], %s::text[], %s::varchar[], %s::jsonb[]) AS v(res_id, body, message_id, args)
             """,
             [
                 self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
@@ -169,8 +175,9 @@ class CollectionsMessageResults(models.AbstractModel):
                 self.env.uid,
                 self.env.uid,
                 partner_ids,
-                [str(Markup("").join(bodies[pid])) for pid in partner_ids],
+                bodies,
                 [generate_tracking_message_id("collections") for _pid in partner_ids],
+                [json.dumps(arg) for arg in args],
             ],
         )
         self.env["res.partner"].invalidate_model(["message_ids"])

@@ -4,6 +4,7 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools import sql_rules
+from ..tools.rules import PLAN_STATES
 from ..tools.sql_rules import PLAN_HOLDING_STATES
 from .collections_policy import DEFAULT_PLAN_GRACE_DAYS
 
@@ -79,14 +80,7 @@ class CollectionsPaymentPlan(models.Model):
         help="Who proposed the plan.",
     )
     state = fields.Selection(
-        [
-            ("draft", "Draft"),
-            ("proposed", "Proposed"),
-            ("active", "Active"),
-            ("completed", "Completed"),
-            ("broken", "Broken"),
-            ("cancelled", "Cancelled"),
-        ],
+        PLAN_STATES,
         required=True,
         default="draft",
         tracking=True,
@@ -362,7 +356,7 @@ class CollectionsPaymentPlan(models.Model):
                 "hold_after_break": False,
             }
         )
-        previous.message_post(body=_("Renegotiated as %(plan)s.", plan=self.name))
+        self.env["collections.note"]._post(previous, "plan_renegotiated", plan=self.name)
 
     # === ALLOCATION === #
 
@@ -456,18 +450,11 @@ class CollectionsPaymentPlan(models.Model):
             resume = plan.policy_id.resume_dunning_on_break if plan.policy_id else True
             plan.write({"state": "broken", "end_date": today, "hold_after_break": not resume})
             missed = plan.installment_ids.filtered(lambda i: i.state == "missed")
-            summary = _(
-                "Payment plan %(plan)s broken: %(count)s installment(s) unpaid past the grace days",
-                plan=plan.name,
-                count=len(missed),
-            )
-            note = (
-                _("Dunning of its invoices resumes with the next run.")
-                if resume
-                else _("Its invoices stay out of dunning until you renegotiate, cancel or resume it.")
-            )
-            plan.message_post(body=_("%(summary)s. %(note)s", summary=summary, note=note))
-            plan._tell_collector(summary, note=note, deadline=today)
+            # Codes and values: the chatter and the collector's to-do read in their reader's language.
+            args = {"plan": plan.name, "count": len(missed)}
+            then = "plan_broken_resumes" if resume else "plan_broken_holds"
+            self.env["collections.note"]._post(plan, "plan_broken", then=then, **args)
+            plan._tell_collector("plan_broken", note=then, deadline=today, **args)
 
     @api.model
     def _cron_check(self):

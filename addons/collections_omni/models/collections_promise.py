@@ -3,6 +3,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools import sql_rules
+from ..tools.rules import PROMISE_STATES
 
 PROMISE_SOURCES = [
     ("portal", "Customer Portal"),
@@ -50,7 +51,7 @@ class CollectionsPromise(models.Model):
     promised_date = fields.Date(string="Pay By", required=True, tracking=True, index=True)
     source = fields.Selection(PROMISE_SOURCES, required=True, default="call")
     state = fields.Selection(
-        [("open", "Open"), ("kept", "Kept"), ("broken", "Broken"), ("cancelled", "Cancelled")],
+        PROMISE_STATES,
         required=True,
         default="open",
         tracking=True,
@@ -179,24 +180,27 @@ class CollectionsPromise(models.Model):
         holding.write({"state": "broken", "end_date": today, "hold_after_break": True})
         (self - holding).write({"state": "broken", "end_date": today, "hold_after_break": False})
         self.filtered(lambda p: action_of[p] == "escalate")._escalate_invoices()
-        resumes = _("Dunning resumes with the next run.")
-        notes = {
-            "resume": resumes,
-            "resume_activity": resumes,
-            "activity": _("Dunning stays on hold until you resume it or cancel the promise."),
-            "escalate": _("Its invoices move on to the next dunning stage with the next run."),
+        then_of = {
+            "resume": "dunning_resumes",
+            "resume_activity": "dunning_resumes",
+            "activity": "promise_holds",
+            "escalate": "promise_escalates",
         }
+        Note = self.env["collections.note"]
         for promise in self:
-            summary = _(
-                "Promise broken: %(amount)s promised by %(date)s, %(paid)s paid",
-                amount=promise.currency_id.format(promise.amount),
-                date=promise.promised_date,
-                paid=promise.currency_id.format(promise.amount_paid),
-            )
-            note = notes[action_of[promise]]
-            promise.message_post(body=_("%(summary)s. %(note)s", summary=summary, note=note))
+            # Codes and values: the chatter and the collector's to-do read in their reader's language.
+            args = {
+                "amount": promise.amount,
+                "paid": promise.amount_paid,
+                "currency_id": promise.currency_id.id,
+                "date": fields.Date.to_string(promise.promised_date),
+            }
+            then = then_of[action_of[promise]]
+            Note._post(promise, "promise_broken", then=then, **args)
             if action_of[promise] != "resume":
-                promise._tell_collector(summary, note=note, deadline=today, activity="mail.mail_activity_data_call")
+                promise._tell_collector(
+                    "promise_broken", note=then, deadline=today, activity="mail.mail_activity_data_call", **args
+                )
 
     def _escalate_invoices(self):
         """The open invoices these promises cover move on to their policy's next

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 from .collections_message_audit import engine_messages
 
@@ -20,6 +20,7 @@ class CollectionsProvider(models.Model):
         activity_type = messages.env.ref("mail.mail_activity_data_call")
         model_id = messages.env["ir.model"]._get_id("res.partner")
         Collector = messages.env["collections.hold.mixin"]
+        Note = messages.env["collections.note"]
         for message in messages:
             user = Collector._find_collector(message.partner_id, message.company_id) or messages.env.user
             # The engine's task on the customer, for whoever sends (a collector may not write customers).
@@ -33,7 +34,13 @@ class CollectionsProvider(models.Model):
                         "res_id": message.partner_id.id,
                         "user_id": user.id,
                         "date_deadline": message.planned_date,
-                        "summary": _("Collections call: %(amount)s due", amount=message._amount_text()),
+                        # In the collector's language: they read it, not whoever ran the dispatch.
+                        "summary": Note._for_user(user)
+                        ._text(
+                            "call_task",
+                            {"amount": message.amount_due, "currency_id": message.currency_id.id},
+                        )
+                        .unescape(),
                         "note": message.action_id.note or False,
                     }
                 )

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 from ..tools import letter_pdf
 from .collections_message_audit import engine_messages
@@ -23,7 +23,8 @@ class CollectionsProvider(models.Model):
             pdf = letter_pdf.render([message._letter_values()])
             attachment = messages.env["ir.attachment"].create(
                 {
-                    "name": _(
+                    # Named in the letter's (the customer's) language, not the run's.
+                    "name": message.with_context(lang=message._reminder_lang()).env._(
                         "Collections letter %(customer)s %(date)s.pdf",
                         customer=message.partner_id.name,
                         date=message.planned_date,

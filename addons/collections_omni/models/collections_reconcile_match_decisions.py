@@ -1,7 +1,7 @@
 import logging
 import time
 
-from odoo import _, models
+from odoo import models
 from odoo.exceptions import UserError, ValidationError
 
 from ..tools import reconcile_matching as matching
@@ -65,7 +65,8 @@ class CollectionsReconcileMatchDecisions(models.AbstractModel):
             except (UserError, ValidationError) as error:
                 self.env.invalidate_all()
                 failed |= match
-                match.message_post(body=_("Not reconciled automatically: %(error)s", error=str(error)))
+                # The error is Odoo's own words (data); the sentence around it is the reader's.
+                self.env["collections.note"]._post(match, "not_reconciled", error=str(error))
         if failed:
             # Back to the review queue, as the match was before its best candidate was taken.
             self.env.cr.execute(

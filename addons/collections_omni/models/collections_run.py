@@ -3,6 +3,7 @@ import time
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 from ..tools.rules import SKIP_REASON_LABELS
 
@@ -32,7 +33,8 @@ class CollectionsRun(models.Model):
     _order = "id desc"
     _check_company_auto = True
 
-    name = fields.Char(compute="_compute_name", store=True)
+    # Not stored: a run of the cron would keep its name in the cron's language.
+    name = fields.Char(compute="_compute_name", search="_search_name")
     company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     date = fields.Date(required=True, default=fields.Date.context_today)
     trigger = fields.Selection([("cron", "Scheduled"), ("manual", "Manual")], required=True, default="manual")
@@ -47,10 +49,22 @@ class CollectionsRun(models.Model):
     skip_summary = fields.Text(compute="_compute_skip_summary")
     message_ids = fields.One2many("collections.message", "run_id", string="Messages")
 
-    @api.depends("date", "company_id")
+    @api.depends("date")
+    @api.depends_context("lang")
     def _compute_name(self):
         for run in self:
-            run.name = _("Run of %(date)s", date=run.date)
+            run.name = run.date and _("Run of %(date)s", date=format_date(self.env, run.date))
+
+    def _search_name(self, operator, value):
+        """The names a reader sees, matched by their runs' dates (a few runs a day per company)."""
+        if operator not in ("ilike", "not ilike", "=", "!=") or not isinstance(value, str):
+            return [("date", operator, value)]
+        needle = value.casefold()
+        runs = self.with_context(active_test=False).search_fetch([], ["date"])
+        matching = [
+            run.id for run in runs if (needle in run.name.casefold() if "ilike" in operator else run.name == value)
+        ]
+        return [("id", "in" if operator in ("ilike", "=") else "not in", matching)]
 
     @api.depends("skip_reasons")
     def _compute_skip_summary(self):

@@ -19,8 +19,9 @@ class MailMessage(models.Model):
             return
         # The reader's language, not the poster's: the web client's own context has none.
         Note = self.env["collections.note"].with_context(lang=self.env.user.lang or self.env.lang)
+        memo = {}
         for message in notes:
             values = message.collections_note_args or {}
-            body = Note._render(message.collections_note_code, values.get("args"), values.get("words"))
+            body = Note._render(message.collections_note_code, values.get("args"), values.get("words"), memo)
             if body:
                 store.add(message, {"body": body})

@@ -186,11 +186,12 @@ class ResPartner(models.Model):
         """A call task to call the customer back (collectors may not schedule
         activities on partners they cannot write)."""
         self._collections_check_collector()
+        user = self.env["collections.hold.mixin"]._find_collector(self, self.env.company) or self.env.user
         return self.sudo().activity_schedule(
             "mail.mail_activity_data_call",
             date_deadline=date_deadline,
-            summary=_("Collections call back"),
-            user_id=(self.env["collections.hold.mixin"]._find_collector(self, self.env.company) or self.env.user).id,
+            summary=self.env["collections.note"]._for_user(user)._text("call_back").unescape(),
+            user_id=user.id,
         )
 
     def _collections_check_collector(self):

@@ -7,9 +7,33 @@ from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 TODAY = date(2026, 6, 15)
 
+# Staff who invoice (Billing) in each collections role, and an accountant with no collections role.
+COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
+VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
+MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
+ACCOUNTANT_GROUPS = "base.group_user,account.group_account_invoice"
 
-class CollectionsCommon(AccountTestInvoicingCommon):
-    """Accounting fixtures plus a three-stage policy on the test company."""
+
+def engine_message(env, partner, key, channel="email", **values):
+    """A collections message as the engine writes it (``_engine()``): for ``partner`` on
+    ``channel``, idempotency key ``key``, in the company's currency unless ``values`` say otherwise."""
+    return (
+        env["collections.message"]
+        ._engine()
+        .create(
+            {
+                "partner_id": partner.id,
+                "channel": channel,
+                "currency_id": env.company.currency_id.id,
+                "idempotency_key": key,
+                **values,
+            }
+        )
+    )
+
+
+class CollectionsLedgerCommon(AccountTestInvoicingCommon):
+    """Accounting fixtures, without mail tracking, worked by a collections manager."""
 
     @classmethod
     def setUpClass(cls):
@@ -18,6 +42,14 @@ class CollectionsCommon(AccountTestInvoicingCommon):
         # The accounting test user also manages collections.
         cls.env.user.groups_id += cls.env.ref("collections_omni.group_collections_manager")
         cls.company = cls.env.company
+
+
+class CollectionsCommon(CollectionsLedgerCommon):
+    """Accounting fixtures plus a three-stage policy on the test company."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         # The shipped contact rules depend on the hour of the day: tests of
         # other behaviour run without them; test_contact_enforcement sets its own.
         cls.env["collections.contact.rule.set"].search([]).active = False
@@ -52,6 +84,15 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             )
         return cls.env["collections.policy"].create(
             {"name": name, "company_id": cls.company.id, "stage_ids": stage_cmds, **values}
+        )
+
+    @classmethod
+    def _staff_user(cls, login, groups, company=None, **values):
+        """A user with exactly ``groups`` (xml ids, comma-separated), working in
+        ``company`` only (the test company by default)."""
+        company = company or cls.company
+        return new_test_user(
+            cls.env, login, groups=groups, company_id=company.id, company_ids=[Command.set(company.ids)], **values
         )
 
     @classmethod
@@ -113,15 +154,34 @@ class CollectionsCommon(AccountTestInvoicingCommon):
         )
         wizard._create_payments()
 
-    def _running_plan(self, invoices, installment_count=3):
-        """An active monthly payment plan from TODAY over ``invoices``."""
+    def _open_and_resolve_dispute(self, user, invoices, **values):
+        """A dispute that ``user`` opens on ``invoices`` and resolves (rejected), as its form does."""
+        dispute = (
+            self.env["collections.dispute"]
+            .with_user(user)
+            .create(
+                {
+                    "partner_id": invoices.partner_id.id,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "reason": "other",
+                    "description": "No recibió el servicio",
+                    **values,
+                }
+            )
+        )
+        dispute.write({"resolution": "rejected"})
+        dispute.action_resolve()
+        return dispute
+
+    def _running_plan(self, invoices, installment_count=3, start=TODAY):
+        """An active monthly payment plan from ``start`` over ``invoices``."""
         plan = self.env["collections.payment.plan"].create(
             {
                 "partner_id": invoices.partner_id.id,
                 "currency_id": self.company.currency_id.id,
                 "move_ids": [Command.set(invoices.ids)],
                 "installment_count": installment_count,
-                "start_date": TODAY,
+                "start_date": start,
                 "frequency": "monthly",
             }
         )

@@ -5,7 +5,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import SQL
 
 from ..tools import ab_testing
-from .common import CollectionsCommon
+from .common import CollectionsCommon, engine_message
 
 
 @tagged("post_install", "-at_install")
@@ -136,21 +136,14 @@ class TestAbTests(CollectionsCommon):
         self.assertFalse(self._messages(late).ab_variant_id)
 
     def _message(self, partner, sent_at, variant=None, channel="email"):
-        return (
-            self.env["collections.message"]
-            .sudo()
-            .create(
-                {
-                    "company_id": self.company.id,
-                    "partner_id": partner.id,
-                    "channel": channel,
-                    "currency_id": self.company.currency_id.id,
-                    "state": "sent",
-                    "sent_at": sent_at,
-                    "ab_variant_id": variant.id if variant else False,
-                    "idempotency_key": f"ab-{partner.id}-{sent_at}",
-                }
-            )
+        return engine_message(
+            self.env,
+            partner,
+            f"ab-{partner.id}-{sent_at}",
+            channel=channel,
+            state="sent",
+            sent_at=sent_at,
+            ab_variant_id=variant.id if variant else False,
         )
 
     def _paid_on(self, invoice, on):

@@ -4,13 +4,13 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from .common import CollectionsLedgerCommon
 
 # The figures are computed as of this day (see analytics_sql.analytics_today).
 AS_OF = date(2025, 3, 31)
 
 
-class AnalyticsLedgerCommon(AccountTestInvoicingCommon):
+class AnalyticsLedgerCommon(CollectionsLedgerCommon):
     """A small ledger worked out by hand, in company currency, without taxes:
 
     ===  ======  ==========  ==========  ======================================
@@ -31,9 +31,6 @@ class AnalyticsLedgerCommon(AccountTestInvoicingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
-        cls.env.user.groups_id += cls.env.ref("collections_omni.group_collections_manager")
-        cls.company = cls.env.company
         cls.customer = cls.env["res.partner"].create({"name": "Cliente Analítica", "is_company": True})
         cls.doc_d = cls._document(500, "2024-11-01", "2024-11-15")
         cls.doc_a = cls._document(1000, "2025-01-10", "2025-01-31")
@@ -139,6 +136,32 @@ class TestCollectionsAnalytics(AnalyticsLedgerCommon):
             min(Aging.search([("company_id", "=", self.company.id)]).mapped("month_end")), date(2024, 11, 30)
         )
         self.assertFalse(Aging.search([("month_end", "<", date(2024, 4, 1))]))
+
+    def test_aging_buckets_in_chronological_order(self):
+        """The chart, pivot and list show the buckets as time runs (not due, 1-30, ..., over 120),
+        not in the keys' alphabetical order ("1_30" before "current"), also under a month."""
+        Aging = self.env["collections.analytics.aging"]
+        domain = [("company_id", "=", self.company.id)]
+        order = [key for key, _label in Aging._fields["bucket"].selection]
+        self.assertEqual(order[0], "current")
+        for groups in (Aging._read_group(domain, ["bucket"]), Aging._read_group(domain, ["bucket"], order="bucket")):
+            buckets = [bucket for (bucket,) in groups]
+            self.assertEqual(buckets, sorted(buckets, key=order.index))
+            self.assertEqual(buckets[0], "current")
+        self.assertEqual(
+            [bucket for (bucket,) in Aging._read_group(domain, ["bucket"], order="bucket desc")][-1], "current"
+        )
+        # What the graph and the pivot ask for: the month, then the bucket (not lazy).
+        rows = Aging.read_group(domain, ["amount_residual:sum"], ["month_end:month", "bucket"], lazy=False)
+        by_month = {}
+        for row in rows:
+            by_month.setdefault(row["month_end:month"], []).append(row["bucket"])
+        self.assertEqual(by_month["February 2025"], ["current", "1_30", "91_120"])
+        for buckets in by_month.values():
+            self.assertEqual(buckets, sorted(buckets, key=order.index))
+        # The list grouped by bucket (lazy, as the web client reads it).
+        lazy = [row["bucket"] for row in Aging.read_group(domain, ["amount_residual:sum"], ["bucket"])]
+        self.assertEqual(lazy, sorted(lazy, key=order.index))
 
     def test_dso_countback_and_best_possible(self):
         march = self._rows("collections.analytics.dso", month_end=AS_OF)

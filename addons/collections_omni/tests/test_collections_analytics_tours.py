@@ -6,24 +6,17 @@ confirmation."""
 
 from datetime import timedelta
 
-from odoo import Command, fields
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo import fields
+from odoo.tests import HttpCase, JsonRpcException, tagged
 
 from . import role_matrix
-from .common import TODAY, CollectionsCommon
+from .common import TODAY, CollectionsCommon, engine_message
 
 
 class _RoleUsers(CollectionsCommon, HttpCase):
     @classmethod
     def _user(cls, role, login):
-        return new_test_user(
-            cls.env,
-            login,
-            password=login,
-            groups=role_matrix.ROLES[role][1],
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        return cls._staff_user(login, role_matrix.ROLES[role][1], password=login)
 
 
 @tagged("post_install", "-at_install", "collections_http")
@@ -36,21 +29,14 @@ class TestAbTestTour(_RoleUsers):
 
     def _message(self, partner, variant, sent_at):
         # Planted history: what planning and sending would have written (tests/test_collections_ab.py).
-        return (
-            self.env["collections.message"]
-            .sudo()
-            .create(
-                {
-                    "company_id": self.company.id,
-                    "partner_id": partner.id,
-                    "channel": variant.channel or "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "sent",
-                    "sent_at": sent_at,
-                    "ab_variant_id": variant.id,
-                    "idempotency_key": f"tour-ab-{partner.id}",
-                }
-            )
+        return engine_message(
+            self.env,
+            partner,
+            f"tour-ab-{partner.id}",
+            channel=variant.channel or "email",
+            state="sent",
+            sent_at=sent_at,
+            ab_variant_id=variant.id,
         )
 
     def test_a_manager_tests_two_variants_and_promotes_the_winner(self):

@@ -2,8 +2,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
-from .common import CollectionsCommon
-from .test_collections_roles import ACCOUNTANT_GROUPS, COLLECTOR_GROUPS, MANAGER_GROUPS, VIEWER_GROUPS
+from .common import ACCOUNTANT_GROUPS, COLLECTOR_GROUPS, MANAGER_GROUPS, VIEWER_GROUPS, CollectionsCommon
 
 # An administrator who set up the team: every collections and accounting right, and Settings.
 ADMIN_GROUPS = MANAGER_GROUPS + ",account.group_account_manager,base.group_system"

@@ -1,5 +1,4 @@
-from odoo import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from . import role_matrix
 from .common import CollectionsCommon
@@ -14,14 +13,7 @@ class TestCollectorDayTour(CollectionsCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.collector = new_test_user(
-            cls.env,
-            "tour_collector",
-            password="tour_collector",
-            groups=role_matrix.ROLES["collector"][1],
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.collector = cls._staff_user("tour_collector", role_matrix.ROLES["collector"][1], password="tour_collector")
         cls.customer = cls._customer("Cliente Jornada")
         cls.invoices = cls._invoice(cls.customer, 300, 40) | cls._invoice(cls.customer, 200, 25)
 

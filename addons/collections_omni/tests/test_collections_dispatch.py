@@ -100,6 +100,22 @@ class TestCollectionsDispatch(CollectionsCommon, MockEmail):
         self.assertTrue(pdf.startswith(b"%PDF"))
         self.assertEqual(message.attachment_id.mimetype, "application/pdf")
 
+    def test_fee_lines_and_letter_name_are_in_the_customers_language(self):
+        """The run is English; the Spanish customer's invoice lines and letter read Spanish."""
+        self.env["ir.module.module"]._load_module_terms(["collections_omni"], ["es_ES"], overwrite=True)
+        fee_product = self.env["product.product"].create({"name": "Dunning fee", "type": "service"})
+        fee_product.with_context(lang="es_ES").name = "Cargo por gestión de cobro"
+        final = self.policy.stage_ids.filtered(lambda s: s.name == "Final")  # a letter
+        final.write({"fee_product_id": fee_product.id, "fee_amount": 15, "interest_rate": 10})
+        self._invoice(self.customer, 3650, 50)
+        self._run()
+        self.env["collections.message"].with_context(lang="en_US")._dispatch_planned(self.company)
+        message = self._messages(self.customer).filtered(lambda m: m.channel == "letter")
+        fee_line, interest_line = message.fee_move_id.invoice_line_ids.sorted("id")
+        self.assertEqual(fee_line.name, "Cargo por gestión de cobro")
+        self.assertEqual(interest_line.name, "Intereses de demora (10.0% anual)")
+        self.assertTrue(message.attachment_id.name.startswith("Carta de cobranza Cliente Uno "))
+
     def test_stage_fee_and_interest_are_posted_once(self):
         fee_product = self.env["product.product"].create(
             {"name": "Dunning fee", "type": "service", "taxes_id": [(6, 0, self.tax_sale_a.ids)]}

@@ -2,10 +2,9 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import CollectionsCommon
-from .test_collections_roles import COLLECTOR_GROUPS
+from .common import COLLECTOR_GROUPS, CollectionsCommon
 
 
 @tagged("at_install", "-post_install")
@@ -17,20 +16,8 @@ class TestCollectionsMultiCompany(CollectionsCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_b = cls.setup_other_company()["company"]
-        cls.collector_a = new_test_user(
-            cls.env,
-            "mc_collector_a",
-            groups=COLLECTOR_GROUPS,
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
-        cls.collector_b = new_test_user(
-            cls.env,
-            "mc_collector_b",
-            groups=COLLECTOR_GROUPS,
-            company_id=cls.company_b.id,
-            company_ids=[Command.set(cls.company_b.ids)],
-        )
+        cls.collector_a = cls._staff_user("mc_collector_a", COLLECTOR_GROUPS)
+        cls.collector_b = cls._staff_user("mc_collector_b", COLLECTOR_GROUPS, company=cls.company_b)
         # A customer both companies deal with (a shared partner).
         cls.invoice = cls._invoice(cls.customer, 500, 10)
 

@@ -3,6 +3,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.addons.collections_omni.models.collections_message_inbound import MAX_INBOUND_CHARS
 from odoo.addons.collections_omni.tools import sms_http_client
 
+from .common import engine_message
 from .mock_provider import unreachable_sms_provider
 
 TOKEN = "status-test-token"
@@ -17,20 +18,14 @@ class TestProviderStatusCallback(HttpCase):
         super().setUpClass()
         cls.provider = unreachable_sms_provider(cls.env, "Status SMS", TOKEN, "AC" + "1" * 32)
         partner = cls.env["res.partner"].create({"name": "Status Customer", "mobile": "+34612345678"})
-        cls.message = (
-            cls.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": partner.id,
-                    "channel": "sms",
-                    "currency_id": cls.env.company.currency_id.id,
-                    "idempotency_key": "status-test-1",
-                    "state": "sent",
-                    "provider_id": cls.provider.id,
-                    "provider_ref": "SMstatus1",
-                }
-            )
+        cls.message = engine_message(
+            cls.env,
+            partner,
+            "status-test-1",
+            channel="sms",
+            state="sent",
+            provider_id=cls.provider.id,
+            provider_ref="SMstatus1",
         )
 
     def _post(self, params, token=TOKEN, provider=None):
@@ -53,19 +48,13 @@ class TestProviderStatusCallback(HttpCase):
         self.assertEqual((self.message.state, self.message.delivered_at), ("delivered", delivered_at))
 
     def test_a_report_that_overtakes_the_send_result_waits_for_it(self):
-        queued = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.message.partner_id.id,
-                    "channel": "sms",
-                    "currency_id": self.env.company.currency_id.id,
-                    "idempotency_key": "status-test-early",
-                    "state": "queued",
-                    "provider_id": self.provider.id,
-                }
-            )
+        queued = engine_message(
+            self.env,
+            self.message.partner_id,
+            "status-test-early",
+            channel="sms",
+            state="queued",
+            provider_id=self.provider.id,
         )
         callback = sms_http_client.callback_url_for(
             f"{self.base_url()}/collections/status/{self.provider.id}", queued.idempotency_key
@@ -109,35 +98,17 @@ class TestProviderInboundReplies(HttpCase):
         cls.provider = unreachable_sms_provider(cls.env, "Inbound SMS", TOKEN, "AC" + "2" * 32)
         cls.customer = cls.env["res.partner"].create({"name": "Respuesta S.L.", "is_company": True})
         contact = cls.env["res.partner"].create({"name": "Ana", "parent_id": cls.customer.id})
-        currency = cls.env.company.currency_id.id
-        cls.sent = (
-            cls.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": cls.customer.id,
-                    "recipient_id": contact.id,
-                    "channel": "sms",
-                    "currency_id": currency,
-                    "idempotency_key": "inbound-test-sent",
-                    "state": "sent",
-                    "provider_id": cls.provider.id,
-                    "recipient_phone": "+34611222333",
-                }
-            )
+        cls.sent = engine_message(
+            cls.env,
+            cls.customer,
+            "inbound-test-sent",
+            channel="sms",
+            recipient_id=contact.id,
+            state="sent",
+            provider_id=cls.provider.id,
+            recipient_phone="+34611222333",
         )
-        cls.pending = (
-            cls.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": cls.customer.id,
-                    "channel": "sms",
-                    "currency_id": currency,
-                    "idempotency_key": "inbound-p",
-                }
-            )
-        )
+        cls.pending = engine_message(cls.env, cls.customer, "inbound-p", channel="sms")
 
     def _post(self, params, token=TOKEN):
         url = f"{self.base_url()}/collections/inbound/{self.provider.id}"

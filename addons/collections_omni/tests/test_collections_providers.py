@@ -9,7 +9,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.collections_omni.models import collections_provider
 
 from ..tools.fake_sms import FakeSmsServer
-from .common import CollectionsCommon
+from .common import CollectionsCommon, engine_message
 from .mock_provider import MockProviderClient
 
 
@@ -357,19 +357,14 @@ class TestScaledDispatch(ProviderCommon):
 
     def test_reports_reach_only_the_reporters_companies(self):
         other = self.env["res.company"].create({"name": "Other Collections Co"})
-        message = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "company_id": other.id,
-                    "partner_id": self._sms_customer("Otra empresa").id,
-                    "channel": "sms",
-                    "currency_id": other.currency_id.id,
-                    "idempotency_key": "other-company-1",
-                    "state": "queued",
-                }
-            )
+        message = engine_message(
+            self.env,
+            self._sms_customer("Otra empresa"),
+            "other-company-1",
+            channel="sms",
+            company_id=other.id,
+            currency_id=other.currency_id.id,
+            state="queued",
         )
         reporter = new_test_user(
             self.env,

@@ -2,14 +2,9 @@ from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import TODAY, CollectionsCommon
-
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
-VIEWER_GROUPS = "base.group_user,collections_omni.group_collections_viewer"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
-ACCOUNTANT_GROUPS = "base.group_user,account.group_account_invoice"
+from .common import ACCOUNTANT_GROUPS, COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, VIEWER_GROUPS, CollectionsCommon
 
 
 @tagged("at_install", "-post_install")
@@ -19,12 +14,10 @@ class TestCollectionsRoles(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        company = cls.company
-        common = {"company_id": company.id, "company_ids": [Command.set(company.ids)]}
-        cls.collector = new_test_user(cls.env, "role_collector", groups=COLLECTOR_GROUPS, **common)
-        cls.viewer = new_test_user(cls.env, "role_viewer", groups=VIEWER_GROUPS, **common)
-        cls.manager = new_test_user(cls.env, "role_manager", groups=MANAGER_GROUPS, **common)
-        cls.accountant = new_test_user(cls.env, "role_accountant", groups=ACCOUNTANT_GROUPS, **common)
+        cls.collector = cls._staff_user("role_collector", COLLECTOR_GROUPS)
+        cls.viewer = cls._staff_user("role_viewer", VIEWER_GROUPS)
+        cls.manager = cls._staff_user("role_manager", MANAGER_GROUPS)
+        cls.accountant = cls._staff_user("role_accountant", ACCOUNTANT_GROUPS)
         cls.invoice = cls._invoice(cls.customer, 300, 10)
 
     def _log_call(self, user, outcome, **values):
@@ -132,21 +125,7 @@ class TestCollectionsRoles(CollectionsCommon):
         plan.action_activate()
         self.assertEqual(plan.state, "active")
         plan.action_cancel()
-        dispute = (
-            self.env["collections.dispute"]
-            .with_user(self.collector)
-            .create(
-                {
-                    "company_id": self.company.id,
-                    "partner_id": self.customer.id,
-                    "move_ids": [Command.set(self.invoice.ids)],
-                    "reason": "other",
-                    "description": "No recibió el servicio",
-                }
-            )
-        )
-        dispute.write({"resolution": "rejected"})
-        dispute.action_resolve()
+        dispute = self._open_and_resolve_dispute(self.collector, self.invoice, company_id=self.company.id)
         self.assertEqual(dispute.state, "resolved")
 
     def test_collector_works_the_worklist(self):

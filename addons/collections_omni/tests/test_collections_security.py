@@ -36,11 +36,7 @@ class TestCollectionsSecurity(CollectionsCommon):
 
     def test_records_of_another_company_are_invisible(self):
         other_company = self.setup_other_company()["company"]
-        user = new_test_user(
-            self.env,
-            "other_co",
-            groups="base.group_user,collections_omni.group_collections_manager",
-            company_id=other_company.id,
-            company_ids=[(6, 0, other_company.ids)],
+        user = self._staff_user(
+            "other_co", "base.group_user,collections_omni.group_collections_manager", company=other_company
         )
         self.assertFalse(self.env["collections.policy"].with_user(user).search([("id", "=", self.policy.id)]))

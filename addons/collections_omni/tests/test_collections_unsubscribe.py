@@ -4,6 +4,8 @@ import requests
 
 from odoo.tests import HttpCase, tagged
 
+from .common import engine_message
+
 # What a mail client's RFC 8058 one-click unsubscribe POSTs, and nothing else.
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -16,31 +18,8 @@ class TestCollectionsUnsubscribe(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.customer = cls.env["res.partner"].create({"name": "Unsubscribing Ltd", "email": "ap@unsubscribing.test"})
-        cls.message = (
-            cls.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": cls.customer.id,
-                    "channel": "email",
-                    "currency_id": cls.env.company.currency_id.id,
-                    "idempotency_key": "test-unsubscribe-1",
-                    "subject": "Payment reminder",
-                }
-            )
-        )
-        cls.pending = (
-            cls.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": cls.customer.id,
-                    "channel": "email",
-                    "currency_id": cls.env.company.currency_id.id,
-                    "idempotency_key": "test-unsubscribe-2",
-                }
-            )
-        )
+        cls.message = engine_message(cls.env, cls.customer, "test-unsubscribe-1", subject="Payment reminder")
+        cls.pending = engine_message(cls.env, cls.customer, "test-unsubscribe-2")
 
     def _path(self, token=None):
         return f"/collections/unsubscribe/{self.message.id}/{token or self.message._unsubscribe_token()}"

@@ -437,12 +437,8 @@ class TestPaymentPlanSecurity(PlanCommon):
         invoice = self._invoice(self.customer, 300, 10)
         plan = self._plan(invoice)
         other_company = self.setup_other_company()["company"]
-        user = new_test_user(
-            self.env,
-            "plan_other_co",
-            groups="base.group_user,collections_omni.group_collections_manager",
-            company_id=other_company.id,
-            company_ids=[(6, 0, other_company.ids)],
+        user = self._staff_user(
+            "plan_other_co", "base.group_user,collections_omni.group_collections_manager", company=other_company
         )
         self.assertFalse(self.Plan.with_user(user).search([("id", "=", plan.id)]))
         Installment = self.env["collections.payment.plan.installment"].with_user(user)

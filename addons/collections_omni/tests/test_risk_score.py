@@ -8,17 +8,14 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import BaseCase, new_test_user, tagged
+from odoo.tests import BaseCase, tagged
 from odoo.tools import SQL
 
 from ..tools import risk_score, risk_sql
 from ..tools.risk_score import Facts, Invoice
-from .common import TODAY, CollectionsCommon
-
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
+from .common import COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, CollectionsCommon
 
 paid = st.builds(lambda age, delay: Invoice(age, min(delay, age)), st.integers(-30, 400), st.integers(-10, 120)).filter(
     lambda inv: inv.delay is None or inv.delay <= max(inv.due_age, 0) or inv.due_age < 0
@@ -103,9 +100,8 @@ class TestRiskScore(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        common = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.collector = new_test_user(cls.env, "risk_collector", groups=COLLECTOR_GROUPS, **common)
-        cls.manager = new_test_user(cls.env, "risk_manager", groups=MANAGER_GROUPS, **common)
+        cls.collector = cls._staff_user("risk_collector", COLLECTOR_GROUPS)
+        cls.manager = cls._staff_user("risk_manager", MANAGER_GROUPS)
         cls.Score = cls.env["collections.risk.score"]
         cls.high_policy = cls._policy("High risk", [("Early call", 1, "call")], risk_band="high", sequence=1)
 

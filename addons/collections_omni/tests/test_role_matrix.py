@@ -3,7 +3,7 @@ from pathlib import Path
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from . import role_matrix
 from .common import TODAY, ReconcileCommon
@@ -23,10 +23,8 @@ class TestRoleMatrix(ReconcileCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        common = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
         cls.users = {
-            role: new_test_user(cls.env, f"matrix_{role}", groups=groups, **common)
-            for role, (_title, groups) in role_matrix.ROLES.items()
+            role: cls._staff_user(f"matrix_{role}", groups) for role, (_title, groups) in role_matrix.ROLES.items()
         }
         cls.invoice = cls._invoice(cls.customer, 300, 25)  # the "Second" stage: an email and a call task
         cls.today = fields.Date.context_today(cls.customer)
@@ -213,20 +211,7 @@ class TestRoleMatrix(ReconcileCommon):
 
     def test_dispute(self):
         def act(user):
-            dispute = (
-                self.env["collections.dispute"]
-                .with_user(user)
-                .create(
-                    {
-                        "partner_id": self.customer.id,
-                        "move_ids": [Command.set(self.invoice.ids)],
-                        "reason": "other",
-                        "description": "No recibió el servicio",
-                    }
-                )
-            )
-            dispute.write({"resolution": "rejected"})
-            dispute.action_resolve()
+            dispute = self._open_and_resolve_dispute(user, self.invoice)
             self.assertEqual(dispute.state, "resolved")
 
         self._each_role("dispute", act)

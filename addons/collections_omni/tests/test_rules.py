@@ -167,10 +167,8 @@ class TestRuleDrifts(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.default_collector = new_test_user(
-            cls.env,
-            "default_collector_rules",
-            groups="base.group_user,collections_omni.group_collections_collector",
+        cls.default_collector = cls._staff_user(
+            "default_collector_rules", "base.group_user,collections_omni.group_collections_collector"
         )
         cls.company.collections_user_id = cls.default_collector
 

@@ -1,14 +1,11 @@
 from datetime import timedelta
 
-from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import TODAY, CollectionsCommon
+from .common import COLLECTOR_GROUPS, MANAGER_GROUPS, TODAY, CollectionsCommon
 
-COLLECTOR_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_collector"
 TRAINED_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_vulnerable"
-MANAGER_GROUPS = "base.group_user,account.group_account_invoice,collections_omni.group_collections_manager"
 
 
 @tagged("at_install", "-post_install")
@@ -20,10 +17,9 @@ class TestVulnerableCustomers(CollectionsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        common = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.collector = new_test_user(cls.env, "vuln_collector", groups=COLLECTOR_GROUPS, **common)
-        cls.trained = new_test_user(cls.env, "vuln_trained", groups=TRAINED_GROUPS, **common)
-        cls.manager = new_test_user(cls.env, "vuln_manager", groups=MANAGER_GROUPS, **common)
+        cls.collector = cls._staff_user("vuln_collector", COLLECTOR_GROUPS)
+        cls.trained = cls._staff_user("vuln_trained", TRAINED_GROUPS)
+        cls.manager = cls._staff_user("vuln_manager", MANAGER_GROUPS)
         cls.fragile = cls._customer("Fragile", collections_user_id=cls.collector.id)
 
     def _protect(self, user, partner=None, **values):

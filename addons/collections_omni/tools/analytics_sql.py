@@ -245,6 +245,15 @@ def countback_days(receivable_sql, sales_sql, cumulative_sql, days_sql):
     )
 
 
+def company_month_id(alias):
+    """A stable row id of a figure per company and month (columns company_id, month_start of ``alias``)."""
+    return SQL(
+        "(%(a)s.company_id * 100000 + extract(year FROM %(a)s.month_start)::int * 12"
+        " + extract(month FROM %(a)s.month_start)::int)",
+        a=SQL.identifier(alias),
+    )
+
+
 def dso_by_month():
     """DSO by the countback method and best possible DSO (the countback of the
     current receivables only), per company and month of the trend."""
@@ -373,43 +382,54 @@ def attributed_payments():
     )
 
 
+def _attributed_reactions(table, alias, id_column, where, moment_sql, channel_sql):
+    """Every row of ``table`` (as ``alias``) that ``where`` keeps, attributed once: to the
+    customer's last contact on ``channel`` at most REACTION_DAYS days before ``moment``;
+    columns ``id_column`` and message_id."""
+    return SQL(
+        """
+        SELECT %(alias)s.id AS %(id_column)s, last.message_id
+          FROM %(table)s %(alias)s
+          CROSS JOIN %(last)s
+         WHERE %(where)s
+        """,
+        alias=SQL.identifier(alias),
+        id_column=SQL.identifier(id_column),
+        table=SQL.identifier(table),
+        where=where,
+        last=last_contact_before(
+            SQL("%s.partner_id", SQL.identifier(alias)),
+            SQL("%s.company_id", SQL.identifier(alias)),
+            moment_sql,
+            REACTION_DAYS,
+            channel_sql,
+        ),
+    )
+
+
 def attributed_replies():
     """Every inbound message attributed once: to the last contact on its channel
     at most REACTION_DAYS days before it."""
-    return SQL(
-        """
-        SELECT reply.id AS reply_id, last.message_id
-          FROM collections_message reply
-          CROSS JOIN %(last)s
-         WHERE reply.direction = 'inbound'
-        """,
-        last=last_contact_before(
-            SQL("reply.partner_id"),
-            SQL("reply.company_id"),
-            SQL("reply.create_date"),
-            REACTION_DAYS,
-            SQL("reply.channel"),
-        ),
+    return _attributed_reactions(
+        "collections_message",
+        "reply",
+        "reply_id",
+        SQL("reply.direction = 'inbound'"),
+        SQL("reply.create_date"),
+        SQL("reply.channel"),
     )
 
 
 def attributed_opt_outs():
     """Every opt-out attributed once: to the last contact (on the opted-out
     channel, or any channel for an opt-out of all) at most REACTION_DAYS days before it."""
-    return SQL(
-        """
-        SELECT consent.id AS consent_id, last.message_id
-          FROM collections_consent consent
-          CROSS JOIN %(last)s
-         WHERE consent.status = 'opt_out'
-        """,
-        last=last_contact_before(
-            SQL("consent.partner_id"),
-            SQL("consent.company_id"),
-            SQL("consent.date"),
-            REACTION_DAYS,
-            SQL("COALESCE(consent.channel, msg.channel)"),
-        ),
+    return _attributed_reactions(
+        "collections_consent",
+        "consent",
+        "consent_id",
+        SQL("consent.status = 'opt_out'"),
+        SQL("consent.date"),
+        SQL("COALESCE(consent.channel, msg.channel)"),
     )
 
 

@@ -87,6 +87,27 @@ VULNERABLE_REASONS = [
 # How long a protection lasts before a trained collector reviews it, by default.
 VULNERABLE_REVIEW_DAYS = 90
 
+# What a customer disputes (collections.dispute.reason and its figure).
+DISPUTE_REASONS = [
+    ("not_received", "Goods or service not received"),
+    ("quality", "Quality or damage"),
+    ("wrong_amount", "Wrong price or quantity"),
+    ("already_paid", "Already paid"),
+    ("not_ordered", "Not ordered"),
+    ("other", "Other"),
+]
+# A payment plan's life (collections.payment.plan.state and its figure).
+PLAN_STATES = [
+    ("draft", "Draft"),
+    ("proposed", "Proposed"),
+    ("active", "Active"),
+    ("completed", "Completed"),
+    ("broken", "Broken"),
+    ("cancelled", "Cancelled"),
+]
+# A promise to pay's life (collections.promise.state and its figure).
+PROMISE_STATES = [("open", "Open"), ("kept", "Kept"), ("broken", "Broken"), ("cancelled", "Cancelled")]
+
 # Security groups, by full xml id.
 GROUP_VIEWER = "collections_omni.group_collections_viewer"
 GROUP_COLLECTOR = "collections_omni.group_collections_collector"

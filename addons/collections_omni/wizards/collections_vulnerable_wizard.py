@@ -53,7 +53,7 @@ class CollectionsVulnerableWizard(models.TransientModel):
         partner.check_access("read")
         if not self.protect:
             partner.sudo().write({"collections_vulnerable": False, "collections_vulnerable_review_date": False})
-            partner.sudo().message_post(body=_("Vulnerable customer protection lifted by %s.", self.env.user.name))
+            self.env["collections.note"]._post(partner.sudo(), "vulnerable_lifted", user=self.env.user.name)
             return {"type": "ir.actions.act_window_close"}
         if not self.reason or not self.review_date:
             raise UserError(_("Say why the customer is vulnerable and when to review the protection."))
@@ -77,14 +77,12 @@ class CollectionsVulnerableWizard(models.TransientModel):
         # What was planned for the customer stops now, not at its send time.
         self.env["collections.message"]._recheck_pending(partners=partner)
         # The chatter is read by every collector: it says the customer is protected, never why.
-        partner.sudo().message_post(
-            body=_("Protected as a vulnerable customer: no automated contact; a trained collector handles them.")
-        )
+        self.env["collections.note"]._post(partner.sudo(), "vulnerable_protected")
         if collector:
             partner.sudo().activity_schedule(
                 "mail.mail_activity_data_todo",
                 date_deadline=self.review_date,
-                summary=_("Review the vulnerable customer's protection"),
+                summary=self.env["collections.note"]._for_user(collector)._text("vulnerable_review").unescape(),
                 user_id=collector.id,
             )
         return {"type": "ir.actions.act_window_close"}

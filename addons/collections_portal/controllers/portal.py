@@ -356,16 +356,7 @@ class CollectionsCustomerPortal(PortalAccount):
         payments = (
             request.env["account.payment"]
             .sudo()
-            .search(
-                [
-                    ("partner_id", "child_of", partner.id),
-                    ("partner_type", "=", "customer"),
-                    ("payment_type", "=", "inbound"),
-                    ("state", "in", ("in_process", "paid")),
-                ],
-                order="date desc, id desc",
-                limit=RECENT_LIMIT,
-            )
+            .search(partner._collections_payments_domain(), order="date desc, id desc", limit=RECENT_LIMIT)
         )
         messages = (
             request.env["collections.message"]

@@ -1,6 +1,7 @@
 from . import (
     account_move,
     collections_dispute,
+    collections_hold_mixin,
     collections_note,
     collections_payment_plan,
     collections_policy,

@@ -24,6 +24,19 @@ def portal_record_id(value):
     return int(value) if 0 < int(value) <= MAX_RECORD_ID else None
 
 
+def portal_text(env, text, limit, too_long):
+    """A customer's words from a form's textarea, trimmed, with its line breaks counted as the
+    browser counts them against maxlength (it sends CRLF, counted as one character).
+
+    :param too_long: a lazy label with ``%(count)s`` (the limit) and ``%(length)s``
+    :raise UserError: ``too_long`` in the reader's language, when longer than ``limit``
+    """
+    text = (text or "").replace("\r\n", "\n").strip()
+    if len(text) > limit:
+        raise UserError(env._(too_long) % {"count": limit, "length": len(text)})
+    return text
+
+
 class AccountMove(models.Model):
     _inherit = "account.move"
 

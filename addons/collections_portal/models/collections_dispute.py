@@ -3,10 +3,15 @@ import re
 
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
+from odoo.tools import LazyTranslate
+
+from .account_move import portal_text
+
+_lt = LazyTranslate(__name__)
 
 # What a customer may write about a dispute: a few paragraphs, not a letter.
 MAX_DESCRIPTION_LENGTH = 2000
+DESCRIPTION_TOO_LONG = _lt("Please keep your explanation to %(count)s characters at most (it has %(length)s).")
 # Evidence a customer may attach to a dispute: at most this many files, each at most this big.
 MAX_EVIDENCE_FILES = 5
 MAX_EVIDENCE_SIZE = 5 * 1024 * 1024
@@ -28,11 +33,7 @@ class CollectionsDispute(models.Model):
     def _portal_disputes(self, partner, past_limit=PORTAL_PAST_DISPUTES):
         """The customer's disputes, as superuser but only theirs: the open
         ones, then the last ``past_limit`` resolved, each most recent first."""
-        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
-        Dispute = self.sudo()
-        running = Dispute.search([*customer, ("state", "=", "open")], order="id desc")
-        ended = Dispute.search([*customer, ("state", "!=", "open")], order="id desc", limit=past_limit)
-        return running + ended
+        return self._portal_open_then_ended(partner, past_limit, "id desc")
 
     @api.model
     def _portal_reasons(self):
@@ -98,16 +99,7 @@ class CollectionsDispute(models.Model):
         partner = partner.commercial_partner_id
         if reason not in dict(self._portal_reasons()):
             raise UserError(_("Choose what is wrong from the list."))
-        # Browsers send a textarea's line breaks as CRLF but count them as one character against maxlength.
-        description = (description or "").replace("\r\n", "\n").strip()
-        if len(description) > MAX_DESCRIPTION_LENGTH:
-            raise UserError(
-                _(
-                    "Please keep your explanation to %(count)s characters at most (it has %(length)s).",
-                    count=MAX_DESCRIPTION_LENGTH,
-                    length=len(description),
-                )
-            )
+        description = portal_text(self.env, description, MAX_DESCRIPTION_LENGTH, DESCRIPTION_TOO_LONG)
         if reason == "other" and not description:
             raise UserError(_("Tell us what is wrong."))
         evidence = self._portal_check_evidence(list(files))
@@ -129,21 +121,8 @@ class CollectionsDispute(models.Model):
         policy = self.env["collections.policy"].sudo()._for_partner(partner, company)
         # The owner is required: without any collector, the administrator looks after it.
         owner = policy._portal_collector(partner, company) or self.env.ref("base.user_admin")
-        # Ownership is checked above; the customer has no access rights on disputes, and does not
-        # follow their chatter (the collectors' conversation, with links the customer cannot open).
-        dispute = (
-            self.sudo()
-            .with_context(mail_create_nosubscribe=True)
-            .create(
-                {
-                    "company_id": company.id,
-                    "partner_id": partner.id,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "reason": reason,
-                    "description": description or False,
-                    "user_id": owner.id,
-                }
-            )
+        dispute = self._portal_create(
+            partner, invoices, {"reason": reason, "description": description or False, "user_id": owner.id}
         )
         if evidence:
             attachments = (
@@ -169,10 +148,7 @@ class CollectionsDispute(models.Model):
             Note._post(dispute, "portal_dispute_reported_by_link", words, attachments, customer=partner.display_name)
         else:
             Note._post(dispute, "portal_dispute_reported", words, attachments, person=user.partner_id.display_name)
-        dispute._tell_collector(
-            _("Dispute reported in the portal: check it and resolve it"),
-            note=plaintext2html(description) if description else None,
-        )
+        dispute._tell_collector("portal_dispute_to_resolve", words=description or None)
         return dispute
 
     @api.model

@@ -17,6 +17,10 @@ PORTAL_NOTE_LABELS = {
     "portal_dispute_reported_by_link": _lt(
         "Reported by %(customer)s, through a reminder's link, in the customer portal."
     ),
+    # The collector's to-dos (summaries), in the collector's language.
+    "portal_plan_to_decide": _lt("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
+    "portal_plan_declined_to_do": _lt("Payment plan %(plan)s declined by the customer in the portal"),
+    "portal_dispute_to_resolve": _lt("Dispute reported in the portal: check it and resolve it"),
 }
 
 

@@ -1,11 +1,16 @@
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import MissingError, UserError
-from odoo.tools import plaintext2html
+from odoo.tools import LazyTranslate
 
 from odoo.addons.collections_omni.models.collections_payment_plan import FREQUENCY_STEPS
 
+from .account_move import portal_text
+
+_lt = LazyTranslate(__name__)
+
 # What a customer may write when declining a plan: a short reason, not a letter.
 MAX_DECLINE_REASON_LENGTH = 500
+DECLINE_REASON_TOO_LONG = _lt("Please keep your reason to %(count)s characters at most (it has %(length)s).")
 
 
 class CollectionsPaymentPlan(models.Model):
@@ -50,25 +55,18 @@ class CollectionsPaymentPlan(models.Model):
         company = invoices.company_id
         policy = self.env["collections.policy"].sudo()._for_partner(partner, company)
         collector = policy._portal_collector(partner, company)
-        # Ownership is checked above; the customer has no access rights on plans, and does not
-        # follow their chatter (the collectors' conversation, with links the customer cannot open).
-        plan = (
-            self.sudo()
-            .with_context(mail_create_nosubscribe=True)
-            .create(
-                {
-                    "company_id": company.id,
-                    "partner_id": partner.id,
-                    "currency_id": invoices.currency_id.id,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "installment_count": installment_count,
-                    "frequency": frequency,
-                    "start_date": start_date,
-                    "origin": "portal",
-                    "user_id": collector.id,
-                    "note": note or False,
-                }
-            )
+        plan = self._portal_create(
+            partner,
+            invoices,
+            {
+                "currency_id": invoices.currency_id.id,
+                "installment_count": installment_count,
+                "frequency": frequency,
+                "start_date": start_date,
+                "origin": "portal",
+                "user_id": collector.id,
+                "note": note or False,
+            },
         )
         plan.action_generate_schedule()
         plan.action_propose()
@@ -79,10 +77,7 @@ class CollectionsPaymentPlan(models.Model):
             self.env["collections.note"]._post(plan, "portal_plan_approved", policy=policy.name)
             return plan
         # The plan's collector is the one found above, if any: the to-do goes to them.
-        plan._tell_collector(
-            _("Payment plan requested in the portal: accept (Activate) or reject (Cancel) it"),
-            note=plaintext2html(note) if note else None,
-        )
+        plan._tell_collector("portal_plan_to_decide", words=note or None)
         return plan
 
     @api.model
@@ -132,16 +127,7 @@ class CollectionsPaymentPlan(models.Model):
         :raise MissingError: not a plan of this customer
         :raise UserError: the plan is not waiting for the customer, or the reason is too long
         """
-        # Browsers send a textarea's line breaks as CRLF but count them as one character against maxlength.
-        reason = (reason or "").replace("\r\n", "\n").strip()
-        if len(reason) > MAX_DECLINE_REASON_LENGTH:
-            raise UserError(
-                _(
-                    "Please keep your reason to %(count)s characters at most (it has %(length)s).",
-                    count=MAX_DECLINE_REASON_LENGTH,
-                    length=len(reason),
-                )
-            )
+        reason = portal_text(self.env, reason, MAX_DECLINE_REASON_LENGTH, DECLINE_REASON_TOO_LONG)
         plan = self._portal_awaiting_answer(partner, plan_id)
         plan.action_cancel()
         Note = self.env["collections.note"]
@@ -149,10 +135,7 @@ class CollectionsPaymentPlan(models.Model):
         previous = plan.previous_plan_id
         if previous:
             Note._post(previous, "portal_renegotiation_declined", plan=plan.name, plan_state=previous.state)
-        plan._tell_collector(
-            _("Payment plan %(plan)s declined by the customer in the portal", plan=plan.name),
-            note=plaintext2html(reason) if reason else None,
-        )
+        plan._tell_collector("portal_plan_declined_to_do", words=reason or None, plan=plan.name)
         return plan
 
     @api.model

@@ -1,6 +1,6 @@
 import math
 
-from odoo import Command, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 # How many ended promises (kept, broken, cancelled) the portal shows besides the running ones.
@@ -15,11 +15,7 @@ class CollectionsPromise(models.Model):
         """The customer's promises, as superuser but only theirs: the running
         ones, then the last ``past_limit`` that ended (kept, broken or
         cancelled), each group most recent first."""
-        customer = [("partner_id", "=", partner.commercial_partner_id.id)]
-        Promise = self.sudo()
-        running = Promise.search([*customer, ("state", "=", "open")], order="date desc, id desc")
-        ended = Promise.search([*customer, ("state", "!=", "open")], order="date desc, id desc", limit=past_limit)
-        return running + ended
+        return self._portal_open_then_ended(partner, past_limit, "date desc, id desc")
 
     @api.model
     def _portal_promise(self, partner, invoice_ids, amount, promised_date):
@@ -51,24 +47,17 @@ class CollectionsPromise(models.Model):
         today = fields.Date.context_today(self)
         policy = self.env["collections.policy"].sudo()._for_partner(partner, invoices.company_id)
         policy._portal_check_date(promised_date, today)
-        # Ownership is checked above; the customer has no access rights on promises, and does not
-        # follow their chatter (the collectors' conversation, with links the customer cannot open).
-        promise = (
-            self.sudo()
-            .with_context(mail_create_nosubscribe=True)
-            .create(
-                {
-                    "company_id": invoices.company_id.id,
-                    "partner_id": partner.id,
-                    "currency_id": currency.id,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "amount": amount,
-                    "date": today,
-                    "promised_date": promised_date,
-                    "source": "portal",
-                    "user_id": policy._portal_collector(partner, invoices.company_id).id,
-                }
-            )
+        promise = self._portal_create(
+            partner,
+            invoices,
+            {
+                "currency_id": currency.id,
+                "amount": amount,
+                "date": today,
+                "promised_date": promised_date,
+                "source": "portal",
+                "user_id": policy._portal_collector(partner, invoices.company_id).id,
+            },
         )
         self.env["collections.note"]._post(promise, "portal_promised", person=self.env.user.partner_id.display_name)
         return promise

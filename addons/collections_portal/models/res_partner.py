@@ -197,6 +197,16 @@ class ResPartner(models.Model):
             raise UserError(_("Choose a period of at most two years."))
         return date_from, date_to
 
+    def _collections_payments_domain(self):
+        """The payments received from this customer (and its contacts) that the portal shows."""
+        self.ensure_one()
+        return [
+            ("partner_id", "child_of", self.id),
+            ("partner_type", "=", "customer"),
+            ("payment_type", "=", "inbound"),
+            ("state", "in", ("in_process", "paid")),
+        ]
+
     def _collections_statement(self, date_from=None, date_to=None):
         """The commercial partner's statement of account, as superuser but
         only theirs: the company that sends it, the aging, the open items and
@@ -213,14 +223,7 @@ class ResPartner(models.Model):
             self.env["account.payment"]
             .sudo()
             .search(
-                [
-                    ("partner_id", "child_of", partner.id),
-                    ("partner_type", "=", "customer"),
-                    ("payment_type", "=", "inbound"),
-                    ("state", "in", ("in_process", "paid")),
-                    ("date", ">=", date_from),
-                    ("date", "<=", date_to),
-                ],
+                [*partner._collections_payments_domain(), ("date", ">=", date_from), ("date", "<=", date_to)],
                 order="date, id",
             )
         )

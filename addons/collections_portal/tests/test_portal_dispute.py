@@ -4,6 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.collections_omni.tests.common import engine_message
+
 from ..models.collections_dispute import MAX_EVIDENCE_SIZE
 from .common import PortalCollectionsCommon
 
@@ -58,19 +60,8 @@ class TestPortalDispute(PortalCollectionsCommon, HttpCase):
         return self.Attachment.search([("res_model", "=", "collections.dispute")])
 
     def test_dispute_holds_the_invoices_tells_the_collector_and_shows_its_resolution(self):
-        reminder = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "planned",
-                    "move_ids": [Command.set(self.first.ids)],
-                    "idempotency_key": "portal-dispute-reminder",
-                }
-            )
+        reminder = engine_message(
+            self.env, self.customer, "portal-dispute-reminder", state="planned", move_ids=[Command.set(self.first.ids)]
         )
         other_reminder = reminder._engine().copy(
             {"move_ids": [Command.set(self.second.ids)], "idempotency_key": "other"}

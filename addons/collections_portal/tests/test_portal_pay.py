@@ -4,6 +4,8 @@ from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
+from odoo.addons.collections_omni.tests.common import engine_message
+
 from .common import PortalCollectionsCommon
 
 
@@ -49,19 +51,12 @@ class TestPortalPay(PortalCollectionsCommon, HttpCase):
         return self.env["payment.transaction"].search([("partner_id", "child_of", self.customer.id)])
 
     def test_several_invoices_in_one_payment_that_stops_their_reminders(self):
-        reminder = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "planned",
-                    "move_ids": [Command.set((self.first | self.second).ids)],
-                    "idempotency_key": "portal-pay-reminder",
-                }
-            )
+        reminder = engine_message(
+            self.env,
+            self.customer,
+            "portal-pay-reminder",
+            state="planned",
+            move_ids=[Command.set((self.first | self.second).ids)],
         )
         page = self._pay_page(f"invoice_ids={self.first.id}&invoice_ids={self.second.id}")
         self.assertIn("500.00", re.search(r"o_collections_pay_total.*?</span>\s*</li>", page.text, re.S).group(0))
@@ -126,23 +121,9 @@ class TestPortalPay(PortalCollectionsCommon, HttpCase):
         tx = self._transactions()
         self.assertEqual((tx.invoice_ids, tx.partner_id), (self.second, self.customer))
 
-    def _active_plan(self, invoices, count=3):
-        plan = self.env["collections.payment.plan"].create(
-            {
-                "partner_id": self.customer.id,
-                "currency_id": self.company.currency_id.id,
-                "move_ids": [Command.set(invoices.ids)],
-                "installment_count": count,
-                "start_date": fields.Date.today(),
-                "frequency": "monthly",
-            }
-        )
-        plan.action_generate_schedule()
-        plan.action_activate()
-        return plan
-
     def test_the_next_installment_of_a_plan_in_one_payment(self):
-        plan = self._active_plan(self.first | self.second)  # 500 in 3: 166.67, 166.67, 166.66
+        # 500 in 3: 166.67, 166.67, 166.66
+        plan = self._running_plan(self.first | self.second, start=fields.Date.today())
         first_installment = plan.installment_ids[0]
         self.assertEqual(first_installment.amount, 166.67)
         page = self.url_open(f"/my/collections/plans/{plan.id}")
@@ -180,7 +161,7 @@ class TestPortalPay(PortalCollectionsCommon, HttpCase):
             self._transaction(token)
 
     def test_no_installment_of_a_plan_not_running_or_not_theirs(self):
-        proposed = self._active_plan(self.first)
+        proposed = self._running_plan(self.first, start=fields.Date.today())
         proposed.action_cancel()
         foreign_plan = self.env["collections.payment.plan"].create(
             {"partner_id": self.other_customer.id, "move_ids": [Command.set(self.foreign.ids)]}

@@ -5,7 +5,7 @@ from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import freeze_time
 
-from odoo.addons.collections_omni.tests.common import TODAY
+from odoo.addons.collections_omni.tests.common import TODAY, engine_message
 
 from .common import PortalCollectionsCommon
 
@@ -138,19 +138,8 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertFalse(self._messages(self.customer), "both invoices are held: nothing to send")
 
     def test_a_plan_within_the_policys_amount_starts_at_once(self):
-        planned = (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "email",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "planned",
-                    "move_ids": [(6, 0, self.second.ids)],
-                    "idempotency_key": "portal-approve-at-once",
-                }
-            )
+        planned = engine_message(
+            self.env, self.customer, "portal-approve-at-once", state="planned", move_ids=[(6, 0, self.second.ids)]
         )
         self.policy.portal_approve_up_to = 300
         beyond = self._request(self.first | self.second)
@@ -264,6 +253,20 @@ class TestPortalRequests(PortalCollectionsCommon):
         self.assertFalse(self.first._collections_hold_reasons(TODAY), "no longer held")
         self._run()
         self.assertIn(self.first, self._messages(self.customer).move_ids, "dunned again")
+
+    def test_the_collectors_to_dos_are_in_the_collectors_language_not_the_customers(self):
+        """An English customer on the portal; the Spanish collector reads Spanish to-dos."""
+        self.env["ir.module.module"]._load_module_terms(["collections_portal"], ["es_ES"], overwrite=True)
+        self.collector.lang = "es_ES"
+        requested = self._request(self.second, note="End of month")
+        self.assertEqual(
+            requested.activity_ids.summary,
+            "Plan de pagos solicitado en el portal: acéptelo (Activar) o rechácelo (Cancelar)",
+        )
+        self.assertIn("End of month", requested.activity_ids.note, "the customer's own words, as written")
+        plan = self._collectors_proposal(self.first)
+        self.as_portal["collections.payment.plan"]._portal_decline(self.portal_user.partner_id, plan.id, "No")
+        self.assertEqual(plan.activity_ids.summary, f"Plan de pagos {plan.name} rechazado por el cliente en el portal")
 
     def test_decline_without_a_reason(self):
         plan = self._collectors_proposal(self.first)

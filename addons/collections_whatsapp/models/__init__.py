@@ -1,6 +1,7 @@
 from . import collections_whatsapp_account
 from . import collections_whatsapp_template
 from . import collections_whatsapp_template_variable
+from . import collections_whatsapp_self_service
 from . import collections_whatsapp_conversation
 from . import collections_whatsapp_event
 from . import collections_stage_action
@@ -8,3 +9,4 @@ from . import collections_message
 from . import collections_provider_whatsapp
 from . import collections_payment_plan
 from . import res_partner
+from . import collections_note

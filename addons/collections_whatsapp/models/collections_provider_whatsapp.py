@@ -186,14 +186,11 @@ class CollectionsProvider(models.Model):
                     "idempotency_key": f"{message.idempotency_key}:template",
                 }
             )
-            conversation.message_post(
-                body=_(
-                    "WhatsApp refused the reminder's free text: the customer's 24-hour window had closed "
-                    "(131047). It goes as the approved template %(template)s instead.",
-                    template=template.name,
-                ),
-                message_type="comment",
-                subtype_xmlid="mail.mt_note",
+            self.env["collections.note"]._post(
+                conversation,
+                "whatsapp_template_instead",
+                post_values={"message_type": "comment"},
+                template=template.name,
             )
             switched |= message
         return switched
@@ -234,12 +231,14 @@ class CollectionsProvider(models.Model):
         if self.provider_type != WHATSAPP:
             return super()._send_messages(messages)
         account = self.whatsapp_account_id
-        if account.stopped_reason:
+        if account.stopped:
+            # Meta's code and words that stopped the account, shown as the provider's (error_reason).
             messages.write(
                 {
                     "state": "queued",
                     "lease_until": fields.Datetime.add(fields.Datetime.now(), hours=1),
-                    "error": account.stopped_reason,
+                    "error_code": account.stopped_code or False,
+                    "error": account.stopped_message or False,
                 }
             )
             return None

@@ -52,9 +52,12 @@ class CollectionsWhatsappAccount(models.Model):
     template_ids = fields.One2many("collections.whatsapp.template", "account_id", string="Templates")
     template_count = fields.Integer(compute="_compute_template_count")
     templates_synced_at = fields.Datetime(readonly=True)
+    # Stopped: Meta's error code and its own words (data), stored; the sentence is the reader's.
+    stopped = fields.Boolean(readonly=True, copy=False)
+    stopped_code = fields.Char(string="Meta's Error Code", readonly=True, copy=False)
+    stopped_message = fields.Char(string="Meta's Error Message", readonly=True, copy=False)
     stopped_reason = fields.Char(
-        readonly=True,
-        copy=False,
+        compute="_compute_stopped_reason",
         help="Set when Meta refused the token or blocked the account: nothing is sent until a manager fixes it "
         "and resumes; the messages wait, none is lost.",
     )
@@ -78,6 +81,18 @@ class CollectionsWhatsappAccount(models.Model):
                 ) from error
             if account.timeout <= 0:
                 raise ValidationError(_("%(account)s: the timeout must be positive.", account=account.name))
+
+    @api.depends("stopped", "stopped_code", "stopped_message")
+    @api.depends_context("lang", "uid")
+    def _compute_stopped_reason(self):
+        Note = self.env["collections.note"].with_context(lang=self.env.lang or self.env.user.lang or "en_US")
+        for account in self:
+            account.stopped_reason = account.stopped and account._stopped_text(Note)
+
+    def _stopped_text(self, Note):
+        """Why the account stopped, in ``Note``'s language."""
+        args = {"error_code": self.stopped_code or "", "message": self.stopped_message or ""}
+        return Note._text("whatsapp_account_stopped", args).unescape()
 
     def _compute_webhook_url(self):
         for account in self:
@@ -168,19 +183,22 @@ class CollectionsWhatsappAccount(models.Model):
 
     def _stop(self, code, message):
         """Meta refused the token or blocked the account: stop sending, tell the managers."""
-        for account in self.filtered(lambda a: not a.stopped_reason):
-            reason = _("Stopped by Meta's error %(code)s: %(message)s", code=code, message=message)
-            account.sudo().stopped_reason = reason
-            _logger.warning("WhatsApp account %s stopped: %s", account.name, reason)
+        for account in self.filtered(lambda a: not a.stopped):
+            account.sudo().write({"stopped": True, "stopped_code": code or False, "stopped_message": message or False})
+            _logger.warning("WhatsApp account %s stopped by Meta's error %s: %s", account.name, code, message)
             company = account.company_id
             managers = self.env.ref(MANAGERS).sudo().users.filtered(lambda u, company=company: company in u.company_ids)
-            # Posted on the account and sent to every manager of its company.
-            account.sudo().message_post(
-                body=reason, partner_ids=managers.partner_id.ids, subtype_xmlid="mail.mt_comment"
+            # Posted on the account and sent to every manager of its company; each reads it in their language.
+            self.env["collections.note"]._post(
+                account.sudo(),
+                "whatsapp_account_stopped",
+                post_values={"partner_ids": managers.partner_id.ids, "subtype_xmlid": "mail.mt_comment"},
+                error_code=code or "",
+                message=message or "",
             )
 
     def action_resume(self):
-        self.sudo().write({"stopped_reason": False})
+        self.sudo().write({"stopped": False, "stopped_code": False, "stopped_message": False})
         return True
 
     def action_open_templates(self):

@@ -30,6 +30,19 @@ class WhatsappCommon(CollectionsCommon):
         cls.collector = cls._user("wa_collector", "collections_omni.group_collections_collector")
 
     @classmethod
+    def _whatsapp_provider(cls):
+        """The company's WhatsApp provider, sending through the account on the emulator."""
+        return cls.env["collections.provider"].create(
+            {
+                "name": "WhatsApp",
+                "channel": "whatsapp",
+                "provider_type": "whatsapp_cloud",
+                "whatsapp_account_id": cls.account.id,
+                "company_id": cls.company.id,
+            }
+        )
+
+    @classmethod
     def _user(cls, login, group):
         return cls.env["res.users"].create(
             {

@@ -3,6 +3,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
+from odoo.addons.collections_omni.tests.common import engine_message
+
 from ..models import collections_whatsapp_event as event_module
 from ..tools import webhook
 from .common import WhatsappCommon
@@ -17,15 +19,7 @@ class TestWhatsappEvents(WhatsappCommon):
         super().setUpClass()
         cls.customer.mobile = "600 11 12 22"
         cls.customer.country_id = cls.env.ref("base.es")
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "WhatsApp",
-                "channel": "whatsapp",
-                "provider_type": "whatsapp_cloud",
-                "whatsapp_account_id": cls.account.id,
-                "company_id": cls.company.id,
-            }
-        )
+        cls.provider = cls._whatsapp_provider()
         cls.Event = cls.env["collections.whatsapp.event"]
         cls.Conversation = cls.env["collections.whatsapp.conversation"]
 
@@ -95,21 +89,15 @@ class TestWhatsappEvents(WhatsappCommon):
         self.assertEqual(status.get((self.customer.id, "whatsapp")), "opt_out")
 
     def _sent_message(self, wamid):
-        return (
-            self.env["collections.message"]
-            ._engine()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "channel": "whatsapp",
-                    "currency_id": self.company.currency_id.id,
-                    "state": "sent",
-                    "provider_id": self.provider.id,
-                    "provider_ref": wamid,
-                    "recipient_phone": NUMBER,
-                    "idempotency_key": f"test-{wamid}",
-                }
-            )
+        return engine_message(
+            self.env,
+            self.customer,
+            f"test-{wamid}",
+            channel="whatsapp",
+            state="sent",
+            provider_id=self.provider.id,
+            provider_ref=wamid,
+            recipient_phone=NUMBER,
         )
 
     def test_statuses_out_of_order_never_go_backwards_and_replays_add_nothing(self):

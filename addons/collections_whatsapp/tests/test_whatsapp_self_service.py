@@ -26,15 +26,7 @@ class TestWhatsappSelfService(WhatsappCommon):
         (cls.customer | cls.english).collections_user_id = cls.collector
         cls.invoice_es = cls._invoice(cls.customer, 300, 30)
         cls.invoice_en = cls._invoice(cls.english, 120, 10)
-        cls.env["collections.provider"].create(
-            {
-                "name": "WhatsApp",
-                "channel": "whatsapp",
-                "provider_type": "whatsapp_cloud",
-                "whatsapp_account_id": cls.account.id,
-                "company_id": cls.company.id,
-            }
-        )
+        cls._whatsapp_provider()
 
     def _writes(self, number, text=None, button=None):
         """The customer writes (the emulator opens the window as Meta would); returns the chat's answer."""
@@ -172,6 +164,19 @@ class TestWhatsappSelfService(WhatsappCommon):
         self.assertEqual(len(conversation.activity_ids), 1)
         self.assertIn("collector will write", answer)
 
+    def test_the_collectors_to_dos_are_in_the_collectors_language_not_the_chats(self):
+        """The chat speaks the customer's English; the Spanish collector reads Spanish to-dos."""
+        self._writes(EN_NUMBER, "I want to talk to a person")
+        activity = self._conversation(EN_NUMBER).activity_ids
+        self.assertEqual(activity.summary, "El cliente pide hablar con una persona por WhatsApp")
+        self._writes(EN_NUMBER, "Payment plan", button="COLLECTIONS_PLAN")
+        self._writes(EN_NUMBER, "2")
+        plan = self.env["collections.payment.plan"].search([("partner_id", "=", self.english.id)])
+        self.assertEqual(plan.activity_ids.user_id, self.collector)
+        self.assertEqual(
+            plan.activity_ids.summary, "Plan de pagos elegido por WhatsApp: acéptelo (Activar) o rechácelo (Cancelar)"
+        )
+
     def test_stop_and_baja_opt_out_at_once(self):
         Consent = self.env["collections.consent"]
         self.assertIn("WhatsApp", self._writes(ES_NUMBER, "BAJA"))
@@ -188,3 +193,8 @@ class TestWhatsappSelfService(WhatsappCommon):
     def test_unknown_number_is_told_a_person_will_answer(self):
         self.assertIsNotNone(self._writes("+34699000111", "pagar"))
         self.assertTrue(self._conversation("+34699000111").activity_ids)
+
+    def test_an_unknown_number_is_named_in_the_readers_language(self):
+        conversation = self.env["collections.whatsapp.conversation"]._for_number(self.account, "34699000112")
+        self.assertTrue(conversation.with_context(lang="en_US").display_label.startswith("Unknown number ("))
+        self.assertTrue(conversation.with_context(lang="es_ES").display_label.startswith("Número desconocido ("))

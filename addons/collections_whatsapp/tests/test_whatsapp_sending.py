@@ -25,15 +25,7 @@ class TestWhatsappSending(WhatsappCommon):
         cls.stage = cls.policy.stage_ids.filtered(lambda s: s.name == "First")
         cls.stage.action_ids.write({"channel": "whatsapp", "mail_template_id": False})
         cls.stage.action_ids.whatsapp_template_ids = cls.templates
-        cls.provider = cls.env["collections.provider"].create(
-            {
-                "name": "WhatsApp",
-                "channel": "whatsapp",
-                "provider_type": "whatsapp_cloud",
-                "whatsapp_account_id": cls.account.id,
-                "company_id": cls.company.id,
-            }
-        )
+        cls.provider = cls._whatsapp_provider()
         cls.customer.write({"mobile": "600 11 12 22", "country_id": cls.env.ref("base.es").id})
 
     def _send_reminder(self, customer=None):

@@ -1,6 +1,9 @@
 import json
+import os
 
 from odoo.exceptions import AccessError, ValidationError
+from odoo.modules.migration import load_script
+from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 from odoo.tools import format_amount
 
@@ -51,6 +54,49 @@ class TestWhatsappTemplates(WhatsappCommon):
             self.account.with_user(self.manager).action_sync_templates()
         self.assertIn("190", self.account.stopped_reason)
         self.assertIn(self.manager.partner_id, self.account.message_ids[:1].partner_ids)
+
+    def test_a_stopped_account_reads_in_each_readers_language(self):
+        """Meta's code and words are stored; the sentence is the reader's, whoever's sync stopped it."""
+        self.env["ir.module.module"]._load_module_terms(["collections_whatsapp"], ["es_ES"], overwrite=True)
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.account.access_token = "expired"
+        with self.assertRaisesRegex(Exception, "190"):
+            self.account.with_user(self.manager).with_context(lang="en_US").action_sync_templates()
+        self.assertEqual(self.account.stopped_code, "190")
+        english = self.account.with_context(lang="en_US").stopped_reason
+        spanish = self.account.with_context(lang="es_ES").stopped_reason
+        self.assertTrue(english.startswith("Stopped by Meta's error 190: "), english)
+        self.assertTrue(spanish.startswith("Detenida por el error 190 de Meta: "), spanish)
+        note = self.account.message_ids[:1]
+        self.assertEqual(note.collections_note_code, "whatsapp_account_stopped")
+        self.account.with_user(self.manager).action_resume()
+        self.assertFalse(self.account.stopped_reason)
+
+    def test_a_reason_stored_as_a_sentence_becomes_code_and_words(self):
+        """Accounts stopped before 18.0.1.0.1 (the sentence in the old column) get Meta's code and words."""
+        path = os.path.join(get_module_path("collections_whatsapp"), "migrations", "18.0.1.0.1", "post-migrate.py")
+        migration = load_script(path, "collections_whatsapp_stopped_reasons")
+        other = self.account.copy({"phone_number_id": "another-number", "name": "Otra"})
+        third = self.account.copy({"phone_number_id": "a-third-number", "name": "Tercera"})
+        self.env.flush_all()
+        cr = self.env.cr
+        # The old field's column (Odoo keeps it); rolled back with the test.
+        cr.execute("ALTER TABLE collections_whatsapp_account ADD COLUMN IF NOT EXISTS stopped_reason varchar")
+        for account, sentence in (
+            (self.account, "Stopped by Meta's error 190: Session has expired"),
+            (other, "Detenida por el error 368 de Meta: Cuenta bloqueada"),
+            (third, "Something else"),
+        ):
+            cr.execute(
+                "UPDATE collections_whatsapp_account SET stopped_reason = %s WHERE id = %s", (sentence, account.id)
+            )
+        self.assertEqual(migration.map_stopped_reasons(cr), 3)
+        self.env.invalidate_all()
+        self.assertEqual(
+            [(a.stopped, a.stopped_code, a.stopped_message) for a in (self.account, other, third)],
+            [(True, "190", "Session has expired"), (True, "368", "Cuenta bloqueada"), (True, False, "Something else")],
+        )
+        self.assertEqual(migration.map_stopped_reasons(cr), 0, "a second run changes nothing")
 
     def test_secrets_are_for_managers_and_never_copied(self):
         account = self.account.with_user(self.collector)

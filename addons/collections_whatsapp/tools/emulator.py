@@ -47,49 +47,35 @@ except ImportError:  # run as a script
     from webhook import sign  # pylint: disable=import-error
 
 WINDOW_SECONDS = 24 * 3600
+
+
+def _reminder_template(language, body, buttons):
+    """The approved utility template ``collections_reminder`` in ``language``: its body and quick replies."""
+    return {
+        "name": "collections_reminder",
+        "language": language,
+        "category": "UTILITY",
+        "status": "APPROVED",
+        "components": [
+            {"type": "BODY", "text": body},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": text} for text in buttons]},
+        ],
+    }
+
+
 DEFAULT_TEMPLATES = [
-    {
-        "name": "collections_reminder",
-        "language": "es",
-        "category": "UTILITY",
-        "status": "APPROVED",
-        "components": [
-            {
-                "type": "BODY",
-                "text": "Hola {{1}}, tienes un saldo pendiente de {{2}} (vencido desde el {{3}}; facturas {{4}}). "
-                "Puedes pagar, pedir un plan o prometer una fecha aquí: {{5}}. {{6}}",
-            },
-            {
-                "type": "BUTTONS",
-                "buttons": [
-                    {"type": "QUICK_REPLY", "text": "Pagar ahora"},
-                    {"type": "QUICK_REPLY", "text": "Plan de pagos"},
-                    {"type": "QUICK_REPLY", "text": "Hablar con una persona"},
-                ],
-            },
-        ],
-    },
-    {
-        "name": "collections_reminder",
-        "language": "en",
-        "category": "UTILITY",
-        "status": "APPROVED",
-        "components": [
-            {
-                "type": "BODY",
-                "text": "Hello {{1}}, you have {{2}} outstanding (overdue since {{3}}; invoices {{4}}). "
-                "Pay, ask for a plan or promise a date here: {{5}}. {{6}}",
-            },
-            {
-                "type": "BUTTONS",
-                "buttons": [
-                    {"type": "QUICK_REPLY", "text": "Pay now"},
-                    {"type": "QUICK_REPLY", "text": "Payment plan"},
-                    {"type": "QUICK_REPLY", "text": "Talk to a person"},
-                ],
-            },
-        ],
-    },
+    _reminder_template(
+        "es",
+        "Hola {{1}}, tienes un saldo pendiente de {{2}} (vencido desde el {{3}}; facturas {{4}}). "
+        "Puedes pagar, pedir un plan o prometer una fecha aquí: {{5}}. {{6}}",
+        ["Pagar ahora", "Plan de pagos", "Hablar con una persona"],
+    ),
+    _reminder_template(
+        "en",
+        "Hello {{1}}, you have {{2}} outstanding (overdue since {{3}}; invoices {{4}}). "
+        "Pay, ask for a plan or promise a date here: {{5}}. {{6}}",
+        ["Pay now", "Payment plan", "Talk to a person"],
+    ),
     {
         "name": "spring_offer",
         "language": "es",

@@ -44,24 +44,36 @@ function followUp(days) {
     ];
 }
 
-function customerAndInvoice() {
+// Type ``text`` in the form's relational field ``field`` and pick the suggestion showing ``choice``.
+function pick(field, text, choice = text) {
     return [
         {
-            trigger: ".o_form_view div[name='partner_id'] input",
-            run: `edit ${CUSTOMER}`,
+            trigger: `.o_form_view div[name='${field}'] input`,
+            run: `edit ${text}`,
         },
         {
-            trigger: `.o-autocomplete--dropdown-item a:contains('${CUSTOMER}')`,
+            trigger: `.o-autocomplete--dropdown-item a:contains('${choice}')`,
+            run: "click",
+        },
+    ];
+}
+
+function save() {
+    return [
+        {
+            trigger: ".o_form_button_save",
             run: "click",
         },
         {
-            trigger: ".o_form_view div[name='move_ids'] input",
-            run: "edit INV",
+            trigger: ".o_form_view .o_form_saved",
         },
-        {
-            trigger: ".o-autocomplete--dropdown-item a:contains('INV/')",
-            run: "click",
-        },
+    ];
+}
+
+function customerAndInvoice() {
+    return [
+        ...pick("partner_id", CUSTOMER),
+        ...pick("move_ids", "INV", "INV/"),
         {
             trigger: ".o_form_view div[name='move_ids'] .o_tag:contains('INV/')",
         },
@@ -99,14 +111,7 @@ registry.category("web_tour.tours").add("collections_collector_day_tour", {
         ...logCall("disputed"),
         // A promise to pay, on its own form.
         ...openMenu("menu_collections_promise"),
-        {
-            trigger: ".o_form_view div[name='partner_id'] input",
-            run: `edit ${CUSTOMER}`,
-        },
-        {
-            trigger: `.o-autocomplete--dropdown-item a:contains('${CUSTOMER}')`,
-            run: "click",
-        },
+        ...pick("partner_id", CUSTOMER),
         {
             trigger: ".o_form_view div[name='amount'] input",
             run: "edit 120",
@@ -115,13 +120,7 @@ registry.category("web_tour.tours").add("collections_collector_day_tour", {
             trigger: ".o_form_view div[name='promised_date'] input",
             run: `edit ${inDays(7)}`,
         },
-        {
-            trigger: ".o_form_button_save",
-            run: "click",
-        },
-        {
-            trigger: ".o_form_view .o_form_saved",
-        },
+        ...save(),
         // A payment plan: drafted, scheduled, activated.
         ...openMenu("menu_collections_payment_plan"),
         ...customerAndInvoice(),
@@ -129,13 +128,7 @@ registry.category("web_tour.tours").add("collections_collector_day_tour", {
             trigger: ".o_form_view div[name='installment_count'] input",
             run: "edit 3",
         },
-        {
-            trigger: ".o_form_button_save",
-            run: "click",
-        },
-        {
-            trigger: ".o_form_view .o_form_saved",
-        },
+        ...save(),
         {
             trigger: ".o_form_view button[name='action_generate_schedule']",
             run: "click",
@@ -159,12 +152,6 @@ registry.category("web_tour.tours").add("collections_collector_day_tour", {
             trigger: ".o_form_view div[name='description'] textarea",
             run: "edit El cliente no recibió el servicio",
         },
-        {
-            trigger: ".o_form_button_save",
-            run: "click",
-        },
-        {
-            trigger: ".o_form_view .o_form_saved",
-        },
+        ...save(),
     ],
 });
