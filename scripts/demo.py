@@ -130,6 +130,8 @@ def load(env):
     env["account.move"].search(
         [("commercial_partner_id", "=", partner.id), ("move_type", "in", ("out_invoice", "out_refund"))]
     ).message_subscribe(partner_ids=partner.ids)
+    # The generator's invoices have OdooBot as salesperson: the portal would show it as the contact.
+    env["account.move"].search([("move_type", "in", ("out_invoice", "out_refund"))]).invoice_user_id = manager
     whatsapp_demo(env, partner)
     # What a person does in the back office is done as the manager, in Spanish: owners and
     # collectors are people (not OdooBot) and the chatter's "created" lines read in Spanish.

@@ -171,7 +171,7 @@ class CollectionsAbTest(models.Model):
                 test.result_note = _("%(variant)s converts best, significantly.", variant=best.name)
             elif smallest < test.min_sample:
                 test.result_note = _(
-                    "Too early: %(smallest)s customers in the smallest variant, %(needed)s needed.",
+                    "Too early: the smallest variant has %(smallest)s of the %(needed)s customers needed.",
                     smallest=smallest,
                     needed=test.min_sample,
                 )

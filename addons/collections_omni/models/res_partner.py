@@ -18,6 +18,13 @@ class ResPartner(models.Model):
         company_dependent=True,
         help="Overrides the segment and company default policies for this customer.",
     )
+    # What the customer's Collections tab shows: the override above is usually empty.
+    collections_applied_policy_id = fields.Many2one(
+        "collections.policy",
+        string="Policy Applied",
+        compute="_compute_collections_applied_policy",
+        help="The policy the engine follows for this customer: its own, else its segment's, else the company default.",
+    )
     collections_stage_id = fields.Many2one("collections.stage", readonly=True, copy=False)
     collections_last_date = fields.Date(string="Last Contact", readonly=True, copy=False)
     collections_next_date = fields.Date(string="Next Collections Action", copy=False)
@@ -113,6 +120,15 @@ class ResPartner(models.Model):
             "target": "new",
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
+
+    @api.depends_context("company")
+    @api.depends("collections_policy_id", "category_id")
+    def _compute_collections_applied_policy(self):
+        Policy = self.env["collections.policy"]
+        for partner in self:
+            partner.collections_applied_policy_id = (
+                Policy._for_partner(partner, self.env.company) if partner.id else False
+            )
 
     @api.constrains("collections_vulnerable", "collections_user_id")
     def _check_collections_vulnerable_collector(self):

@@ -123,6 +123,11 @@ class TestCollectionsRun(CollectionsCommon):
         self.assertEqual(Policy._for_partner(us_tagged, self.company), us_policy)
         self.assertEqual(Policy._for_partner(es_tagged, self.company), tag_policy)
         self.assertEqual(Policy._for_partner(es_plain, self.company), self.policy)
+        # The customer's Collections tab shows the same policy, the company default included.
+        self.assertEqual(es_plain.collections_applied_policy_id, self.policy)
+        self.assertFalse(es_plain.collections_policy_id)
+        self.assertEqual(es_tagged.collections_applied_policy_id, tag_policy)
+        self.assertEqual(us_tagged.collections_applied_policy_id, us_policy)
 
     def test_an_invalid_customer_filter_is_refused_with_the_policy_name(self):
         with self.assertRaisesRegex(ValidationError, "Broken filter"):
