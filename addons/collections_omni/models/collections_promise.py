@@ -1,6 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from ..tools import sql_rules
 from ..tools.rules import PROMISE_STATES
@@ -84,13 +84,14 @@ class CollectionsPromise(models.Model):
             )
 
     @api.depends("partner_id", "amount", "currency_id", "promised_date")
+    @api.depends_context("lang")
     def _compute_display_name(self):
         for promise in self:
             promise.display_name = _(
                 "%(customer)s: %(amount)s by %(date)s",
                 customer=promise.partner_id.display_name or "",
                 amount=promise.currency_id.format(promise.amount),
-                date=promise.promised_date or "",
+                date=format_date(self.env, promise.promised_date) if promise.promised_date else "",
             )
 
     @api.constrains("amount", "date", "promised_date", "move_ids", "partner_id", "currency_id")

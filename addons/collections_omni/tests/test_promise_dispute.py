@@ -235,6 +235,15 @@ class TestPromise(PromiseCommon):
             (250, TODAY + timedelta(days=7), "call", "open"),
         )
 
+    def test_name_shows_the_date_as_each_reader_writes_it(self):
+        english, spanish = self._english_and_spanish_viewers("promise_name")
+        promise = self._promise(200, days=5)
+        day = TODAY + timedelta(days=5)
+        self.assertIn(f"by {day.month:02d}/{day.day:02d}/{day.year}", promise.with_user(english).display_name)
+        spanish_name = promise.with_user(spanish).with_context(lang="es_ES").display_name
+        self.assertIn(f"antes del {day.day:02d}/{day.month:02d}/{day.year}", spanish_name)
+        self.assertNotIn(day.isoformat(), spanish_name)
+
 
 @tagged("at_install", "-post_install")
 class TestDispute(PromiseCommon):
