@@ -234,3 +234,11 @@ class TestCollectionsNotesPerReader(CollectionsCommon):
         Run = self.env["collections.run"].with_context(lang="es_ES")
         self.assertIn(run, Run.search([("name", "ilike", "ejecución del 15/06")]))
         self.assertNotIn(run, Run.search([("name", "ilike", "Run of")]))
+
+    def test_runs_are_found_by_a_list_of_their_names(self):
+        """A custom filter "Name is in" (or "is not in") on the runs: the names the reader sees."""
+        run = self.env["collections.run"].create({"date": TODAY})
+        other = self.env["collections.run"].create({"date": TODAY - timedelta(days=1)})
+        Run = self.env["collections.run"].with_context(lang="es_ES")
+        self.assertEqual(Run.search([("name", "in", ["Ejecución del 15/06/2026", "otra"])]) & (run | other), run)
+        self.assertEqual(Run.search([("name", "not in", ["Ejecución del 15/06/2026"])]) & (run | other), other)
