@@ -57,6 +57,12 @@ class CollectionsRun(models.Model):
 
     def _search_name(self, operator, value):
         """The names a reader sees, matched by their runs' dates (a few runs a day per company)."""
+        if operator in ("in", "not in") and isinstance(value, (list, tuple, set)):
+            # "Name is in" of a custom filter: names, never dates (the database would refuse them).
+            names = {name for name in value if isinstance(name, str)}
+            runs = self.with_context(active_test=False).search_fetch([], ["date"])
+            matching = [run.id for run in runs if run.name in names]
+            return [("id", operator, matching)]
         if operator not in ("ilike", "not ilike", "=", "!=") or not isinstance(value, str):
             return [("date", operator, value)]
         needle = value.casefold()

@@ -10,6 +10,13 @@ class MailMessage(models.Model):
     collections_note_code = fields.Char(readonly=True, index="btree_not_null")
     collections_note_args = fields.Json(readonly=True)
 
+    def write(self, vals):
+        # A body written over a note (its author edits or deletes a comment in the chatter) is
+        # what everybody reads from then on: the note's code would render the old text again.
+        if "body" in vals and "collections_note_code" not in vals and any(self.mapped("collections_note_code")):
+            vals = {**vals, "collections_note_code": False, "collections_note_args": False}
+        return super().write(vals)
+
     def _to_store(self, store, /, *, fields=None, **kwargs):
         super()._to_store(store, fields=fields, **kwargs)
         if fields is not None and "body" not in fields:

@@ -154,6 +154,18 @@ class TestCollectionsNotesPerReader(CollectionsCommon):
         failed = Note._post(self.customer, "not_reconciled", error="Lock date")
         self.assertEqual(self._body_for(self.english, failed), "<p>Not reconciled automatically: Lock date</p>")
 
+    def test_a_note_its_author_edits_or_deletes_reads_as_they_left_it(self):
+        """A note posted as a comment (WhatsApp's "Sent ... on WhatsApp.") may be edited or deleted
+        in the chatter by its author: everybody then reads the edit, not the note's code again."""
+        Note = self.env["collections.note"]
+        edited = Note._post(self.customer, "not_reconciled", post_values={"message_type": "comment"}, error="Lock")
+        self.customer._message_update_content(edited, "Conciliado a mano")
+        self.assertIn("Conciliado a mano", str(self._body_for(self.english, edited)))
+        self.assertNotIn("Not reconciled", str(self._body_for(self.english, edited)))
+        deleted = Note._post(self.customer, "not_reconciled", post_values={"message_type": "comment"}, error="Lock")
+        self.customer._message_update_content(deleted, "", attachment_ids=[])
+        self.assertNotIn("Lock", str(self._body_for(self.spanish, deleted)), "deleted: nothing of the note is left")
+
     def test_the_call_back_task_is_in_the_collectors_language(self):
         customer = self.customer.with_context(lang="en_US")
         activity = customer._collections_schedule_call_back(TODAY)
@@ -222,3 +234,11 @@ class TestCollectionsNotesPerReader(CollectionsCommon):
         Run = self.env["collections.run"].with_context(lang="es_ES")
         self.assertIn(run, Run.search([("name", "ilike", "ejecución del 15/06")]))
         self.assertNotIn(run, Run.search([("name", "ilike", "Run of")]))
+
+    def test_runs_are_found_by_a_list_of_their_names(self):
+        """A custom filter "Name is in" (or "is not in") on the runs: the names the reader sees."""
+        run = self.env["collections.run"].create({"date": TODAY})
+        other = self.env["collections.run"].create({"date": TODAY - timedelta(days=1)})
+        Run = self.env["collections.run"].with_context(lang="es_ES")
+        self.assertEqual(Run.search([("name", "in", ["Ejecución del 15/06/2026", "otra"])]) & (run | other), run)
+        self.assertEqual(Run.search([("name", "not in", ["Ejecución del 15/06/2026"])]) & (run | other), other)
