@@ -1031,21 +1031,30 @@ def _cpu_seconds(pid):
 def tree_cpu_seconds(pid):
     """CPU seconds used so far by a process and its children (Odoo's main process, its HTTP and
     cron workers): load-independent, unlike the times; 0 once the process is gone."""
+    return sum(tree_cpu_by_role(pid).values())
+
+
+def tree_cpu_by_role(pid, role_of=lambda process, root_pid: "all", roles=("all",), reaped=False):
+    """CPU seconds used so far by a process and its children, summed per ``role_of(process,
+    pid)``; ``reaped``: with the CPU of their children that exited (short-lived backends)."""
     import psutil  # noqa: PLC0415 (an Odoo requirement)
 
-    total = 0.0
+    cpu = dict.fromkeys(roles, 0.0)
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return total
+        return cpu
     for process in processes:
         try:
             times = process.cpu_times()
+            role = role_of(process, pid)
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-    return total
+        cpu[role] = cpu.get(role, 0.0) + times.user + times.system
+        if reaped:
+            cpu[role] += times.children_user + times.children_system
+    return cpu
 
 
 def _run_dispatch_mode(args, registry, odoo, mode, workers, sink, server, pids):

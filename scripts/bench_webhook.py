@@ -39,8 +39,6 @@ import threading
 import time
 import urllib.parse
 
-import psutil
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench  # noqa: E402
@@ -68,25 +66,16 @@ def _cpu_seconds(pid):
     return sum(_cpu_by_role(pid).values())
 
 
+def _odoo_role(process, root_pid):
+    """Odoo's main process (``master``: it wakes at every worker's watchdog ping), its HTTP
+    workers (``http``) and its cron worker (``cron``, the one Odoo runs at nice 10)."""
+    return "master" if process.pid == root_pid else "cron" if process.nice() > 0 else "http"
+
+
 def _cpu_by_role(pid):
-    """CPU seconds used so far by a process and its children, by role: for Odoo, the main one (``master``:
-    it wakes at every worker's watchdog ping), the HTTP workers (``http``) and the cron worker (``cron``,
-    the one Odoo runs at nice 10). Children that exited count with their parent."""
-    cpu = {"master": 0.0, "http": 0.0, "cron": 0.0}
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return cpu
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            role = "master" if process.pid == pid else "cron" if process.nice() > 0 else "http"
-        except psutil.NoSuchProcess:
-            continue
-        # With the CPU of its children that exited (reaped): PostgreSQL's backends of short connections.
-        cpu[role] += times.user + times.system + times.children_user + times.children_system
-    return cpu
+    """CPU seconds used so far by Odoo's processes by role (see ``_odoo_role``); children that
+    exited count with their parent."""
+    return bench.tree_cpu_by_role(pid, _odoo_role, roles=("master", "http", "cron"), reaped=True)
 
 
 def _machine_busy_seconds():
